@@ -1,0 +1,228 @@
+"""``segcourse``: the instructor's command.
+
+    segcourse demo                 release, grade a sample class, write feedback and grades
+    segcourse release [NAME ...]   regenerate exercises/ from solutions/
+    segcourse check-release        fail if exercises/ differs from a fresh release
+    segcourse grade NAME           autograde submissions, write feedback and grades.csv
+
+Exit codes: 0 success; 1 a check failed (scores differ from the expected ones, the
+release drifted, a grading step failed); 2 bad usage (unknown option, assignment or
+course folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from autograder.course import (
+    DEFAULT_CELL_TIMEOUT_S, DEFAULT_RUNTIME_DIRECTORY, CourseError, check_assignment,
+    check_course_root, course_config, find_assignments,
+)
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segcourse",
+        description="Instructor tools of the course 'Image Segmentation with Fully Convolutional "
+                    "Networks': release assignments and grade them with nbgrader.",
+        epilog="Exit codes: 0 success, 1 a check or grading step failed, 2 bad usage.",
+    )
+    parser.add_argument("--course-dir", default=".", type=Path,
+                        help="root of the course repository (holds solutions/ and exercises/); default: .")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo", help="release fcn_basics, autograde four sample students, write feedback and grades.csv",
+        description="Regenerate the release of fcn_basics, create four sample submissions (correct, "
+                    "partly wrong, crashing, looping forever), autograde them with nbgrader, write "
+                    "HTML feedback and a grades CSV, and print the scores beside the expected ones.")
+    demo.add_argument("--output-dir", type=Path, default=Path(DEFAULT_RUNTIME_DIRECTORY) / "demo",
+                      help="runtime folder for the demo's submissions, gradebook, feedback and grades "
+                           "(emptied first; default: .grading/demo)")
+    demo.add_argument("--cell-timeout", type=_positive_int, default=30,
+                      help="seconds a cell may run before it is interrupted and scores 0 (default: 30)")
+
+    release = commands.add_parser("release", help="regenerate exercises/ from solutions/")
+    release.add_argument("assignments", nargs="*", metavar="NAME", help="assignments to release (default: all)")
+
+    check = commands.add_parser("check-release", help="exit 1 if exercises/ is out of sync with solutions/")
+    check.add_argument("assignments", nargs="*", metavar="NAME", help="assignments to check (default: all)")
+
+    grade = commands.add_parser(
+        "grade", help="autograde submitted notebooks, write feedback and grades.csv",
+        description="Autograde the notebooks under <runtime>/submitted/<student>/<NAME>/ with nbgrader, "
+                    "write HTML feedback and export every grade to <runtime>/grades.csv.")
+    grade.add_argument("assignment", metavar="NAME", help="the assignment to grade")
+    grade.add_argument("--student", action="append", default=None, metavar="ID",
+                       help="grade only this student (repeat for several; default: every submission)")
+    grade.add_argument("--runtime-dir", type=Path, default=Path(DEFAULT_RUNTIME_DIRECTORY),
+                       help="folder holding submitted/, autograded/, feedback/ and the gradebook "
+                            "(default: .grading)")
+    grade.add_argument("--cell-timeout", type=_positive_int, default=DEFAULT_CELL_TIMEOUT_S,
+                       help=f"seconds a cell may run before it is interrupted (default: {DEFAULT_CELL_TIMEOUT_S})")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        course_root = check_course_root(args.course_dir)
+        return COMMANDS[args.command](course_root, args)
+    except CourseError as error:
+        parser.print_usage(sys.stderr)
+        print(f"segcourse: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("segcourse: interrupted", file=sys.stderr)
+        return 130
+
+
+def _selected_assignments(course_root: Path, names: list[str]) -> list[str]:
+    return [check_assignment(course_root, name) for name in names] or find_assignments(course_root)
+
+
+def _run_release(course_root: Path, args) -> int:
+    from autograder.pipeline import release_assignment
+
+    config = course_config(course_root)
+    for assignment in _selected_assignments(course_root, args.assignments):
+        folder = release_assignment(config, assignment)
+        print(f"released {assignment} -> {folder.relative_to(course_root)}/")
+    return EXIT_OK
+
+
+def _run_check_release(course_root: Path, args) -> int:
+    from autograder.pipeline import release_drift
+
+    status = EXIT_OK
+    for assignment in _selected_assignments(course_root, args.assignments):
+        differing = release_drift(course_root, assignment)
+        if differing:
+            status = EXIT_CHECK_FAILED
+            print(f"exercises/{assignment} is out of sync with solutions/{assignment}: {', '.join(differing)}\n"
+                  f"  regenerate it with: segcourse release {assignment}")
+        else:
+            print(f"exercises/{assignment} is in sync with solutions/{assignment}")
+    return status
+
+
+def _grade_students(config, assignment: str, students: list[str], feedback: bool = True) -> list[str]:
+    """Autograde (and write feedback for) each student; returns the students whose
+    grading failed. One failure never stops the others."""
+    from autograder.pipeline import GradingStepError, autograde, generate_feedback
+
+    failed = []
+    for number, student in enumerate(students, start=1):
+        started = time.perf_counter()
+        print(f"[{number}/{len(students)}] grading {student} ...", end="", flush=True)
+        try:
+            autograde(config, assignment, student)
+            if feedback:
+                generate_feedback(config, assignment, student)
+            print(f" done in {time.perf_counter() - started:.0f} s", flush=True)
+        except GradingStepError as error:
+            failed.append(student)
+            print(f" FAILED in {time.perf_counter() - started:.0f} s\n{error}", flush=True)
+    return failed
+
+
+def _part_of(grade_id: str) -> str:
+    return grade_id.removeprefix("test_").removesuffix("_visible").removesuffix("_hidden")
+
+
+def format_score_table(scores, expected: dict[str, dict[str, float]] | None = None) -> str:
+    """A text table: one row per student, points per part, total, and the expected total."""
+    parts: list[str] = []
+    for score in scores:
+        for grade_id in score.by_cell:
+            if _part_of(grade_id) not in parts:
+                parts.append(_part_of(grade_id))
+    header = ["student", *parts, "total"] + (["expected", "ok"] if expected is not None else [])
+    rows = [header]
+    for score in scores:
+        per_part = {part: sum(v for k, v in score.by_cell.items() if _part_of(k) == part) for part in parts}
+        row = [score.student, *(f"{per_part[p]:g}" for p in parts),
+               f"{score.score:g}/{score.max_score:g}" if score.graded else "not graded"]
+        if expected is not None:
+            want = expected.get(score.student, {})
+            row += [f"{sum(want.values()):g}", "yes" if score.graded and score.by_cell == want else "NO"]
+        rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _run_demo(course_root: Path, args) -> int:
+    from autograder import demo_class
+    from autograder.pipeline import export_grades, release_assignment, submission_scores
+
+    started = time.perf_counter()
+    output_dir = args.output_dir if args.output_dir.is_absolute() else course_root / args.output_dir
+    if output_dir.resolve() == course_root or course_root.is_relative_to(output_dir.resolve()):
+        raise CourseError(f"--output-dir {output_dir} would hold the course itself; choose a folder of its own")
+    shutil.rmtree(output_dir, ignore_errors=True)
+    config = course_config(course_root, runtime_directory=output_dir, cell_timeout_s=args.cell_timeout)
+    assignment = demo_class.ASSIGNMENT
+
+    print(f"1. releasing {assignment}: solutions/{assignment} -> exercises/{assignment}")
+    release_assignment(config, assignment)
+    submitted = course_root / config.CourseDirectory.submitted_directory
+    students = demo_class.write_demo_submissions(course_root, submitted)
+    print(f"2. wrote {len(students)} sample submissions under {submitted.relative_to(course_root)}/")
+    print(f"3. autograding with nbgrader (per-cell time limit {args.cell_timeout} s) and writing feedback")
+    failed = _grade_students(config, assignment, students)
+    grades_csv = export_grades(config, output_dir / "grades.csv")
+    feedback_dir = course_root / config.CourseDirectory.feedback_directory
+    print(f"4. feedback: {feedback_dir.relative_to(course_root)}/<student>/{assignment}/{demo_class.NOTEBOOK[:-6]}.html")
+    print(f"   grades:   {grades_csv.relative_to(course_root)}\n")
+
+    scores = submission_scores(config, assignment, students)
+    print(format_score_table(scores, demo_class.EXPECTED_POINTS))
+    as_expected = not failed and all(s.graded and s.by_cell == demo_class.EXPECTED_POINTS[s.student] for s in scores)
+    print(f"\n{'All scores are the ones these submissions deserve.' if as_expected else 'SOME SCORES DIFFER FROM THE EXPECTED ONES.'}"
+          f" ({time.perf_counter() - started:.0f} s)")
+    return EXIT_OK if as_expected else EXIT_CHECK_FAILED
+
+
+def _run_grade(course_root: Path, args) -> int:
+    from autograder.pipeline import export_grades, submission_scores
+
+    assignment = check_assignment(course_root, args.assignment)
+    config = course_config(course_root, runtime_directory=args.runtime_dir, cell_timeout_s=args.cell_timeout)
+    submitted = course_root / config.CourseDirectory.submitted_directory
+    available = sorted(p.parent.name for p in submitted.glob(f"*/{assignment}") if p.is_dir())
+    students = args.student or available
+    missing = sorted(set(students) - set(available))
+    if missing:
+        raise CourseError(f"no submission of {assignment} for: {', '.join(missing)} (looked in {submitted})")
+    if not students:
+        raise CourseError(f"no submissions of {assignment} under {submitted}/<student>/{assignment}/")
+    failed = _grade_students(config, assignment, students)
+    grades_csv = export_grades(config, Path(config.CourseDirectory.db_url.removeprefix("sqlite:///")).parent / "grades.csv")
+    print(format_score_table(submission_scores(config, assignment, students)))
+    print(f"\ngrades: {grades_csv}")
+    return EXIT_CHECK_FAILED if failed else EXIT_OK
+
+
+COMMANDS = {"demo": _run_demo, "release": _run_release, "check-release": _run_check_release, "grade": _run_grade}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Release, autograde, feedback and export, through nbgrader's own API.
+
+Each step calls nbgrader (``NbGraderAPI``, ``CsvExportPlugin``) with the course
+configuration of ``autograder.course``; nothing here re-implements grading.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import logging
+import os
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from traitlets.config import Config
+
+from autograder.course import RELEASE_DIRECTORY, course_config
+
+
+class GradingStepError(RuntimeError):
+    """An nbgrader step that failed; the message carries nbgrader's log."""
+
+
+@dataclass
+class SubmissionScore:
+    """Points of one student's submission: per grade cell, and in total."""
+
+    student: str
+    by_cell: dict[str, float] = field(default_factory=dict)
+    score: float = 0.0
+    max_score: float = 0.0
+    graded: bool = True
+
+
+def _prepare_environment() -> None:
+    # nbgrader creates the gradebook by running the `alembic` executable from PATH, and
+    # starts kernels from this interpreter: both must be this environment's.
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    # Quieter kernels; what still reaches stderr is filtered by IgnorePattern.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def make_api(config: Config):
+    """An ``NbGraderAPI`` for this course configuration."""
+    _prepare_environment()
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    # nbgrader 0.9.6 triggers these SQLAlchemy warnings on every autograde; they are not ours to fix.
+    warnings.filterwarnings("ignore", message=".*not in session.*")
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    api.log.setLevel(logging.WARNING)
+    return api
+
+
+def _check(result: dict, what: str) -> None:
+    if not result.get("success"):
+        raise GradingStepError(f"{what} failed:\n{result.get('log', '')}\n{result.get('error', '')}")
+
+
+def release_assignment(config: Config, assignment: str) -> Path:
+    """Generate the student version of ``assignment`` into ``exercises/`` (nbgrader
+    ``generate_assignment``). Returns the release folder."""
+    api = make_api(config)
+    _check(api.generate_assignment(assignment, force=True, create=True), f"generate_assignment {assignment}")
+    return Path(config.CourseDirectory.root) / config.CourseDirectory.release_directory / assignment
+
+
+def release_drift(course_root: Path, assignment: str) -> list[str]:
+    """Files of ``exercises/<assignment>`` that differ from a fresh release.
+
+    Regenerates the release into a temporary folder and compares it with the
+    committed one, file by file. Returns the differing, missing or extra relative paths
+    (empty when ``exercises/`` is in sync with ``solutions/``).
+    """
+    course_root = Path(course_root).resolve()
+    with tempfile.TemporaryDirectory(prefix="segcourse-release-") as tmp:
+        config = course_config(course_root, runtime_directory=Path(tmp) / "runtime")
+        config.CourseDirectory.release_directory = os.path.relpath(Path(tmp) / "release", course_root)
+        fresh = release_assignment(config, assignment)
+        committed = course_root / RELEASE_DIRECTORY / assignment
+        return _tree_differences(fresh, committed)
+
+
+def _tree_differences(left: Path, right: Path) -> list[str]:
+    left_files = {p.relative_to(left) for p in left.rglob("*") if p.is_file()}
+    right_files = {p.relative_to(right) for p in right.rglob("*") if p.is_file()} if right.is_dir() else set()
+    differing = [str(p) for p in sorted(left_files ^ right_files)]
+    for relative in sorted(left_files & right_files):
+        if not filecmp.cmp(left / relative, right / relative, shallow=False):
+            differing.append(str(relative))
+    return differing
+
+
+def autograde(config: Config, assignment: str, student: str) -> None:
+    """Autograde one submitted assignment (nbgrader ``autograde --force``)."""
+    api = make_api(config)
+    _check(api.autograde(assignment, student, force=True, create=True), f"autograde {assignment} for {student}")
+
+
+def generate_feedback(config: Config, assignment: str, student: str) -> Path:
+    """Write the HTML feedback of one autograded submission; returns its folder."""
+    api = make_api(config)
+    _check(api.generate_feedback(assignment, student, force=True), f"generate_feedback {assignment} for {student}")
+    runtime = Path(config.CourseDirectory.root) / config.CourseDirectory.feedback_directory
+    return runtime / student / assignment
+
+
+def export_grades(config: Config, destination: Path) -> Path:
+    """Export every grade of the gradebook to a CSV file (nbgrader's CSV exporter)."""
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins import CsvExportPlugin
+
+    exporter = CsvExportPlugin(config=config)
+    exporter.to = str(destination)
+    with Gradebook(config.CourseDirectory.db_url, config.CourseDirectory.course_id) as gradebook:
+        exporter.export(gradebook)
+    return Path(destination)
+
+
+def submission_scores(config: Config, assignment: str, students: list[str]) -> list[SubmissionScore]:
+    """Per-cell and total points of each student's submission, read from the gradebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    scores = []
+    with Gradebook(config.CourseDirectory.db_url, config.CourseDirectory.course_id) as gradebook:
+        for student in students:
+            try:
+                submission = gradebook.find_submission(assignment, student)
+            except MissingEntry:
+                scores.append(SubmissionScore(student=student, graded=False))
+                continue
+            result = SubmissionScore(student=student, score=submission.score, max_score=submission.max_score)
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    result.by_cell[grade.name] = grade.score
+            scores.append(result)
+    return scores

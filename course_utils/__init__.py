@@ -1,0 +1,19 @@
+"""course_utils: the library behind the course "Image Segmentation with Fully
+Convolutional Networks".
+
+One module per concept:
+
+- ``shapes``: output-size arithmetic of convolution, pooling and transposed convolution.
+- ``metrics``: Dice, IoU, pixel accuracy and foreground pixel accuracy (NumPy).
+- ``losses``: pixel-wise cross-entropy and soft Dice loss (Keras, ``keras.ops``).
+- ``data``: synthetic binary document pages with label masks.
+- ``models``: the lecture's sliding-window patch CNN and FCN up-scaling network.
+- ``sliding_window``: patch extraction and dense sliding-window prediction.
+- ``viz``: label masks overlaid on images.
+- ``timing``: wall-clock timing of predictions.
+
+Import the submodules you need, e.g. ``from course_utils import metrics``; importing
+the package itself does not import Keras.
+"""
+
+__version__ = "0.1.0"
