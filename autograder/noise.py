@@ -11,11 +11,11 @@ import re
 
 LOG_NOISE_PATTERN = "(?m)^(?:" + "|".join([
     # Python warnings: "/path/to/module.py:123: UserWarning: message"
-    r".*\.py:\d+: \w*Warning: ",
+    r"\S.*:\d+: \w*Warning: ",
     # TensorFlow C++ log lines: "2026-11-25 16:40:00.123456: I tensorflow/... ] message"
     r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] ",
     # absl/glog log lines: "W0000 00:00:1732550400.123456   12345 file.cc:42] message"
-    r"[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\]",
+    r"[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\]",
     # absl's notice printed before its logging is initialised
     r"WARNING: All log messages before absl::InitializeLog\(\) is called",
 ]) + ")"

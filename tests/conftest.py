@@ -1,0 +1,20 @@
+"""Shared test setup: the repository root, and kernels from this environment."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Kernels start from this interpreter's environment; keep TensorFlow's INFO lines out.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
