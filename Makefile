@@ -1,0 +1,43 @@
+# One command for each job; each sets up what it needs first (a virtualenv in .venv).
+#   make demo    set up, then release fcn_basics and autograde a sample class
+#   make test    set up, then run every test (notebooks included), in parallel
+#   make quick   set up, then the fast tests only (the inner loop: no notebooks, no demo)
+#   make lab     set up, then start JupyterLab on the course
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+JOBS ?= 2
+export PATH := $(abspath $(BIN)):$(PATH)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: setup demo test quick lab release check-release clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 10) <= v <= (3, 13) else "Python 3.10 to 3.13 is needed, found %d.%d (set PYTHON=...)" % v)'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+demo: setup
+	$(BIN)/segcourse demo
+
+test: setup
+	$(BIN)/python -m pytest -n $(JOBS) --durations=10
+
+quick: setup
+	$(BIN)/python -m pytest -n $(JOBS) -m "not slow and not gpu"
+
+lab: setup
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
+
+release: setup
+	$(BIN)/segcourse release
+
+check-release: setup
+	$(BIN)/segcourse check-release
+
+clean:
+	rm -rf .grading .pytest_cache
