@@ -1,0 +1,145 @@
+"""Tests of course_utils.sliding_window: patch extraction and both dense predictions."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from course_utils import data, models  # noqa: E402
+from course_utils import sliding_window as sw  # noqa: E402
+
+
+def naive_patches(page, patch_size, stride):
+    """Reference: loop over centres, copy each patch pixel by pixel with zero padding."""
+    height, width, channels = page.shape
+    half = patch_size // 2
+    patches, centers = [], []
+    for r in range(0, height, stride):
+        for c in range(0, width, stride):
+            patch = np.zeros((patch_size, patch_size, channels), dtype=np.float32)
+            for i in range(patch_size):
+                for j in range(patch_size):
+                    rr, cc = r - half + i, c - half + j
+                    if 0 <= rr < height and 0 <= cc < width:
+                        patch[i, j] = page[rr, cc]
+            patches.append(patch)
+            centers.append((r, c))
+    return np.array(patches), np.array(centers)
+
+
+@pytest.mark.parametrize("patch_size, stride", [(4, 1), (5, 2), (3, 3), (6, 4)])
+def test_extract_patches_matches_naive_loop(patch_size, stride):
+    page = np.random.default_rng(0).random((7, 9, 2)).astype(np.float32)
+    patches, centers = sw.extract_patches(page, patch_size, stride)
+    expected_patches, expected_centers = naive_patches(page, patch_size, stride)
+    assert patches.dtype == np.float32 and patches.flags.writeable
+    np.testing.assert_array_equal(centers, expected_centers)
+    np.testing.assert_array_equal(patches, expected_patches)
+
+
+def test_extract_patches_centre_pixel_and_2d_page():
+    page = np.arange(30, dtype=np.float32).reshape(5, 6)
+    patches, centers = sw.extract_patches(page, patch_size=4, stride=2)
+    assert patches.shape == (3 * 3, 4, 4, 1)
+    assert centers.shape == (9, 2)
+    for patch, (r, c) in zip(patches, centers):
+        assert patch[2, 2, 0] == page[r, c]
+
+
+def test_extract_patches_bad_arguments():
+    with pytest.raises(ValueError, match="patch_size"):
+        sw.extract_patches(np.zeros((4, 4)), 0, 1)
+    with pytest.raises(ValueError, match="stride"):
+        sw.extract_patches(np.zeros((4, 4)), 3, 0)
+    with pytest.raises(ValueError, match="page"):
+        sw.extract_patches(np.zeros((1, 4, 4, 1)), 3, 1)
+
+
+def test_patch_training_set_labels_are_centre_labels():
+    images, labels = data.make_page_dataset(2, seed=3, height=64, width=64)
+    patches, center_labels = sw.patch_training_set(images, labels, 8, 200, seed=0)
+    assert patches.shape == (200, 8, 8, 1) and patches.dtype == np.float32
+    assert center_labels.shape == (200,) and center_labels.dtype == np.uint8
+    # Find each patch's centre back: the page patch at that centre must be identical.
+    all_patches = [sw.extract_patches(image, 8, 1)[0] for image in images]
+    for patch, label in zip(patches[:20], center_labels[:20]):
+        matches = [
+            (n, k) for n in range(2) for k in np.flatnonzero(
+                (all_patches[n] == patch).all(axis=(1, 2, 3))
+            )
+        ]
+        assert any(labels[n].ravel()[k] == label for n, k in matches)
+
+
+def test_patch_training_set_balanced_and_deterministic():
+    labels = np.zeros((1, 20, 20), dtype=np.uint8)
+    labels[0, :2, :2] = 1  # 4 pixels of class 1
+    labels[0, 10, 10] = 2  # 1 pixel of class 2
+    images = np.random.default_rng(0).random((1, 20, 20)).astype(np.float32)
+    patches, center_labels = sw.patch_training_set(images, labels, 3, 90, seed=5)
+    np.testing.assert_array_equal(np.bincount(center_labels), [30, 30, 30])
+    # The only class-2 pixel is (10, 10): all its patches show its neighbourhood.
+    np.testing.assert_array_equal(patches[center_labels == 2][0, :, :, 0], images[0, 9:12, 9:12])
+    again, again_labels = sw.patch_training_set(images, labels, 3, 90, seed=5)
+    np.testing.assert_array_equal(patches, again)
+    np.testing.assert_array_equal(center_labels, again_labels)
+
+
+def test_patch_training_set_unbalanced_follows_frequencies():
+    labels = np.zeros((1, 20, 20), dtype=np.uint8)
+    labels[0, :2, :2] = 1
+    images = np.zeros((1, 20, 20), dtype=np.float32)
+    _, center_labels = sw.patch_training_set(images, labels, 3, 400, seed=0, balanced=False)
+    assert (center_labels == 1).mean() < 0.05
+
+
+def test_patch_training_set_shape_mismatch():
+    with pytest.raises(ValueError, match="labels"):
+        sw.patch_training_set(np.zeros((2, 8, 8)), np.zeros((2, 8, 9)), 3, 10, seed=0)
+
+
+def centre_ink_model(patch_size):
+    """Fake patch classifier: class 1 if the patch's centre pixel is ink, else class 0."""
+    half = patch_size // 2
+    model = keras.Sequential(
+        [
+            keras.Input((patch_size, patch_size, 1)),
+            keras.layers.Cropping2D(((half, patch_size - 1 - half), (half, patch_size - 1 - half))),
+            keras.layers.Flatten(),
+            keras.layers.Dense(2),  # scores (1 - x, x) for centre value x
+        ]
+    )
+    model.layers[-1].set_weights([np.array([[-1.0, 1.0]]), np.array([1.0, 0.0])])
+    return model
+
+
+@pytest.mark.parametrize("patch_size, stride", [(5, 1), (4, 3), (6, 4)])
+def test_predict_sliding_window_with_fake_model(patch_size, stride):
+    page = (np.random.default_rng(1).random((13, 10)) < 0.4).astype(np.float32)
+    predicted = sw.predict_sliding_window(
+        centre_ink_model(patch_size), page, patch_size, stride, batch_size=7
+    )
+    coarse = page[::stride, ::stride].astype(np.uint8)
+    expected = np.repeat(np.repeat(coarse, stride, axis=0), stride, axis=1)[:13, :10]
+    assert predicted.dtype == np.uint8 and predicted.shape == (13, 10)
+    np.testing.assert_array_equal(predicted, expected)
+
+
+def test_predict_fcn_crops_to_page_size():
+    model = models.build_fcn_upscaling(num_classes=4)
+    page = np.zeros((50, 37), dtype=np.float32)
+    predicted = sw.predict_fcn(model, page)
+    assert predicted.shape == (50, 37) and predicted.dtype == np.uint8
+    assert predicted.max() < 4
+    assert sw.predict_fcn(model, page[..., None]).shape == (50, 37)
+
+
+def test_predict_fcn_pixelwise_fake_model():
+    # 1x1 convolution scoring (1 - x, x): the argmax is the ink mask itself.
+    model = keras.Sequential([keras.Input((None, None, 1)), keras.layers.Conv2D(2, (1, 1))])
+    model.layers[-1].set_weights([np.array([[[[-1.0, 1.0]]]]), np.array([1.0, 0.0])])
+    page = (np.random.default_rng(2).random((11, 21)) < 0.5).astype(np.float32)
+    np.testing.assert_array_equal(sw.predict_fcn(model, page), page.astype(np.uint8))
