@@ -3,14 +3,20 @@
 #   make test    set up, then run every test (notebooks included), in parallel
 #   make quick   set up, then the fast tests only (the inner loop: no notebooks, no demo)
 #   make lab     set up, then start JupyterLab on the course
+#   make test-torch   the core library tests on the PyTorch backend (installs torch)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 JOBS ?= 2
+# Library tests that must pass on every Keras backend (TensorFlow, JAX, PyTorch).
+CORE_TESTS := $(wildcard tests/test_shapes.py tests/test_metrics.py tests/test_losses.py \
+	tests/test_keras_metrics.py tests/test_layers.py tests/test_transposed_conv.py \
+	tests/test_models.py tests/test_sliding_window.py tests/test_pipeline.py)
+TORCH_SPEC ?= torch==2.13.0
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup demo test quick lab release check-release clean
+.PHONY: setup demo test test-torch quick lab release check-release clean
 
 setup: $(VENV)/.installed
 
@@ -26,6 +32,11 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -n $(JOBS) --durations=10
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -n $(JOBS) -m "not slow" $(CORE_TESTS)
+
+test-torch: setup
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	KERAS_BACKEND=torch $(BIN)/python -m pytest -n $(JOBS) -m "not slow" $(CORE_TESTS)
 
 quick: setup
 	$(BIN)/python -m pytest -n $(JOBS) -m "not slow and not gpu"
