@@ -6,11 +6,15 @@ One module per concept:
 - ``shapes``: output-size arithmetic of convolution, pooling and transposed convolution.
 - ``metrics``: Dice, IoU, pixel accuracy and foreground pixel accuracy (NumPy).
 - ``losses``: pixel-wise cross-entropy and soft Dice loss (Keras, ``keras.ops``).
+- ``keras_metrics``: IoU, Dice and FgPA as stateful Keras metrics for ``compile``.
+- ``layers``: max pooling with argmax, max-unpooling, nearest and bilinear up-scaling.
+- ``transposed_conv``: NumPy transposed convolution (scatter-add and matrix views).
 - ``data``: synthetic binary document pages with label masks.
 - ``models``: the lecture's sliding-window patch CNN and FCN up-scaling network.
 - ``sliding_window``: patch extraction and dense sliding-window prediction.
 - ``viz``: label masks overlaid on images.
 - ``timing``: wall-clock timing of predictions.
+- ``training``: training on a wall-clock budget.
 
 Import the submodules you need, e.g. ``from course_utils import metrics``; importing
 the package itself does not import Keras.
