@@ -21,6 +21,8 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	@# Grading runs student code in a bubblewrap sandbox (Debian package bubblewrap).
+	@command -v bwrap >/dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq bubblewrap; else echo "NOTE: grading runs student code in a bubblewrap sandbox: sudo apt-get install -y bubblewrap (or segcourse grade --sandbox docker|podman|apptainer)"; fi; }
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 13) else "Python 3.11 to 3.13 is needed, found %d.%d (set PYTHON=...)" % v)'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

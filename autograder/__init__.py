@@ -5,6 +5,11 @@
 - ``noise``: which stderr output is log noise and must not fail a test.
 - ``pipeline``: release, autograde, feedback and export through nbgrader's API.
 - ``demo_class``: the sample submissions of the demo and the scores they deserve.
+- ``sandbox``: bubblewrap / container / no-sandbox runners with resource limits.
+- ``harness``: the only grader code that runs inside the sandbox (no answers in it).
+- ``trusted``: sanitize submissions, stage probes, judge results, ``TrustedVerdicts``.
+- ``references``: trusted checks per assignment (never mounted in the sandbox).
+- ``batch``: parallel sandboxed grading with one gradebook writer; GPU slots; integrity.
 - ``cli``: the ``segcourse`` instructor command.
 
 Reference answers for hidden checks live in this package, never in ``course_utils``

@@ -5,9 +5,15 @@
     segcourse check-release        fail if exercises/ differs from a fresh release
     segcourse grade NAME           autograde submissions, write feedback and grades.csv
 
+Grading runs every submission in a sandbox (bubblewrap by default) and decides every
+grade cell outside the student's kernel (``autograder.trusted``); nbgrader keeps the
+gradebook, the feedback and the export.
+
 Exit codes: 0 success; 1 a check failed (scores differ from the expected ones, the
-release drifted, a grading step failed); 2 bad usage (unknown option, assignment or
-course folder).
+release drifted, a submission could not be graded because of a grading-machinery
+error); 2 bad usage (unknown option, assignment or course folder; --engine dask);
+3 no sandbox available and --allow-unsandboxed not given; 4 the gradebook failed its
+after-batch integrity check (a backup was written before the batch).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from autograder.course import (
     check_course_root, course_config, find_assignments,
 )
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_NO_SANDBOX, EXIT_GRADEBOOK = 0, 1, 2, 3, 4
 
 
 def _positive_int(text: str) -> int:
@@ -41,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="segcourse",
         description="Instructor tools of the course 'Image Segmentation with Fully Convolutional "
                     "Networks': release assignments and grade them with nbgrader.",
-        epilog="Exit codes: 0 success, 1 a check or grading step failed, 2 bad usage.",
+        epilog="Exit codes: 0 success, 1 a check or grading step failed, 2 bad usage, "
+               "3 no sandbox (see --allow-unsandboxed), 4 gradebook integrity check failed.",
     )
     parser.add_argument("--course-dir", default=".", type=Path,
                         help="root of the course repository (holds solutions/ and exercises/); default: .")
@@ -57,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "(emptied first; default: .grading/demo)")
     demo.add_argument("--cell-timeout", type=_positive_int, default=30,
                       help="seconds a cell may run before it is interrupted and scores 0 (default: 30)")
+
+    _add_grading_options(demo, default_workers=None)
 
     release = commands.add_parser("release", help="regenerate exercises/ from solutions/")
     release.add_argument("assignments", nargs="*", metavar="NAME", help="assignments to release (default: all)")
@@ -76,7 +85,28 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: .grading)")
     grade.add_argument("--cell-timeout", type=_positive_int, default=DEFAULT_CELL_TIMEOUT_S,
                        help=f"seconds a cell may run before it is interrupted (default: {DEFAULT_CELL_TIMEOUT_S})")
+    _add_grading_options(grade, default_workers=None)
     return parser
+
+
+def _add_grading_options(parser, default_workers) -> None:
+    parser.add_argument("--workers", type=_positive_int, default=default_workers, metavar="N",
+                        help="submissions run in parallel (default: one per CPU core, or one per GPU)")
+    parser.add_argument("--gpus", default="none", metavar="auto|none|0,1",
+                        help="auto: one worker per visible GPU (CUDA_VISIBLE_DEVICES pinned, CPU fallback); "
+                             "none: CPU only (default); 0,1: these GPUs")
+    parser.add_argument("--sandbox", default="auto", choices=["auto", "bwrap", "docker", "podman", "apptainer", "none"],
+                        help="where student code runs (default: auto = bubblewrap, else podman/docker/apptainer)")
+    parser.add_argument("--allow-unsandboxed", action="store_true",
+                        help="accept running student code WITHOUT a sandbox when none is available (unsafe)")
+    parser.add_argument("--engine", default="local", choices=["local", "dask"],
+                        help="local worker pool (default); dask: not yet available")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="Dask distributed scheduler address (with --engine dask; not yet available)")
+    parser.add_argument("--notebook-timeout", type=_positive_int, default=900,
+                        help="seconds one submission may run in its sandbox before it is killed (default: 900)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the checks' inputs (default: fresh for every run)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,9 +119,49 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"segcourse: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except NoSandbox as error:
+        print(f"segcourse: error: {error}", file=sys.stderr)
+        return EXIT_NO_SANDBOX
     except KeyboardInterrupt:
         print("segcourse: interrupted", file=sys.stderr)
         return 130
+
+
+class NoSandbox(Exception):
+    """No sandbox could be used (and unsandboxed grading was not allowed)."""
+
+
+def _grade_with_sandbox(config, assignment: str, students: list[str], args):
+    """Grade ``students`` through ``autograder.batch``; returns (failed students, report)."""
+    from autograder.batch import GradeOptions, format_summary, grade_batch
+    from autograder.sandbox import SandboxUnavailable, detect_sandbox
+
+    if args.engine == "dask":
+        raise CourseError("--engine dask is not yet available; use --engine local (the default) "
+                          "with --workers N on one machine")
+    if args.scheduler:
+        raise CourseError("--scheduler needs --engine dask, which is not yet available")
+    from autograder.references import load_checks
+    try:
+        load_checks(assignment)
+    except ModuleNotFoundError:
+        raise CourseError(f"{assignment} has no trusted checks yet: write autograder/references/{assignment}.py "
+                          "(see autograder/references/fcn_basics.py)") from None
+    try:
+        sandbox = detect_sandbox(args.sandbox, allow_unsandboxed=args.allow_unsandboxed)
+    except SandboxUnavailable as error:
+        raise NoSandbox(str(error)) from None
+    options = GradeOptions(workers=args.workers, gpus=args.gpus, cell_timeout_s=args.cell_timeout,
+                           notebook_timeout_s=args.notebook_timeout, seed=args.seed)
+    try:
+        report = grade_batch(config, assignment, students, sandbox, options)
+    except ValueError as error:     # a bad --gpus list
+        raise CourseError(str(error)) from None
+    print("\n" + format_summary(report) + f"\n(batch: {report.wall_s:.0f} s)\n")
+    if report.integrity:
+        print("GRADEBOOK INTEGRITY CHECK FAILED:\n  " + "\n  ".join(report.integrity)
+              + f"\n  backup before this batch: {report.backup}", file=sys.stderr)
+    return report.failed, report
 
 
 def _selected_assignments(course_root: Path, names: list[str]) -> list[str]:
@@ -121,26 +191,6 @@ def _run_check_release(course_root: Path, args) -> int:
         else:
             print(f"exercises/{assignment} is in sync with solutions/{assignment}")
     return status
-
-
-def _grade_students(config, assignment: str, students: list[str], feedback: bool = True) -> list[str]:
-    """Autograde (and write feedback for) each student; returns the students whose
-    grading failed. One failure never stops the others."""
-    from autograder.pipeline import GradingStepError, autograde, generate_feedback
-
-    failed = []
-    for number, student in enumerate(students, start=1):
-        started = time.perf_counter()
-        print(f"[{number}/{len(students)}] grading {student} ...", end="", flush=True)
-        try:
-            autograde(config, assignment, student)
-            if feedback:
-                generate_feedback(config, assignment, student)
-            print(f" done in {time.perf_counter() - started:.0f} s", flush=True)
-        except GradingStepError as error:
-            failed.append(student)
-            print(f" FAILED in {time.perf_counter() - started:.0f} s\n{error}", flush=True)
-    return failed
 
 
 def _part_of(grade_id: str) -> str:
@@ -187,8 +237,11 @@ def _run_demo(course_root: Path, args) -> int:
     submitted = course_root / config.CourseDirectory.submitted_directory
     students = demo_class.write_demo_submissions(course_root, submitted)
     print(f"2. wrote {len(students)} sample submissions under {submitted.relative_to(course_root)}/")
-    print(f"3. autograding with nbgrader (per-cell time limit {args.cell_timeout} s) and writing feedback")
-    failed = _grade_students(config, assignment, students)
+    print(f"3. autograding in a sandbox, scored outside the students' kernels, recorded by nbgrader "
+          f"(per-cell time limit {args.cell_timeout} s), and writing feedback")
+    failed, report = _grade_with_sandbox(config, assignment, students, args)
+    if report.integrity:
+        return EXIT_GRADEBOOK
     grades_csv = export_grades(config, output_dir / "grades.csv")
     feedback_dir = course_root / config.CourseDirectory.feedback_directory
     print(f"4. feedback: {feedback_dir.relative_to(course_root)}/<student>/{assignment}/{demo_class.NOTEBOOK[:-6]}.html")
@@ -215,7 +268,9 @@ def _run_grade(course_root: Path, args) -> int:
         raise CourseError(f"no submission of {assignment} for: {', '.join(missing)} (looked in {submitted})")
     if not students:
         raise CourseError(f"no submissions of {assignment} under {submitted}/<student>/{assignment}/")
-    failed = _grade_students(config, assignment, students)
+    failed, report = _grade_with_sandbox(config, assignment, students, args)
+    if report.integrity:
+        return EXIT_GRADEBOOK
     grades_csv = export_grades(config, Path(config.CourseDirectory.db_url.removeprefix("sqlite:///")).parent / "grades.csv")
     print(format_score_table(submission_scores(config, assignment, students)))
     print(f"\ngrades: {grades_csv}")

@@ -58,7 +58,8 @@ def make_api(config: Config):
     return api
 
 
-def _check(result: dict, what: str) -> None:
+def check_result(result: dict, what: str) -> None:
+    """Raise ``GradingStepError`` with nbgrader's log when an API call did not succeed."""
     if not result.get("success"):
         raise GradingStepError(f"{what} failed:\n{result.get('log', '')}\n{result.get('error', '')}")
 
@@ -67,7 +68,7 @@ def release_assignment(config: Config, assignment: str) -> Path:
     """Generate the student version of ``assignment`` into ``exercises/`` (nbgrader
     ``generate_assignment``). Returns the release folder."""
     api = make_api(config)
-    _check(api.generate_assignment(assignment, force=True, create=True), f"generate_assignment {assignment}")
+    check_result(api.generate_assignment(assignment, force=True, create=True), f"generate_assignment {assignment}")
     return Path(config.CourseDirectory.root) / config.CourseDirectory.release_directory / assignment
 
 
@@ -95,20 +96,6 @@ def _tree_differences(left: Path, right: Path) -> list[str]:
         if not filecmp.cmp(left / relative, right / relative, shallow=False):
             differing.append(str(relative))
     return differing
-
-
-def autograde(config: Config, assignment: str, student: str) -> None:
-    """Autograde one submitted assignment (nbgrader ``autograde --force``)."""
-    api = make_api(config)
-    _check(api.autograde(assignment, student, force=True, create=True), f"autograde {assignment} for {student}")
-
-
-def generate_feedback(config: Config, assignment: str, student: str) -> Path:
-    """Write the HTML feedback of one autograded submission; returns its folder."""
-    api = make_api(config)
-    _check(api.generate_feedback(assignment, student, force=True), f"generate_feedback {assignment} for {student}")
-    runtime = Path(config.CourseDirectory.root) / config.CourseDirectory.feedback_directory
-    return runtime / student / assignment
 
 
 def export_grades(config: Config, destination: Path) -> Path:

@@ -1,0 +1,92 @@
+"""Trusted reference checks, one module per assignment (NEVER mounted in the sandbox).
+
+A module ``autograder.references.<assignment>`` defines ``CHECKS``: for each grade_id of
+the assignment, a function ``make(rng) -> Probe``. A ``Probe`` says which student
+functions to call on which inputs (drawn from ``rng``, seeded by the trusted side for
+each grading run) and holds a ``judge`` that the trusted process runs on the plain data
+that came back. The expected values stay in the judge's closure, on the trusted side.
+
+A judge returns a message on success and raises ``Fail(message)`` otherwise; messages
+of hidden checks describe what was checked, never the expected values.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+class Fail(Exception):
+    """A check that did not pass; the message is shown to the student."""
+
+
+@dataclass
+class Call:
+    """One call of a student function: ``function(*args, **kwargs)``.
+
+    Each argument is an array name (``{"array": name}``, from ``Probe.arrays``) or a
+    JSON value (``{"value": v}``). ``kind="keras_model"``: the function builds a Keras
+    model; the harness reports its layers and parameter count, sets ``weights`` (array
+    names) and returns its output on ``page`` (an array name).
+    """
+
+    name: str
+    function: str
+    args: list = field(default_factory=list)
+    kwargs: dict = field(default_factory=dict)
+    kind: str = "call"
+    weights: list[str] | None = None
+    page: str | None = None
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "function": self.function, "args": self.args, "kwargs": self.kwargs,
+                "kind": self.kind, "weights": self.weights, "page": self.page}
+
+
+@dataclass
+class Probe:
+    calls: list[Call]
+    arrays: dict[str, np.ndarray]
+    judge: Callable[["Results"], str]
+    hidden: bool = False
+
+
+class Results:
+    """What came back from the sandbox for one probe, read as plain data."""
+
+    def __init__(self, meta: dict[str, Any], arrays: dict[str, np.ndarray], hidden: bool):
+        self.meta, self.arrays, self.hidden = meta, arrays, hidden
+
+    def entry(self, name: str, what: str) -> dict:
+        entry = self.meta.get(name)
+        if not isinstance(entry, dict):
+            raise Fail(f"{what}: no result came back.")
+        status = entry.get("status")
+        if status == "missing":
+            raise Fail(f"{what}: the function is not defined.")
+        if status == "error":
+            ename = str(entry.get("ename", "Exception"))[:100]
+            evalue = "" if self.hidden else f": {str(entry.get('evalue', ''))[:300]}"
+            raise Fail(f"{what} raised {ename}{evalue}.")
+        if status != "ok":
+            raise Fail(f"{what}: no valid result came back.")
+        return entry
+
+    def array(self, name: str, what: str) -> np.ndarray:
+        entry = self.entry(name, what)
+        key = entry.get("array")
+        if key not in self.arrays:
+            raise Fail(f"{what}: no output came back" + ("" if self.hidden else f" ({entry.get('outputs_error', '')})"))
+        return self.arrays[key]
+
+    def kind(self, name: str) -> str:
+        return str(self.meta.get(name, {}).get("type", ""))
+
+
+def load_checks(assignment: str) -> dict[str, Callable[[np.random.Generator], Probe]]:
+    """The ``CHECKS`` of ``assignment`` (ModuleNotFoundError when it has no reference)."""
+    module = importlib.import_module(f"autograder.references.{assignment}")
+    return dict(module.CHECKS)

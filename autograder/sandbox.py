@@ -1,0 +1,363 @@
+"""Run untrusted commands (a student's notebook) in a sandbox.
+
+- ``BubblewrapSandbox``: Linux namespaces through ``bwrap``: no network (only loopback),
+  new PID/IPC/UTS namespaces, a read-only view of the system, of the Python environment
+  and of the public course files only, one writable private work folder, a size-limited
+  ``/tmp``; the job runs as an unprivileged uid (one per worker slot, so that
+  ``RLIMIT_NPROC`` counts only that job) with every capability dropped. When the job's
+  main process exits or the wall-clock limit is hit, the PID namespace is torn down and
+  every process in it is killed (no daemon survives).
+- ``ContainerSandbox``: the same job for docker, podman or apptainer (command builder).
+- ``NoSandbox``: runs the job as the instructor, only when explicitly allowed.
+
+Resource limits (``Limits``) are set with ``setrlimit`` in the child before ``exec``:
+address space, processes/threads, file size, open files, core dumps 0. The wall-clock
+limit kills the whole sandbox; captured stdout/stderr are capped in bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GIB = 1024 ** 3
+MIB = 1024 ** 2
+SANDBOX_WORKDIR = "/sandbox"          # where the private work folder appears inside
+SANDBOX_UID_BASE = 61000              # uid of worker slot k is SANDBOX_UID_BASE + k
+
+
+class SandboxUnavailable(RuntimeError):
+    """The requested sandbox cannot run on this machine (message says why and what to do)."""
+
+
+@dataclass
+class Limits:
+    """Resource limits of one sandboxed job."""
+
+    memory_bytes: int = 6 * GIB          # RLIMIT_AS per process (TF's CPU import reserves ~1.8 GiB)
+    processes: int = 512                 # RLIMIT_NPROC: processes + threads of the job's uid
+    file_size_bytes: int = 256 * MIB     # RLIMIT_FSIZE: largest file the job may write
+    open_files: int = 1024               # RLIMIT_NOFILE
+    tmp_bytes: int = 512 * MIB           # size of the tmpfs /tmp
+    wall_clock_s: float = 900.0          # whole job; then the sandbox is killed
+    output_bytes: int = 1 * MIB          # captured stdout/stderr kept per stream
+
+    def rlimits(self) -> list[tuple[int, int]]:
+        return [
+            (resource.RLIMIT_AS, int(self.memory_bytes)),
+            (resource.RLIMIT_NPROC, int(self.processes)),
+            (resource.RLIMIT_FSIZE, int(self.file_size_bytes)),
+            (resource.RLIMIT_NOFILE, int(self.open_files)),
+            (resource.RLIMIT_CORE, 0),
+        ]
+
+
+@dataclass
+class Mount:
+    """A host path shown inside the sandbox (read-only unless ``writable``)."""
+
+    source: Path
+    target: str
+    writable: bool = False
+
+
+@dataclass
+class SandboxResult:
+    returncode: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+    wall_s: float
+
+
+@dataclass
+class Job:
+    """One command to run in a sandbox.
+
+    ``workdir`` is the only writable host folder; it appears as ``/sandbox`` inside.
+    ``mounts`` are the read-only public files (course_utils, release folder, harness).
+    """
+
+    argv: list[str]
+    workdir: Path
+    mounts: list[Mount] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+    slot: int = 0                        # worker slot: picks the unprivileged uid
+
+
+def _python_roots() -> list[Path]:
+    """The folders the sandboxed Python needs: this virtualenv and its base interpreter."""
+    roots = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    return sorted(roots)
+
+
+def _preexec(limits: Limits):
+    rlimits = limits.rlimits()
+
+    def apply() -> None:
+        for which, value in rlimits:
+            try:
+                resource.setrlimit(which, (value, value))
+            except (ValueError, OSError):
+                soft, hard = resource.getrlimit(which)
+                resource.setrlimit(which, (min(value, hard) if hard != resource.RLIM_INFINITY else value, hard))
+    return apply
+
+
+def _read_capped(path: Path, limit: int) -> str:
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    text = data[:limit].decode("utf-8", errors="replace")
+    return text + ("\n[... output truncated ...]" if len(data) > limit else "")
+
+
+class Sandbox:
+    """Base class: builds a command for a ``Job`` and runs it under the job's limits."""
+
+    name = "abstract"
+    isolating = True
+
+    def available(self) -> bool:
+        raise NotImplementedError
+
+    def command(self, job: Job) -> list[str]:
+        raise NotImplementedError
+
+    def run(self, job: Job) -> SandboxResult:
+        if not self.available():
+            raise SandboxUnavailable(f"sandbox '{self.name}' is not available on this machine")
+        self.prepare(job)
+        command = self.command(job)
+        started = time.perf_counter()
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=self.host_env(job),
+                cwd=str(job.workdir), start_new_session=True, preexec_fn=_preexec(job.limits),
+            )
+            timed_out = False
+            try:
+                process.wait(timeout=job.limits.wall_clock_s)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            # Always kill what is left of the job's session (bwrap: killing it tears down
+            # the PID namespace; NoSandbox: the process group, at least).
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            process.wait()
+            out.seek(0)
+            err.seek(0)
+            stdout = out.read(job.limits.output_bytes).decode("utf-8", errors="replace")
+            stderr = err.read(job.limits.output_bytes).decode("utf-8", errors="replace")
+        return SandboxResult(process.returncode, stdout, stderr, timed_out, time.perf_counter() - started)
+
+    def prepare(self, job: Job) -> None:
+        """Make the work folder usable by the job."""
+
+    def host_env(self, job: Job) -> dict[str, str]:
+        return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+
+
+def job_env(job: Job) -> dict[str, str]:
+    """The environment the job sees: nothing of the instructor's (no tokens, no secrets)."""
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": SANDBOX_WORKDIR,
+        "LANG": "C.UTF-8",
+        "TMPDIR": "/tmp",
+        "JUPYTER_RUNTIME_DIR": "/tmp/jupyter-runtime",
+        "JUPYTER_DATA_DIR": "/tmp/jupyter-data",
+        "IPYTHONDIR": "/tmp/ipython",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+    }
+    if "KERAS_BACKEND" in os.environ:
+        env["KERAS_BACKEND"] = os.environ["KERAS_BACKEND"]
+    env.update(job.env)
+    return env
+
+
+class BubblewrapSandbox(Sandbox):
+    """Linux namespaces with ``bwrap`` (Debian package ``bubblewrap``). Needs root (to
+    switch the job to an unprivileged uid) or at least unprivileged user namespaces."""
+
+    name = "bwrap"
+
+    def __init__(self, bwrap: str | None = None):
+        self.bwrap = bwrap or shutil.which("bwrap") or "bwrap"
+
+    def available(self) -> bool:
+        return shutil.which(self.bwrap) is not None and os.geteuid() == 0 and shutil.which("setpriv") is not None
+
+    def prepare(self, job: Job) -> None:
+        uid = SANDBOX_UID_BASE + job.slot
+        for path in [job.workdir, *job.workdir.rglob("*")]:
+            os.chown(path, uid, uid, follow_symlinks=False)
+        # bwrap enters the folder before it drops to the job's uid, without CAP_DAC_OVERRIDE.
+        os.chmod(job.workdir, 0o755)
+
+    def command(self, job: Job) -> list[str]:
+        uid = SANDBOX_UID_BASE + job.slot
+        cmd = [self.bwrap,
+               "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+               "--die-with-parent", "--new-session", "--hostname", "sandbox",
+               "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+               "--ro-bind", "/usr", "/usr"]
+        for name in ("bin", "lib", "lib32", "lib64", "sbin"):
+            path = Path("/") / name
+            if path.is_symlink():
+                cmd += ["--symlink", os.readlink(path), f"/{name}"]
+            elif path.is_dir():
+                cmd += ["--ro-bind", str(path), f"/{name}"]
+        # A minimal /etc: dynamic linker cache, names, time zone; nothing with secrets.
+        for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "hosts",
+                     "mime.types", "ssl/certs", "fonts", "alternatives"):
+            cmd += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        cmd += ["--proc", "/proc", "--dev", "/dev",
+                "--size", str(int(job.limits.tmp_bytes)), "--perms", "1777", "--tmpfs", "/tmp"]
+        created: set[str] = {"/", "/usr", "/etc", "/tmp", "/proc", "/dev"}
+        for root in _python_roots():
+            cmd += self._parents(str(root), created) + ["--ro-bind", str(root), str(root)]
+        for mount in job.mounts:
+            cmd += self._parents(mount.target, created)
+            cmd += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
+        cmd += ["--bind", str(job.workdir), SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR, "--clearenv"]
+        for key, value in job_env(job).items():
+            cmd += ["--setenv", key, value]
+        cmd += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--", *job.argv]
+        return cmd
+
+    @staticmethod
+    def _parents(target: str, created: set[str]) -> list[str]:
+        # bwrap creates missing parents mode 0700, which the unprivileged job cannot enter.
+        args = []
+        parts = Path(target).parts
+        for depth in range(2, len(parts)):
+            parent = str(Path(*parts[:depth]))
+            if parent not in created:
+                created.add(parent)
+                args += ["--perms", "0755", "--dir", parent]
+        return args
+
+
+class ContainerSandbox(Sandbox):
+    """docker / podman / apptainer: the same job in a throw-away container.
+
+    ``image`` must hold the same Python environment at the same paths (for docker and
+    podman); apptainer runs ``image`` (a .sif) with the host's paths bound read-only.
+    """
+
+    def __init__(self, engine: str = "docker", image: str = "segcourse-grader:latest", gpus: str | None = None):
+        if engine not in ("docker", "podman", "apptainer"):
+            raise ValueError(f"unknown container engine {engine!r}")
+        self.engine, self.image, self.gpus = engine, image, gpus
+        self.name = engine
+
+    def available(self) -> bool:
+        if shutil.which(self.engine) is None:
+            return False
+        if self.engine == "apptainer":
+            return True
+        probe = subprocess.run([self.engine, "info"], capture_output=True, timeout=20)
+        return probe.returncode == 0
+
+    def command(self, job: Job) -> list[str]:
+        limits = job.limits
+        env = job_env(job)
+        if self.engine == "apptainer":
+            cmd = ["apptainer", "exec", "--containall", "--cleanenv", "--no-home", "--net", "--network", "none",
+                   "--writable-tmpfs", "--pwd", SANDBOX_WORKDIR, "--bind", f"{job.workdir}:{SANDBOX_WORKDIR}:rw"]
+            for root in _python_roots():
+                cmd += ["--bind", f"{root}:{root}:ro"]
+            for mount in job.mounts:
+                cmd += ["--bind", f"{mount.source}:{mount.target}:{'rw' if mount.writable else 'ro'}"]
+            for key, value in env.items():
+                cmd += ["--env", f"{key}={value}"]
+            if self.gpus:
+                cmd += ["--nv"]
+            return cmd + [self.image, *job.argv]
+        uid = SANDBOX_UID_BASE + job.slot
+        cmd = [self.engine, "run", "--rm", "--init", "--network", "none",
+               f"--memory={limits.memory_bytes}", f"--memory-swap={limits.memory_bytes}",
+               f"--pids-limit={limits.processes}", "--ulimit", "core=0",
+               "--ulimit", f"fsize={limits.file_size_bytes}", "--ulimit", f"nofile={limits.open_files}",
+               "--read-only", "--tmpfs", f"/tmp:rw,size={limits.tmp_bytes},mode=1777",
+               "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--user", f"{uid}:{uid}",
+               "--workdir", SANDBOX_WORKDIR, "-v", f"{job.workdir}:{SANDBOX_WORKDIR}:rw"]
+        for mount in job.mounts:
+            cmd += ["-v", f"{mount.source}:{mount.target}:{'rw' if mount.writable else 'ro'}"]
+        for key, value in env.items():
+            cmd += ["-e", f"{key}={value}"]
+        if self.gpus:
+            cmd += ["--gpus", f"device={self.gpus}"]
+        return cmd + [self.image, *job.argv]
+
+
+class NoSandbox(Sandbox):
+    """No isolation at all: student code runs as the instructor. Refuses unless allowed."""
+
+    name = "none"
+    isolating = False
+
+    def __init__(self, allow_unsandboxed: bool = False):
+        if not allow_unsandboxed:
+            raise SandboxUnavailable(
+                "refusing to run student code without a sandbox: it would run with your permissions "
+                "and could read the solutions and the gradebook. Install bubblewrap "
+                "(apt-get install -y bubblewrap) or pass --allow-unsandboxed to accept the risk.")
+        print("WARNING: grading WITHOUT a sandbox (--allow-unsandboxed): student code runs as you, can "
+              "read solutions/ and the gradebook and reach the network. Scores are still decided "
+              "outside the student's kernel.", file=sys.stderr, flush=True)
+
+    def available(self) -> bool:
+        return True
+
+    def command(self, job: Job) -> list[str]:
+        return list(job.argv)
+
+    def host_env(self, job: Job) -> dict[str, str]:
+        return job_env(job)
+
+
+def detect_sandbox(kind: str = "auto", allow_unsandboxed: bool = False, image: str = "segcourse-grader:latest") -> Sandbox:
+    """The sandbox to use: ``auto`` takes bwrap, else podman, else docker, else apptainer;
+    with none of them, ``NoSandbox`` only if ``allow_unsandboxed``."""
+    if kind == "none":
+        return NoSandbox(allow_unsandboxed)
+    if kind == "bwrap":
+        sandbox = BubblewrapSandbox()
+        if not sandbox.available():
+            raise SandboxUnavailable("bubblewrap is not usable here: it needs the `bwrap` and `setpriv` commands and "
+                                     "root (install with: apt-get install -y bubblewrap)")
+        return sandbox
+    if kind in ("docker", "podman", "apptainer"):
+        sandbox = ContainerSandbox(kind, image=image)
+        if not sandbox.available():
+            raise SandboxUnavailable(f"{kind} is not usable here (no client or no running engine)")
+        return sandbox
+    if kind != "auto":
+        raise SandboxUnavailable(f"unknown sandbox {kind!r}")
+    for candidate in (BubblewrapSandbox(), ContainerSandbox("podman", image), ContainerSandbox("docker", image),
+                      ContainerSandbox("apptainer", image)):
+        try:
+            if candidate.available():
+                return candidate
+        except (OSError, subprocess.SubprocessError):
+            continue
+    if allow_unsandboxed:
+        return NoSandbox(True)
+    raise SandboxUnavailable("no sandbox found (bubblewrap, podman, docker, apptainer). Install bubblewrap "
+                             "(apt-get install -y bubblewrap) or pass --allow-unsandboxed to accept the risk.")

@@ -1,0 +1,314 @@
+"""The trusted side of grading: sanitize a submission, stage probes, judge results, and
+hand the verdicts to nbgrader.
+
+1. ``rebuild_submission``: the notebook to run is the RELEASE notebook (tests, metadata,
+   kernelspec always the instructor's) with the student's solution-cell sources taken by
+   grade_id (first occurrence; missing -> the release stub) and the student's own extra
+   cells (no grade_id of the release) kept in place. Anything unreadable raises
+   ``NotGradable``.
+2. ``write_probes``: each grade cell's probe inputs, drawn from a seed chosen here.
+3. ``judge_submission``: reads the sandbox's plain-data results (``allow_pickle=False``,
+   size-capped JSON) and decides each grade cell.
+4. ``TrustedVerdicts``: an nbgrader preprocessor that replaces ``Execute`` in
+   ``Autograde.autograde_preprocessors``: it writes each verdict as that grade cell's
+   outputs (pass: one stdout line; fail: an ``error`` output) and restores the (sanitized)
+   outputs of the other cells; nbgrader's ``SaveAutoGrades`` then stores the grades.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+import numpy as np
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
+
+from autograder.references import Fail, Results, load_checks
+
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+MAX_RESULT_BYTES = 50 * 1024 * 1024
+STAGED_SUFFIX = ".verdicts.json"
+SAFE_MIMETYPES = {"text/plain", "image/png", "image/jpeg"}     # no HTML/JS from student kernels
+
+
+class NotGradable(Exception):
+    """A submission that cannot be read; the message says why."""
+
+
+@dataclass
+class Verdict:
+    passed: bool
+    message: str
+    points: float = 0.0
+
+
+@dataclass
+class StagedResult:
+    """What a sandbox run produced, after trusted judging (JSON on disk)."""
+
+    student: str
+    notebook: str
+    status: str                                     # ok | not_gradable | kernel_died | time_limit | infra_error
+    detail: str = ""
+    verdicts: dict[str, dict] = field(default_factory=dict)
+    outputs: dict[str, list] = field(default_factory=dict)   # cell id -> outputs (non-grade cells)
+    wall_s: float = 0.0
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def load(cls, path: Path) -> "StagedResult":
+        return cls(**json.loads(Path(path).read_text()))
+
+
+# ----------------------------------------------------------------------------- sanitize
+def _nbgrader(cell) -> dict:
+    meta = cell.get("metadata") if isinstance(cell, dict) else None
+    meta = meta.get("nbgrader") if isinstance(meta, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def _source(cell) -> str:
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        source = "".join(s for s in source if isinstance(s, str))
+    return source if isinstance(source, str) else ""
+
+
+def read_student_cells(path: Path) -> list[dict]:
+    """The student's cells as plain dicts; ``NotGradable`` if the file cannot be read."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError as error:
+        raise NotGradable(f"cannot read the notebook ({error.strerror})") from None
+    if size > MAX_NOTEBOOK_BYTES:
+        raise NotGradable(f"the notebook is {size / 1e6:.0f} MB, more than {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB")
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise NotGradable(f"the file is not UTF-8 text (byte {error.start})") from None
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise NotGradable(f"the file is not valid JSON ({getattr(error, 'msg', 'too deeply nested')})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise NotGradable("the file is not a Jupyter notebook (no list of cells)")
+    if data.get("nbformat") != 4:
+        raise NotGradable(f"unsupported notebook format {data.get('nbformat')!r} (expected nbformat 4)")
+    return [c for c in data["cells"] if isinstance(c, dict)]
+
+
+def rebuild_submission(release_notebook: Path, student_notebook: Path):
+    """The notebook to grade: the release notebook with the student's answers."""
+    release = nbformat.read(release_notebook, as_version=4)
+    cells = read_student_cells(student_notebook)
+    solution_ids = {_nbgrader(c).get("grade_id") for c in release.cells if _nbgrader(c).get("solution")}
+    release_ids = {_nbgrader(c).get("grade_id") for c in release.cells if _nbgrader(c).get("grade_id")}
+    release_cell_ids = {c.get("id") for c in release.cells}
+    answers: dict[str, str] = {}
+    extras: dict[str | None, list] = {}
+    anchor = None
+    for cell in cells:
+        grade_id = _nbgrader(cell).get("grade_id")
+        if grade_id in release_ids:
+            if grade_id in solution_ids and grade_id not in answers:
+                answers[grade_id] = _source(cell)
+            anchor = grade_id
+            continue
+        if cell.get("id") in release_cell_ids:      # a release cell stripped of its metadata: skip
+            continue
+        kind = cell.get("cell_type")
+        if kind not in ("code", "markdown"):
+            continue
+        new = (nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell)(_source(cell))
+        new["id"] = f"student-{uuid.uuid4().hex[:12]}"
+        extras.setdefault(anchor, []).append(new)
+    built = copy.deepcopy(release)
+    built.cells = list(extras.get(None, []))
+    for cell in release.cells:
+        cell = copy.deepcopy(cell)
+        grade_id = _nbgrader(cell).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+        built.cells.append(cell)
+        if grade_id:
+            built.cells.extend(extras.get(grade_id, []))
+    return built
+
+
+# ----------------------------------------------------------------------------- probes
+def write_probes(assignment: str, notebook, folder: Path, seed: int) -> dict:
+    """Write each grade cell's probe (``spec.json`` + ``inputs.npz``) under ``folder``;
+    returns the trusted ``Probe`` objects by grade_id (judges included)."""
+    checks = load_checks(assignment)
+    probes = {}
+    for index, cell in enumerate(notebook.cells):
+        grade_id = _nbgrader(cell).get("grade_id")
+        if not (_nbgrader(cell).get("grade") and grade_id in checks):
+            continue
+        rng = np.random.default_rng([seed, index])
+        probe = checks[grade_id](rng)
+        probes[grade_id] = probe
+        target = folder / f"{len(probes):02d}-{re.sub(r'[^A-Za-z0-9_-]', '_', grade_id)}"
+        target.mkdir(parents=True)
+        (target / "spec.json").write_text(json.dumps({"grade_id": grade_id, "calls": [c.to_json() for c in probe.calls]}))
+        np.savez(target / "inputs.npz", **probe.arrays)
+    return probes
+
+
+def _load_results(folder: Path) -> tuple[dict, dict]:
+    meta_path, arrays_path = folder / "results.json", folder / "results.npz"
+    if meta_path.is_symlink() or arrays_path.is_symlink():
+        raise ValueError("results are symbolic links")
+    if meta_path.stat().st_size > MAX_RESULT_BYTES or arrays_path.stat().st_size > MAX_RESULT_BYTES:
+        raise ValueError("results are too large")
+    meta = json.loads(meta_path.read_text())
+    if not isinstance(meta, dict):
+        raise ValueError("results are not a JSON object")
+    with np.load(arrays_path, allow_pickle=False) as data:
+        arrays = {key: np.array(data[key]) for key in data.files}
+    return meta, arrays
+
+
+def _sanitize_outputs(outputs, limit: int = 100_000) -> list:
+    clean, used = [], 0
+    for output in outputs if isinstance(outputs, list) else []:
+        if not isinstance(output, dict):
+            continue
+        kind = output.get("output_type")
+        if kind == "stream" and output.get("name") in ("stdout", "stderr"):
+            new = {"output_type": "stream", "name": output["name"], "text": _source({"source": output.get("text", "")})}
+        elif kind == "error":
+            new = {"output_type": "error", "ename": str(output.get("ename", ""))[:200],
+                   "evalue": str(output.get("evalue", ""))[:2000],
+                   "traceback": [str(t)[:4000] for t in output.get("traceback", [])][:50]
+                   if isinstance(output.get("traceback"), list) else []}
+        elif kind in ("display_data", "execute_result"):
+            data = output.get("data") if isinstance(output.get("data"), dict) else {}
+            data = {k: v for k, v in data.items() if k in SAFE_MIMETYPES and isinstance(v, (str, list))}
+            if not data:
+                continue
+            new = {"output_type": "display_data", "data": data, "metadata": {}}
+        else:
+            continue
+        size = len(json.dumps(new))
+        if used + size > limit:
+            clean.append({"output_type": "stream", "name": "stdout", "text": "[... output truncated ...]\n"})
+            break
+        used += size
+        clean.append(new)
+    return clean
+
+
+def judge_submission(notebook, probes: dict, state: Path, grading_points: dict[str, float]) -> tuple[str, str, dict, dict]:
+    """Decide every grade cell from the sandbox's plain-data results.
+
+    Returns (status, detail, verdicts by grade_id, outputs by cell id)."""
+    status_data: dict = {}
+    try:
+        if (state / "status.json").stat().st_size < MAX_RESULT_BYTES:
+            status_data = json.loads((state / "status.json").read_text())
+    except (OSError, ValueError):
+        status_data = {}
+    status_data = status_data if isinstance(status_data, dict) else {}
+    dead_at, stuck_at = status_data.get("dead_at"), status_data.get("stuck_at")
+    probe_state = status_data.get("probes") if isinstance(status_data.get("probes"), dict) else {}
+    executed_cells = []
+    try:
+        if (state / "executed.ipynb").stat().st_size < MAX_NOTEBOOK_BYTES:
+            executed = json.loads((state / "executed.ipynb").read_text())
+            executed_cells = executed.get("cells", []) if isinstance(executed, dict) else []
+    except (OSError, ValueError):
+        executed_cells = []
+    by_id = {c.get("id"): c for c in executed_cells if isinstance(c, dict) and isinstance(c.get("id"), str)}
+
+    if dead_at is not None:
+        status, detail = "kernel_died", f"kernel died at cell {dead_at}"
+    elif stuck_at is not None:
+        status, detail = "time_limit", f"time limit: the kernel stopped responding at cell {stuck_at}"
+    elif not status_data.get("finished"):
+        status, detail = "time_limit", "the notebook did not finish within the time limit"
+    else:
+        status, detail = "ok", ""
+
+    folders = {}
+    probes_dir = state / "probes"
+    for folder in sorted(probes_dir.iterdir()) if probes_dir.is_dir() else []:
+        for grade_id in probes:
+            if folder.name.endswith("-" + re.sub(r"[^A-Za-z0-9_-]", "_", grade_id)):
+                folders[grade_id] = folder
+    verdicts, outputs = {}, {}
+    for index, cell in enumerate(notebook.cells):
+        grade_id = _nbgrader(cell).get("grade_id")
+        if cell.cell_type == "code" and cell.get("id") in by_id and grade_id not in probes:
+            outputs[cell.id] = _sanitize_outputs(by_id[cell.id].get("outputs"))
+        if grade_id not in probes:
+            continue
+        probe = probes[grade_id]
+        ran = probe_state.get(grade_id)
+        try:
+            if ran == "ran":
+                meta, arrays = _load_results(folders[grade_id])
+                message = probe.judge(Results(meta, arrays, probe.hidden))
+                verdict = Verdict(True, str(message), grading_points.get(grade_id, 0.0))
+            elif ran == "timeout":
+                verdict = Verdict(False, "Time limit: the checked function did not return in time.")
+            elif ran in ("dead", None) and dead_at is not None:
+                verdict = Verdict(False, f"Not checked: the kernel died at cell {dead_at}.")
+            elif ran in ("stuck", None) and (stuck_at is not None or status == "time_limit"):
+                verdict = Verdict(False, "Not checked: time limit (the notebook stopped responding).")
+            else:
+                verdict = Verdict(False, f"Not checked: {ran or 'the checks did not run'}.")
+        except Fail as failure:
+            verdict = Verdict(False, str(failure))
+        except Exception as error:   # malformed results: never trust, never crash the batch
+            verdict = Verdict(False, f"The checks' results could not be read ({type(error).__name__}).")
+        verdicts[grade_id] = asdict(verdict)
+    return status, detail, verdicts, outputs
+
+
+def not_gradable_result(student: str, notebook_name: str, reason: str, grade_ids: list[str]) -> StagedResult:
+    message = f"not gradable: {reason}"
+    return StagedResult(student, notebook_name, "not_gradable", message,
+                        verdicts={g: asdict(Verdict(False, message)) for g in grade_ids})
+
+
+# ----------------------------------------------------------------------------- nbgrader
+def verdict_outputs(verdict: dict) -> list:
+    if verdict.get("passed"):
+        return [nbformat.v4.new_output("stream", name="stdout", text=f"✓ {verdict.get('message', 'passed')}\n")]
+    message = str(verdict.get("message", "failed"))
+    return [nbformat.v4.new_output("error", ename="CheckFailed", evalue=message, traceback=[f"CheckFailed: {message}"])]
+
+
+class TrustedVerdicts(NbGraderPreprocessor):
+    """Replaces nbgrader's ``Execute``: outputs come from the staged, trusted verdicts."""
+
+    staging_directory = Unicode("", help="folder of <student>/<assignment>/<notebook>.verdicts.json").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        info = resources.get("nbgrader", {})
+        path = Path(self.staging_directory) / info["student"] / info["assignment"] / f"{info['notebook']}{STAGED_SUFFIX}"
+        staged = StagedResult.load(path)
+        for cell in nb.cells:
+            meta = _nbgrader(cell)
+            if cell.cell_type != "code":
+                continue
+            cell.execution_count = None
+            if meta.get("grade") and meta.get("grade_id") in staged.verdicts:
+                cell.outputs = [nbformat.from_dict(o) for o in verdict_outputs(staged.verdicts[meta["grade_id"]])]
+            elif meta.get("grade"):
+                cell.outputs = [nbformat.from_dict(o) for o in verdict_outputs(
+                    {"passed": False, "message": staged.detail or "not checked: this test has no trusted check"})]
+            else:
+                cell.outputs = [nbformat.from_dict(o) for o in staged.outputs.get(cell.get("id"), [])]
+        return nb, resources
