@@ -15,6 +15,10 @@ One module per concept:
 - ``viz``: label masks overlaid on images.
 - ``timing``: wall-clock timing of predictions.
 - ``training``: training on a wall-clock budget.
+- ``pipeline``: a backend-neutral data pipeline (Keras ``PyDataset``) with augmentation.
+- ``shapes_dataset``: synthetic shapes with instance masks (instance segmentation).
+- ``widgets``: interactive explorers (ipywidgets) that also draw static figures.
+- ``selfcheck``: student self-checks with progressive hints, and ``show_progress()``.
 
 Import the submodules you need, e.g. ``from course_utils import metrics``; importing
 the package itself does not import Keras.
