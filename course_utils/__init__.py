@@ -10,7 +10,8 @@ One module per concept:
 - ``layers``: max pooling with argmax, max-unpooling, nearest and bilinear up-scaling.
 - ``transposed_conv``: NumPy transposed convolution (scatter-add and matrix views).
 - ``data``: synthetic binary document pages with label masks.
-- ``models``: the lecture's sliding-window patch CNN and FCN up-scaling network.
+- ``models``: every network of the lecture: patch CNN, FCN up-scaling, skip FCNs, U-Net,
+  DeconvNet, the autoencoder, and the convolutionalized patch classifier.
 - ``sliding_window``: patch extraction and dense sliding-window prediction.
 - ``viz``: label masks overlaid on images.
 - ``timing``: wall-clock timing of predictions.

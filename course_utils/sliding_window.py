@@ -5,12 +5,21 @@ a patch centre. For an even ``patch_size`` the centre pixel is the one at index
 ``patch_size // 2`` of the patch (rows and columns), i.e. a patch centred on (r, c)
 covers rows ``r - patch_size // 2`` to ``r + patch_size - 1 - patch_size // 2``.
 
+``predict_sliding_window_dense`` computes the same as ``predict_sliding_window`` with the
+patch CNN turned into a fully convolutional network (``models.convolutionalize``): the
+convolutions of overlapping patches are computed once, which is orders of magnitude
+faster for small strides.
+
 Also here: ``predict_fcn``, the whole-page prediction of a fully convolutional network,
 so both approaches return the same kind of label map.
 """
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from course_utils import models
 
 
 def _as_hwc(page):
@@ -181,6 +190,107 @@ def predict_sliding_window(model, page, patch_size, stride, batch_size=1024):
     coarse = coarse.reshape(grid_rows, grid_cols)
     full = np.repeat(np.repeat(coarse, stride, axis=0), stride, axis=1)
     return full[:height, :width]
+
+
+def _total_stride(model):
+    """Product of the strides of the model's convolutions and poolings (8 for the patch CNN)."""
+    total = 1
+    for layer in model.layers:
+        strides = getattr(layer, "strides", None)
+        if strides is not None:
+            total *= int(strides[0])
+    return total
+
+
+def predict_sliding_window_dense(
+    patch_cnn, page, patch_size, stride, return_probabilities=False, batch_size=4
+):
+    """``predict_sliding_window``, computed with the convolutionalized patch CNN.
+
+    ``models.convolutionalize(patch_cnn)`` classifies, in one forward pass over the padded
+    page, every window whose corner is at a multiple of 8 (the patch CNN's total stride):
+
+    - ``stride`` a multiple of 8: one pass, keep every ``stride / 8``-th window.
+    - ``stride`` 4, 2 or 1: windows at multiples of ``stride`` that are not multiples of 8
+      are those of a page shifted by ``(dy, dx)`` pixels, ``dy, dx`` in ``0, stride, ...,
+      8 - stride``. So the network runs on ``(8 / stride)**2`` shifted copies of the page
+      and the results are interleaved (copy ``(dy, dx)`` gives rows ``dy / stride``,
+      ``dy / stride + 8 / stride``, ... of the grid).
+    - other strides (e.g. 3 or 12): the same with the step ``gcd(stride, 8)``, then keep
+      every ``stride / step``-th window.
+
+    For a patch CNN with ``padding='valid'`` this gives the same probabilities as the
+    patch-by-patch ``predict_sliding_window`` (up to float rounding) and so the same label
+    map. For the slide's ``padding='same'`` network it is the "in context" version: the
+    network's zero padding at every patch border is replaced by what lies next to the
+    patch on the page (see ``models.convolutionalize``), so probabilities differ slightly and labels
+    can differ where two classes are nearly tied.
+
+    Args:
+        patch_cnn: patch classifier such as ``models.build_patch_cnn`` (Sequential of
+            Conv2D / MaxPooling2D, Flatten, Dense, Dropout).
+        page: array (H, W) or (H, W, C) with the C the model expects.
+        patch_size: side of the patches in pixels, the model's input size.
+        stride: distance between patch centres in pixels, int >= 1.
+        return_probabilities: also return the class probabilities of every patch.
+        batch_size: shifted page copies per forward pass (stride 1 needs 64 copies);
+            bounds memory.
+
+    Returns:
+        uint8 array (H, W): predicted class index per pixel, as ``predict_sliding_window``.
+        With ``return_probabilities=True`` a pair ``(labels, probabilities)``, where
+        probabilities is float32 (ceil(H / stride), ceil(W / stride), num_classes): row
+        ``i``, column ``j`` belongs to the patch centred on pixel ``(i*stride, j*stride)``.
+
+    Raises:
+        ValueError: if ``patch_size`` does not match the model or a size is not a positive
+            integer.
+    """
+    _check_positive_int("patch_size", patch_size)
+    _check_positive_int("stride", stride)
+    _check_positive_int("batch_size", batch_size)
+    if tuple(patch_cnn.input_shape[1:3]) != (patch_size, patch_size):
+        raise ValueError(
+            f"patch_size must be the model's input size {tuple(patch_cnn.input_shape[1:3])}, "
+            f"got {patch_size}"
+        )
+    page = _as_hwc(page)
+    height, width = page.shape[:2]
+    network = models.convolutionalize(patch_cnn)
+    network_stride = _total_stride(network)
+    step = math.gcd(stride, network_stride)  # compute every window at a multiple of step
+    phases = network_stride // step  # shifted copies per axis
+    shifts = [(dy, dx) for dy in range(0, network_stride, step)
+              for dx in range(0, network_stride, step)]
+
+    # In padded coordinates the window of centre (r, c) starts at (r, c). A few extra
+    # zero rows/columns let every shifted copy have the same size, to batch them.
+    padded = _pad_for_patches(page, patch_size)
+    copy_height, copy_width = padded.shape[:2]
+    padded = np.pad(padded, ((0, network_stride), (0, network_stride), (0, 0)))
+
+    fine_rows, fine_cols = -(-height // step), -(-width // step)  # ceil division
+    fine = None  # probabilities of all windows starting at multiples of step
+    for start in range(0, len(shifts), batch_size):
+        batch_shifts = shifts[start:start + batch_size]
+        copies = np.stack(
+            [padded[dy:dy + copy_height, dx:dx + copy_width] for dy, dx in batch_shifts]
+        )
+        outputs = np.asarray(network.predict_on_batch(copies))
+        if fine is None:
+            fine = np.zeros((fine_rows, fine_cols, outputs.shape[-1]), dtype=np.float32)
+        for (dy, dx), output in zip(batch_shifts, outputs):
+            # Copy (dy, dx), output (i, j) = window starting at (dy + 8 i, dx + 8 j).
+            target = fine[dy // step::phases, dx // step::phases]
+            target[...] = output[: target.shape[0], : target.shape[1]]
+
+    every = stride // step
+    probabilities = fine[::every, ::every]
+    coarse = probabilities.argmax(axis=-1).astype(np.uint8)
+    labels = np.repeat(np.repeat(coarse, stride, axis=0), stride, axis=1)[:height, :width]
+    if return_probabilities:
+        return labels, probabilities
+    return labels
 
 
 def predict_fcn(model, page, multiple=8):

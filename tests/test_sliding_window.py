@@ -143,3 +143,61 @@ def test_predict_fcn_pixelwise_fake_model():
     model.layers[-1].set_weights([np.array([[[[-1.0, 1.0]]]]), np.array([1.0, 0.0])])
     page = (np.random.default_rng(2).random((11, 21)) < 0.5).astype(np.float32)
     np.testing.assert_array_equal(sw.predict_fcn(model, page), page.astype(np.uint8))
+
+
+def patch_probabilities(patch_cnn, page, patch_size, stride):
+    """Reference: the patch CNN on every patch of the stride grid, one patch at a time."""
+    patches, _ = sw.extract_patches(page, patch_size, stride)
+    rows, cols = -(-page.shape[0] // stride), -(-page.shape[1] // stride)
+    return patch_cnn.predict(patches, batch_size=256, verbose=0).reshape(rows, cols, -1)
+
+
+@pytest.fixture(scope="module")
+def valid_patch_cnn():
+    """Randomly initialised patch CNN that never looks past its patch border."""
+    keras.utils.set_random_seed(1)
+    return models.build_patch_cnn(patch_size=32, num_classes=3, padding="valid")
+
+
+@pytest.mark.parametrize("stride", [2, 4, 8, 3, 16])
+def test_dense_sliding_window_equals_patch_by_patch(valid_patch_cnn, stride):
+    page = (np.random.default_rng(3).random((21, 30)) < 0.3).astype(np.float32)
+    labels, probabilities = sw.predict_sliding_window_dense(
+        valid_patch_cnn, page, 32, stride, return_probabilities=True
+    )
+    expected = patch_probabilities(valid_patch_cnn, page, 32, stride)
+    assert probabilities.shape == expected.shape
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+    reference = sw.predict_sliding_window(valid_patch_cnn, page, 32, stride)
+    assert labels.dtype == np.uint8 and labels.shape == page.shape
+    # Same label map, except where two classes are tied up to float rounding.
+    top_two = np.sort(expected, axis=-1)[..., -2:]
+    clear = np.repeat(np.repeat(top_two[..., 1] - top_two[..., 0] > 1e-5, stride, 0),
+                      stride, 1)[: page.shape[0], : page.shape[1]]
+    assert clear.mean() > 0.9
+    np.testing.assert_array_equal(labels[clear], reference[clear])
+    assert np.array_equal(sw.predict_sliding_window_dense(valid_patch_cnn, page, 32, stride),
+                          labels)
+
+
+def test_dense_sliding_window_slide_network_is_close():
+    # padding='same': the convolutionalized network sees past the patch border, so the
+    # probabilities are close to the patch-by-patch ones but not equal.
+    keras.utils.set_random_seed(2)
+    patch_cnn = models.build_patch_cnn(patch_size=16, num_classes=3)
+    page = (np.random.default_rng(4).random((20, 18, 1)) < 0.3).astype(np.float32)
+    labels, probabilities = sw.predict_sliding_window_dense(
+        patch_cnn, page, 16, 4, return_probabilities=True
+    )
+    expected = patch_probabilities(patch_cnn, page, 16, 4)
+    assert labels.shape == (20, 18) and probabilities.shape == expected.shape == (5, 5, 3)
+    difference = np.abs(probabilities - expected).max()
+    assert 1e-6 < difference < 0.2
+
+
+def test_dense_sliding_window_bad_arguments(valid_patch_cnn):
+    page = np.zeros((8, 8), dtype=np.float32)
+    with pytest.raises(ValueError, match="patch_size"):
+        sw.predict_sliding_window_dense(valid_patch_cnn, page, 16, 4)
+    with pytest.raises(ValueError, match="stride"):
+        sw.predict_sliding_window_dense(valid_patch_cnn, page, 32, 0)
