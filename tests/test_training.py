@@ -23,12 +23,14 @@ def tiny_model():
 
 
 def test_fit_for_stops_when_the_budget_is_spent(monkeypatch):
-    # each clock reading advances 1 s: start at 1, batch k ends at 1 + k, so 5 batches reach 5 s
+    # Each clock reading advances 1 s: training begins at 1, batch k ends at k + 1. The
+    # budget starts after the first (compiling) batch, at 2, and is spent at batch 6 (7 - 2 = 5).
     monkeypatch.setattr(training.time, "perf_counter", FakeClock(1.0).perf_counter)
     x = np.zeros((64, 4, 4, 1), "float32")
     y = np.zeros((64, 4, 4), "int32")
     budget = training.fit_for(tiny_model(), x, y, seconds=5, batch_size=8)
-    assert budget.batches == 5
+    assert budget.batches == 6
+    assert budget.warmup_s == pytest.approx(1.0)
     assert budget.elapsed_s == pytest.approx(6.0)
 
 
