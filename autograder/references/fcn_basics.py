@@ -9,7 +9,8 @@ import numpy as np
 
 from autograder.references import Call, Fail, Probe, Results
 
-FLOAT_TYPES = {"builtins.float"}
+# What `isinstance(x, float)` accepts, as the notebook tests it: numpy.float64 subclasses float.
+FLOAT_TYPES = {"builtins.float", "numpy.float64"}
 
 
 # ----------------------------------------------------------------------------- references
