@@ -48,6 +48,63 @@ def _encode(value, name, arrays):
     return {"status": "ok", "type": kind, "array": name}
 
 
+def _encode_json(value, kind):
+    """A JSON-able description (lists, tuples, str, int, float, bool) of a returned value."""
+    import numpy as np
+
+    def plain(v, depth=0):
+        if depth > 6:
+            raise TypeError("nested too deeply")
+        if isinstance(v, (bool, np.bool_)):
+            return bool(v)
+        if isinstance(v, (int, np.integer)):
+            return int(v)
+        if isinstance(v, (float, np.floating)):
+            return float(v)
+        if isinstance(v, str):
+            return v[:200]
+        if isinstance(v, (list, tuple)) or (isinstance(v, np.ndarray) and v.ndim == 1):
+            return [plain(x, depth + 1) for x in list(v)[:1000]]
+        raise TypeError(f"a {type(v).__name__} inside")
+
+    try:
+        data = plain(value)
+        if len(json.dumps(data)) > 200_000:
+            raise TypeError("too large")
+    except Exception as error:
+        return {"status": "error", "ename": "TypeError", "evalue": f"cannot describe a {kind}: {error}"[:500]}
+    return {"status": "ok", "type": kind, "json": data}
+
+
+class _Fake:
+    """A callable the grader passes to a student function (a fake classifier / network).
+
+    ``linear``: scores = flattened batch @ weights. ``centre``: one-hot of the centre
+    pixel's value (channel 0), per patch. ``positional``: one-hot of
+    (int(channel 0) + row * r + col * c) % classes, per pixel. Records the input shapes.
+    """
+
+    def __init__(self, spec, inputs):
+        self.kind, self.spec, self.shapes = spec.get("kind"), spec, []
+        self.weights = inputs[spec["weights"]] if spec.get("weights") else None
+
+    def __call__(self, batch):
+        import numpy as np
+        batch = np.asarray(batch, dtype=np.float32)
+        self.shapes.append([int(v) for v in batch.shape])
+        if self.kind == "linear":
+            return batch.reshape(len(batch), -1) @ self.weights
+        if self.kind == "centre":
+            centre = batch[:, batch.shape[1] // 2, batch.shape[2] // 2, 0].astype(int)
+            return np.eye(self.spec.get("classes", 4), dtype=np.float32)[centre]
+        if self.kind == "positional":
+            rows = np.arange(batch.shape[1])[:, None]
+            cols = np.arange(batch.shape[2])[None, :]
+            cls = (batch[..., 0].astype(int) + self.spec.get("row", 1) * rows + self.spec.get("col", 2) * cols)
+            return np.eye(self.spec.get("classes", 5), dtype=np.float32)[cls % self.spec.get("classes", 5)]
+        raise ValueError(f"unknown fake {self.kind!r}")
+
+
 def _model_description(model, call, name, arrays, inputs):
     import numpy as np
     import keras
@@ -95,14 +152,34 @@ def run_probe(folder: str, namespace: dict) -> None:
         if not callable(function):
             results[name] = {"status": "missing", "evalue": f"{call['function']} is not defined"}
             continue
-        args = [inputs[a["array"]].copy() if "array" in a else a["value"] for a in call.get("args", [])]
-        kwargs = {k: (inputs[a["array"]].copy() if "array" in a else a["value"]) for k, a in call.get("kwargs", {}).items()}
+        fakes = {}
+
+        def argument(key, a):
+            if "array" in a:
+                return inputs[a["array"]].copy()
+            if "tuple" in a:
+                return tuple(a["tuple"])
+            if "fake" in a:
+                fakes[key] = _Fake(a["fake"], inputs)
+                return fakes[key]
+            return a.get("value")
+
         try:
+            args = [argument(str(i), a) for i, a in enumerate(call.get("args", []))]
+            kwargs = {k: argument(k, a) for k, a in call.get("kwargs", {}).items()}
             value = function(*args, **kwargs)
             if call.get("kind") == "keras_model":
                 results[name] = _model_description(value, call, name, arrays, inputs)
+            elif call.get("kind") == "json":
+                results[name] = _encode_json(value, f"{type(value).__module__}.{type(value).__qualname__}")
+            elif call.get("kind") == "tuple" and isinstance(value, (list, tuple)):
+                items = [_encode(v, f"{name}__{i}", arrays) for i, v in enumerate(list(value)[:8])]
+                results[name] = {"status": "ok", "type": f"{type(value).__module__}.{type(value).__qualname__}",
+                                 "items": items}
             else:
                 results[name] = _encode(value, name, arrays)
+            if fakes:
+                results[name]["fake_calls"] = {k: f.shapes[:10_000] for k, f in fakes.items()}
         except BaseException as error:  # noqa: BLE001 - SystemExit, KeyboardInterrupt included
             results[name] = {"status": "error", "ename": type(error).__name__, "evalue": str(error)[:500]}
             if isinstance(error, KeyboardInterrupt):
@@ -122,8 +199,9 @@ def _cap_outputs(cell, limit: int) -> None:
     for output in cell.get("outputs", []):
         size = len(json.dumps(output))
         if used + size > limit:
-            kept.append({"output_type": "stream", "name": "stdout",
-                         "text": f"[... output truncated: more than {limit} bytes ...]\n"})
+            import nbformat   # a NotebookNode, not a dict: nbformat.write needs attribute access
+            kept.append(nbformat.v4.new_output("stream", name="stdout",
+                                               text=f"[... output truncated: more than {limit} bytes ...]\n"))
             break
         used += size
         kept.append(output)

@@ -1,0 +1,309 @@
+"""Trusted checks of ``sliding_window_vs_fcn``: one per grade cell. Patches and labels
+are compared with pixel-by-pixel NumPy references written here; the classifiers and
+FCNs the student's functions call are the harness's fakes (``linear``, ``centre``,
+``positional``), whose calls are recorded; the FCN is probed by its layers, parameter
+count and outputs with the grader's weights."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.references import Call, Fail, Probe, Results
+from autograder.references._plain import (
+    activation, array, conv_same, fake, fake_calls, items, max_pool, model_entry, pair_of, random_weights,
+    softmax, value,
+)
+
+
+# ----------------------------------------------------------------------------- references
+def reference_patches(page, ps, stride):
+    page = page if page.ndim == 3 else page[:, :, None]
+    h, w, c = page.shape
+    out, centres = [], []
+    for r in range(0, h, stride):
+        for col in range(0, w, stride):
+            patch = np.zeros((ps, ps, c), dtype=np.float32)
+            for i in range(ps):
+                for j in range(ps):
+                    y, x = r - ps // 2 + i, col - ps // 2 + j
+                    if 0 <= y < h and 0 <= x < w:
+                        patch[i, j] = page[y, x]
+            out.append(patch)
+            centres.append((r, col))
+    return np.array(out), np.array(centres)
+
+
+def reference_sliding_window(weights, page, ps, stride):
+    patches, centres = reference_patches(page, ps, stride)
+    labels = (patches.reshape(len(patches), -1) @ weights).argmax(-1)
+    out = np.zeros(page.shape[:2], dtype=np.uint8)
+    for (r, c), label in zip(centres, labels):
+        out[r:r + stride, c:c + stride] = label
+    return out
+
+
+def fcn_forward(page, weights):
+    k1, b1, k2, b2, k3, b3, k4, b4 = [w.astype(np.float64) for w in weights]
+    x = page.astype(np.float64)
+    for kernel, bias in ((k1, b1), (k2, b2), (k3, b3)):
+        x = max_pool(np.maximum(conv_same(x, kernel, bias), 0))
+    x = x.repeat(8, axis=1).repeat(8, axis=2)
+    return softmax(x @ k4[0, 0] + b4)
+
+
+def fcn_params(classes, channels):
+    return (9 * channels * 40 + 40) + (16 * 40 * 40 + 40) + (16 * 40 * 80 + 80) + (80 * classes + classes)
+
+
+# ----------------------------------------------------------------------------- Part 1
+def _patches(r: Results, name: str, what: str):
+    patches, centres = items(r, name, what, 2)
+    return patches, centres
+
+
+def patches_visible(rng) -> Probe:
+    page = np.arange(1, 26, dtype=np.float32).reshape(5, 5)
+    calls = [Call("p", "extract_patches", [array("page")], {"patch_size": value(3), "stride": value(2)}, kind="tuple")]
+
+    def judge(r: Results) -> str:
+        patches, centres = _patches(r, "p", "extract_patches(page, patch_size=3, stride=2)")
+        if patches.shape != (9, 3, 3, 1):
+            raise Fail("A 5x5 page with stride 2 has 3 x 3 = 9 centres, so patches should have shape (9, 3, 3, 1); "
+                       f"got {patches.shape}.")
+        if patches.dtype != np.float32:
+            raise Fail(f"patches should be float32, got {patches.dtype}.")
+        want = [[0, 0], [0, 2], [0, 4], [2, 0], [2, 2], [2, 4], [4, 0], [4, 2], [4, 4]]
+        if centres.shape != (9, 2) or centres.tolist() != want:
+            raise Fail(f"centers should be {want} (row-major), got {centres.tolist()}.")
+        if not np.array_equal(patches[4, :, :, 0], page[1:4, 1:4]):
+            raise Fail(f"The patch centred on (2, 2) should be page[1:4, 1:4] =\n{page[1:4, 1:4]}\n"
+                       f"got\n{patches[4, :, :, 0]}")
+        corner = np.array([[0, 0, 0], [0, 1, 2], [0, 6, 7]], dtype=np.float32)
+        if not np.array_equal(patches[0, :, :, 0], corner):
+            raise Fail(f"The patch centred on (0, 0) should be zero-padded above and left:\n{corner}\n"
+                       f"got\n{patches[0, :, :, 0]}")
+        return "Part 1 visible checks passed."
+    return Probe(calls, {"page": page}, judge)
+
+
+def patches_hidden(rng) -> Probe:
+    configs = [(9, 7, None, 4, 2), (10, 13, 3, 5, 3), (6, 6, 1, 1, 1), (12, 5, None, 8, 7), (11, 17, 2, 2, 10),
+               (8, 8, None, 3, 1), (7, 9, 3, 6, 4), (8, 12, 2, 4, 4), (6, 10, None, 2, 1)]
+    for _ in range(3):
+        configs.append((int(rng.integers(3, 15)), int(rng.integers(3, 15)), [None, 1, 2, 3][int(rng.integers(0, 4))],
+                        int(rng.integers(1, 9)), int(rng.integers(1, 6))))
+    arrays, calls, expected = {}, [], {}
+    for i, (h, w, c, ps, stride) in enumerate(configs):
+        page = rng.random((h, w) if c is None else (h, w, c)).astype(np.float32)
+        arrays[f"page{i}"] = page
+        calls.append(Call(f"p{i}", "extract_patches", [array(f"page{i}"), value(ps), value(stride)], kind="tuple"))
+        expected[f"p{i}"] = (reference_patches(page, ps, stride), page.shape, ps, stride)
+
+    def judge(r: Results) -> str:
+        for name, ((want_p, want_c), shape, ps, stride) in expected.items():
+            what = f"extract_patches on a page of shape {shape} with patch_size={ps}, stride={stride}"
+            got_p, got_c = _patches(r, name, what)
+            if got_p.shape != want_p.shape:
+                raise Fail(f"{what}: the patches have the wrong shape.")
+            if got_c.shape != want_c.shape or not np.array_equal(got_c, want_c):
+                raise Fail(f"{what}: the centres are wrong.")
+            if not np.allclose(got_p, want_p):
+                raise Fail(f"{what}: the patch contents are wrong "
+                           "(check which pixel is the centre for this patch size, and the zero padding).")
+        return "Part 1 hidden checks passed."
+    return Probe(calls, arrays, judge, hidden=True)
+
+
+# ----------------------------------------------------------------------------- Part 2
+LABEL_PAGE = np.array([[0, 0, 1, 1, 2], [0, 3, 1, 1, 2], [3, 3, 3, 2, 2], [0, 0, 1, 1, 0]], dtype=np.float32)
+
+
+def sliding_window_visible(rng) -> Probe:
+    calls = [Call("s1", "predict_sliding_window", [fake("centre", classes=4), array("page")],
+                  {"patch_size": value(3), "stride": value(1), "batch_size": value(6)}),
+             Call("s2", "predict_sliding_window", [fake("centre", classes=4), array("page")],
+                  {"patch_size": value(3), "stride": value(2)})]
+
+    def judge(r: Results) -> str:
+        got = r.array("s1", "predict_sliding_window(fake, label_page, patch_size=3, stride=1, batch_size=6)")
+        if got.shape != (4, 5):
+            raise Fail(f"The label map should have the page's shape (4, 5), got {got.shape}.")
+        if got.dtype != np.uint8:
+            raise Fail(f"The label map should be uint8, got {got.dtype}.")
+        if not np.array_equal(got, LABEL_PAGE):
+            raise Fail("With stride 1 every pixel is the centre of its own patch, so the fake classifier gives back "
+                       f"the page:\n{LABEL_PAGE.astype(int)}\ngot\n{got}")
+        sizes = [shape[0] for shape in fake_calls(r, "s1", "0")]
+        if sizes != [6, 6, 6, 2]:
+            raise Fail("20 patches with batch_size=6 should be classified in calls of [6, 6, 6, 2] patches; "
+                       f"the calls had {sizes}.")
+        got = r.array("s2", "predict_sliding_window(fake, label_page, patch_size=3, stride=2)")
+        want = np.array([[0, 0, 1, 1, 2], [0, 0, 1, 1, 2], [3, 3, 3, 3, 2], [3, 3, 3, 3, 2]])
+        if got.shape != want.shape or not np.array_equal(got, want):
+            raise Fail("With stride 2 the class of the centre (r, c) fills the 2x2 cell whose top-left pixel is (r, c):"
+                       f"\n{want}\ngot\n{got}")
+        sizes = [shape[0] for shape in fake_calls(r, "s2", "0")]
+        if sizes != [6]:
+            raise Fail(f"6 patches with batch_size=256 should take one call; the calls had {sizes} patches.")
+        return "Part 2 visible checks passed."
+    return Probe(calls, {"page": LABEL_PAGE.copy()}, judge)
+
+
+def sliding_window_hidden(rng) -> Probe:
+    configs = [(13, 10, None, 5, 4, 3), (9, 14, 2, 4, 3, 7), (8, 8, 1, 3, 1, 64), (11, 6, None, 6, 5, 1),
+               (7, 12, 3, 7, 2, 10)]
+    configs.append((int(rng.integers(5, 16)), int(rng.integers(5, 16)), None, int(rng.integers(2, 8)),
+                    int(rng.integers(2, 6)), int(rng.integers(1, 12))))
+    arrays, calls, expected = {}, [], {}
+    for i, (h, w, c, ps, stride, bs) in enumerate(configs):
+        page = rng.random((h, w) if c is None else (h, w, c)).astype(np.float32)
+        weights = rng.normal(size=(ps * ps * (c or 1), 5)).astype(np.float32)
+        arrays[f"page{i}"], arrays[f"w{i}"] = page, weights
+        calls.append(Call(f"s{i}", "predict_sliding_window",
+                          [fake("linear", weights=f"w{i}"), array(f"page{i}"), value(ps), value(stride)],
+                          {"batch_size": value(bs)}))
+        expected[f"s{i}"] = (reference_sliding_window(weights, page, ps, stride), (h, w), ps, stride, bs)
+
+    def judge(r: Results) -> str:
+        for name, (want, (h, w), ps, stride, bs) in expected.items():
+            got = r.array(name, "predict_sliding_window")
+            if got.shape != (h, w):
+                raise Fail(f"predict_sliding_window on a {h}x{w} page returned the wrong shape.")
+            if not np.array_equal(got, want):
+                raise Fail(f"predict_sliding_window on a {h}x{w} page, patch_size={ps}, stride={stride}: wrong labels.")
+            sizes = [shape[0] for shape in fake_calls(r, name, "0")]
+            num = -(-h // stride) * -(-w // stride)
+            if not sizes or max(sizes) > bs or sum(sizes) != num or len(sizes) != -(-num // bs):
+                raise Fail(f"predict_sliding_window with batch_size={bs}: every patch must be classified once, "
+                           "in batches of at most batch_size.")
+        return "Part 2 hidden checks passed."
+    return Probe(calls, arrays, judge, hidden=True)
+
+
+# ----------------------------------------------------------------------------- Part 3
+SLIDE_LAYERS = ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "UpSampling2D", "Conv2D"]
+
+
+def fcn_visible(rng) -> Probe:
+    arrays = {"page": np.zeros((1, 64, 48, 1), dtype="float32")}
+    calls = [Call("m", "build_fcn_upscaling", [], {"num_classes": value(4)}, kind="keras_model", page="page")]
+
+    def judge(r: Results) -> str:
+        model_entry(r, "m", "build_fcn_upscaling(num_classes=4)")
+        out = r.array("m", "The model's output on a (1, 64, 48, 1) page")
+        if out.shape != (1, 64, 48, 4):
+            raise Fail(f"A (1, 64, 48, 1) page should give (1, 64, 48, 4) probabilities, got {out.shape}. "
+                       "Three 2x2 poolings divide by 8, so the up-scaling must multiply by 8.")
+        if out.dtype.kind != "f" or not np.allclose(out.sum(axis=-1), 1.0, atol=1e-5):
+            raise Fail("The class probabilities of each pixel should sum to 1 (softmax).")
+        return "Part 3 visible checks passed."
+    return Probe(calls, arrays, judge)
+
+
+def fcn_hidden(rng) -> Probe:
+    classes, channels = int(rng.integers(2, 6)), int(rng.integers(2, 4))
+    weights = random_weights(rng, [(3, 3, channels, 40), (40,), (4, 4, 40, 40), (40,), (4, 4, 40, 80), (80,),
+                                   (1, 1, 80, classes), (classes,)])
+    page = rng.random((2, 40, 72, channels)).astype("float32")
+    arrays = {f"w{i}": w for i, w in enumerate(weights)}
+    arrays["page"] = page
+    calls = [Call("m", "build_fcn_upscaling", [], {"num_classes": value(classes), "num_channels": value(channels)},
+                  kind="keras_model", weights=[f"w{i}" for i in range(len(weights))], page="page")]
+
+    def judge(r: Results) -> str:
+        entry = model_entry(r, "m", "build_fcn_upscaling")
+        core = [layer for layer in entry["layers"] if layer.get("class") not in ("InputLayer", "Activation")]
+        if [layer.get("class") for layer in core] != SLIDE_LAYERS:
+            raise Fail("The layers are not those of the slide (kinds or order).")
+        convs = [layer.get("config", {}) for layer in core if layer.get("class") == "Conv2D"]
+        if [(c.get("filters"), pair_of(c.get("kernel_size")), c.get("padding")) for c in convs[:3]] != [
+                (40, (3, 3), "same"), (40, (4, 4), "same"), (80, (4, 4), "same")]:
+            raise Fail("Filters, kernel sizes or padding of the encoder differ from the slide.")
+        if any(activation(c) != "relu" for c in convs[:3]):
+            raise Fail("The encoder's convolutions should use ReLU.")
+        if (convs[3].get("filters"), pair_of(convs[3].get("kernel_size"))) != (classes, (1, 1)):
+            raise Fail("The classifier should be a 1x1 convolution with num_classes filters.")
+        pools = [layer.get("config", {}) for layer in core if layer.get("class") == "MaxPooling2D"]
+        if any(pair_of(p.get("pool_size")) != (2, 2) or pair_of(p.get("strides")) != (2, 2) for p in pools):
+            raise Fail("The poolings should be 2x2 with stride 2.")
+        up = core[6].get("config", {})
+        if pair_of(up.get("size")) != (8, 8) or up.get("interpolation") != "nearest":
+            raise Fail("The up-scaling should be 8x8 with nearest interpolation.")
+        if entry.get("params") != fcn_params(classes, channels):
+            raise Fail("The number of parameters differs from the slide's network.")
+        out = r.array("m", "The model with the grader's weights")
+        if out.shape != page.shape[:3] + (classes,):
+            raise Fail("The model must accept pages of any size (multiples of 8), any batch size and num_channels.")
+        if out.dtype.kind != "f" or not np.allclose(out.sum(-1), 1.0, atol=1e-5):
+            raise Fail("The output must be softmax probabilities.")
+        if not np.allclose(out, fcn_forward(page, weights), atol=1e-4):
+            raise Fail("With the same weights, the model's outputs differ from the slide's network "
+                       "(check the activations, the pooling, the up-scaling and the final softmax).")
+        return "Part 3 hidden checks passed."
+    return Probe(calls, arrays, judge, hidden=True)
+
+
+# ----------------------------------------------------------------------------- Part 4
+def predict_fcn_visible(rng) -> Probe:
+    label_page = rng.integers(0, 4, size=(13, 21)).astype(np.float32)
+    arrays = {"page": label_page, "fits": np.zeros((16, 8))}
+    calls = [Call("f1", "predict_fcn", [fake("positional", classes=4, row=0, col=0), array("page")]),
+             Call("f2", "predict_fcn", [fake("positional", classes=4, row=0, col=0), array("fits")])]
+
+    def judge(r: Results) -> str:
+        got = r.array("f1", "predict_fcn(fake, a 13x21 page)")
+        shapes = fake_calls(r, "f1", "0")
+        if shapes != [(1, 16, 24, 1)]:
+            raise Fail("A 13x21 page should be padded to one batch of shape (1, 16, 24, 1) (next multiples of 8, "
+                       f"one channel); predict was called with shapes {shapes}.")
+        if got.shape != (13, 21) or got.dtype != np.uint8:
+            raise Fail(f"Expected a uint8 label map of shape (13, 21), got {got.dtype} {got.shape}.")
+        if not np.array_equal(got, label_page):
+            raise Fail("The fake FCN gives back each pixel's value, so the labels should equal the page; they differ "
+                       f"at {int((got != label_page).sum())} of 273 pixels (pad at the bottom/right only and crop [:H, :W]).")
+        r.array("f2", "predict_fcn(fake, a 16x8 page)")
+        shapes = fake_calls(r, "f2", "0")
+        if shapes != [(1, 16, 8, 1)]:
+            raise Fail(f"A 16x8 page already fits and must not be padded; predict got {shapes}.")
+        return "Part 4 visible checks passed."
+    return Probe(calls, arrays, judge)
+
+
+def predict_fcn_hidden(rng) -> Probe:
+    configs = [(5, 9, None, 8), (17, 31, 2, 8), (24, 8, 1, 8), (10, 7, 3, 4), (33, 20, None, 16), (3, 3, None, 1)]
+    configs.append((int(rng.integers(2, 40)), int(rng.integers(2, 40)), None, int(rng.choice([2, 4, 8]))))
+    arrays, calls, expected = {}, [], {}
+    for i, (h, w, c, m) in enumerate(configs):
+        page = rng.integers(0, 5, size=(h, w) if c is None else (h, w, c)).astype(np.float32)
+        arrays[f"page{i}"] = page
+        calls.append(Call(f"f{i}", "predict_fcn", [fake("positional", classes=5, row=1, col=2), array(f"page{i}")],
+                          {"multiple": value(m)}))
+        page3 = page if page.ndim == 3 else page[:, :, None]
+        want = ((page3[..., 0].astype(int) + np.arange(h)[:, None] + 2 * np.arange(w)[None, :]) % 5).astype(np.uint8)
+        expected[f"f{i}"] = (want, page.shape, m, (1, -(-h // m) * m, -(-w // m) * m, page3.shape[2]))
+
+    def judge(r: Results) -> str:
+        for name, (want, shape, m, padded) in expected.items():
+            got = r.array(name, "predict_fcn")
+            if fake_calls(r, name, "0") != [padded]:
+                raise Fail(f"predict_fcn on a page of shape {shape} with multiple={m}: predict must be called once "
+                           "on the zero-padded page.")
+            if got.shape != want.shape or got.dtype != np.uint8:
+                raise Fail(f"predict_fcn on a page of shape {shape}: wrong shape or dtype.")
+            if not np.array_equal(got, want):
+                raise Fail(f"predict_fcn on a page of shape {shape} with multiple={m}: wrong labels "
+                           "(the page must stay at the top-left).")
+        return "Part 4 hidden checks passed."
+    return Probe(calls, arrays, judge, hidden=True)
+
+
+CHECKS = {
+    "test_patches_visible": patches_visible,
+    "test_patches_hidden": patches_hidden,
+    "test_sliding_window_visible": sliding_window_visible,
+    "test_sliding_window_hidden": sliding_window_hidden,
+    "test_fcn_visible": fcn_visible,
+    "test_fcn_hidden": fcn_hidden,
+    "test_predict_fcn_visible": predict_fcn_visible,
+    "test_predict_fcn_hidden": predict_fcn_hidden,
+}

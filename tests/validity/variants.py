@@ -1,0 +1,395 @@
+"""Correct-but-different and common-wrong answers, per assignment and solution cell.
+
+A variant edits ONE solution cell of the instructor's answers: ``code`` replaces the
+whole cell, ``edits`` are (old, new) text replacements in the instructor's answer.
+``fails`` maps each grade cell that must lose its points to a text the failure message
+must contain (``a|b``: either); ``also_fails``: later cells whose functions call this one, lost too (no
+message checked); every other grade cell must keep full marks. ``notebook_also`` lists grade
+cells the notebook's own tests fail in addition (a later test cell that calls this
+function: the trusted checks give the later function its own reference inputs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Variant:
+    name: str
+    cell: str
+    fails: dict[str, str] = field(default_factory=dict)
+    code: str | None = None
+    edits: list[tuple[str, str]] = field(default_factory=list)
+    also_fails: set[str] = field(default_factory=set)
+    notebook_also: set[str] = field(default_factory=set)
+
+    def answer(self, solution: str) -> str:
+        if self.code is not None:
+            return self.code
+        for old, new in self.edits:
+            assert old in solution, (self.name, old)
+            solution = solution.replace(old, new)
+        return solution
+
+
+# ----------------------------------------------------------------------------- fcn_basics
+FCN_BASICS = [
+    Variant("same-as-ceil-formula", "dimensions",
+            edits=[("return -(-input_size // stride)  # ceil division", "return (input_size + stride - 1) // stride")]),
+    Variant("same-floor-division", "dimensions", {"test_dimensions_hidden": "conv_output_size with padding='same'"},
+            edits=[("return -(-input_size // stride)  # ceil division", "return input_size // stride")]),
+    Variant("transpose-off-by-one", "dimensions",
+            {"test_dimensions_visible": "the lecture slide 'Standard: transposed",
+             "test_dimensions_hidden": "conv_transpose_output_size with padding='valid'"},
+            edits=[("return input_size * stride + max(kernel_size - stride, 0)",
+                    "return (input_size - 1) * stride + kernel_size - 1")]),
+    Variant("transpose-ignores-max-k-s", "dimensions",
+            {"test_dimensions_hidden": "conv_transpose_output_size with padding='valid'"},
+            edits=[("return input_size * stride + max(kernel_size - stride, 0)",
+                    "return (input_size - 1) * stride + kernel_size")]),
+    Variant("shapes-as-one-division", "dimensions", {"test_dimensions_hidden": "100 // 8 * 8"},
+            edits=[("h, w = h * 8, w * 8", "h, w = height, width")]),
+    Variant("dice-count-nonzero", "dice", code='''
+def dice_coefficient(y_true, y_pred):
+    a, b = np.asarray(y_true) != 0, np.asarray(y_pred) != 0
+    total = np.count_nonzero(a) + np.count_nonzero(b)
+    return 1.0 if not total else float(2 * np.count_nonzero(a & b) / total)
+'''),
+    Variant("dice-without-empty-convention", "dice", {"test_dice_hidden": "Two empty masks should give Dice 1.0|dice_coefficient is wrong"},
+            code='''
+def dice_coefficient(y_true, y_pred):
+    y_true = np.asarray(y_true, dtype=bool)
+    y_pred = np.asarray(y_pred, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return float(2 * np.sum(y_true & y_pred) / (np.sum(y_true) + np.sum(y_pred)))
+'''),
+    Variant("dice-without-factor-2", "dice", {"test_dice_visible": "Check 2*|A∩B| / (|A|+|B|)",
+                                             "test_dice_hidden": "dice_coefficient is wrong"},
+            edits=[("float(2.0 * np.logical_and", "float(np.logical_and")]),
+    Variant("dice-iou-denominator", "dice", {"test_dice_visible": "Check 2*|A∩B| / (|A|+|B|)",
+                                            "test_dice_hidden": "dice_coefficient is wrong"},
+            edits=[("/ total)", "/ (total - np.logical_and(y_true, y_pred).sum()))")]),
+    Variant("soft-dice-numpy", "soft_dice", code='''
+def soft_dice_loss(y_true, y_pred, smooth=1.0):
+    t = np.asarray(y_true, dtype=np.float64)
+    p = np.asarray(y_pred, dtype=np.float64)
+    inter = np.einsum("bhwc,bhwc->bc", t, p)
+    den = (t ** 2).sum(axis=(1, 2)) + (p ** 2).sum(axis=(1, 2))
+    return (1 - (2 * inter + smooth) / (den + smooth)).mean(axis=1)
+'''),
+    Variant("soft-dice-without-squares", "soft_dice", {"test_soft_dice_hidden": "check the squares"},
+            edits=[("ops.sum(ops.square(y_pred), axis=pixel_axes)", "ops.sum(y_pred, axis=pixel_axes)")]),
+    Variant("soft-dice-scalar", "soft_dice", {"test_soft_dice_visible": "one value per image",
+                                             "test_soft_dice_hidden": "one value per image"},
+            edits=[("return ops.mean(1.0 - dice_per_class, axis=-1)", "return ops.mean(1.0 - dice_per_class)")]),
+    Variant("soft-dice-wrong-axes", "soft_dice", {"test_soft_dice_visible": "one value per image",
+                                                 "test_soft_dice_hidden": "one value per image"},
+            edits=[("pixel_axes = (1, 2)", "pixel_axes = (0, 1, 2)")]),
+    Variant("soft-dice-softmax-twice", "soft_dice", {"test_soft_dice_visible": "A perfect prediction should give a loss of 0",
+                                                    "test_soft_dice_hidden": "differs from the formula"},
+            edits=[('y_pred = ops.cast(y_pred, "float32")', 'y_pred = ops.softmax(ops.cast(y_pred, "float32"), axis=-1)')]),
+    Variant("fcn-functional", "fcn_model", code='''
+def build_fcn_upscaling(num_classes):
+    L = keras.layers
+    x = inputs = keras.Input((None, None, 1))
+    for filters, size in ((40, 3), (40, 4), (80, 4)):
+        x = L.MaxPooling2D(2)(L.Conv2D(filters, size, padding="same", activation="relu")(x))
+    x = L.Conv2D(num_classes, 1)(L.UpSampling2D(8)(x))
+    return keras.Model(inputs, L.Activation("softmax")(x))
+'''),
+    Variant("fcn-upscaling-4x", "fcn_model", {"test_fcn_visible": "must multiply by 8",
+                                             "test_fcn_hidden": "keep their size"},
+            edits=[("layers.UpSampling2D((8, 8), interpolation=\"nearest\"),",
+                    "layers.UpSampling2D((4, 4)),")]),
+    Variant("fcn-without-softmax", "fcn_model", {"test_fcn_visible": "sum to 1 (softmax)",
+                                                "test_fcn_hidden": "differ from the slide's network"},
+            edits=[('        layers.Activation("softmax"),\n', "")]),
+]
+
+# ----------------------------------------------------------------------------- dimensions
+DIMENSIONS = [
+    Variant("same-with-math-ceil", "sizes",
+            edits=[("return -(-input_size // stride)", "import math\n        return math.ceil(input_size / stride)")]),
+    Variant("same-floor-division", "sizes", {"test_sizes_visible": "'same' rounds up",
+                                            "test_sizes_hidden": "conv_output_size is wrong"},
+            edits=[("return -(-input_size // stride)", "return input_size // stride")],
+            also_fails={"test_bottleneck_visible", "test_bottleneck_hidden"}),
+    Variant("size-as-numpy-float", "sizes", {"test_sizes_visible": "should return an int"},
+            edits=[("return -(-input_size // stride)", "return np.ceil(input_size / stride)")]),
+    Variant("pool-ignores-strides-none", "sizes", {"test_sizes_visible": "pool_output_size(256, 2)",
+                                                  "test_sizes_hidden": "pool_output_size is wrong"},
+            edits=[("strides = pool_size\n", "strides = 1\n")]),
+    Variant("transpose-gaps-kept-by-max", "transpose_size",
+            edits=[("return (n - 1) * s + max(k, s)", "return (n - 1) * s + k + max(s - k, 0)")]),
+    Variant("transpose-ignores-max-k-s", "transpose_size",
+            {"test_transpose_size_visible": "(3 - 1) * 3 + max(2, 3)",
+             "test_transpose_size_hidden": "a stride larger than the kernel"},
+            edits=[("return (n - 1) * s + max(k, s)", "return (n - 1) * s + k")]),
+    Variant("transpose-n-times-s-plus-k", "transpose_size",
+            {"test_transpose_size_visible": "slide 'Standard'", "test_transpose_size_hidden": "padding='valid'"},
+            edits=[("return (n - 1) * s + max(k, s)", "return n * s + k")]),
+    Variant("transpose-same-ignores-output-padding", "transpose_size",
+            {"test_transpose_size_visible": "output_padding=0", "test_transpose_size_hidden": "padding='same', an output_padding"},
+            edits=[("return (n - 1) * s + k % 2 + output_padding", "return n * s")]),
+    Variant("bottleneck-one-division", "bottleneck",
+            edits=[("""    for _ in range(num_pools):
+        height = pool_output_size(height, 2, 2, pool_padding)
+        width = pool_output_size(width, 2, 2, pool_padding)
+    return (height, width, k)""", """    m = 2 ** num_pools
+    if pool_padding == "same":
+        return (-(-height // m), -(-width // m), k)
+    return (height // m, width // m, k)""")]),
+    Variant("padded-size-full-extra-block", "bottleneck", {"test_bottleneck_visible": "padded_size(256)",
+                                                          "test_bottleneck_hidden": "padded_size is wrong"},
+            edits=[("return -(-size // multiple) * multiple", "return size + multiple - size % multiple")]),
+    Variant("decoded-keeps-page-size", "bottleneck", {"test_bottleneck_visible": "decoded_shape(100, 100",
+                                                     "test_bottleneck_hidden": "decoded_shape is wrong"},
+            edits=[("return (upscaling_output_size(h, factor), upscaling_output_size(w, factor), num_classes)",
+                    "return (height, width, num_classes)")]),
+    Variant("params-with-prod", "params",
+            edits=[("kh, kw = _kernel_pair(kernel_size)\n    return kh * kw * in_channels * filters",
+                    "return int(np.prod(kernel_size)) * (1 if np.ndim(kernel_size) else kernel_size) * in_channels * filters")]),
+    Variant("params-forget-in-channels", "params", {"test_params_visible": "Conv 80, 4x4 after 40 channels",
+                                                   "test_params_hidden": "conv2d_params disagrees"},
+            edits=[("return kh * kw * in_channels * filters", "return kh * kw * filters")],
+            also_fails={"test_table_visible", "test_table_hidden"}),
+    Variant("params-always-bias", "params", {"test_params_visible": "no bias", "test_params_hidden": "without bias"},
+            edits=[("return in_features * units + (units if use_bias else 0)", "return in_features * units + units")]),
+    Variant("table-explicit-arithmetic", "table",
+            edits=[("add(name, (upscaling_output_size(h, 2), upscaling_output_size(w, 2), c), 0)", "add(name, (2 * h, 2 * w, c), 0)"),
+                   ("add(name, (pool_output_size(h, 2, 2), pool_output_size(w, 2, 2), c), 0)", "add(name, (h // 2, w // 2, c), 0)")]),
+    Variant("table-transposed-as-upscaling", "table", {"test_table_hidden": "decoder='transposed'"},
+            edits=[('if decoder == "upscaling":\n', 'if True:\n')]),
+    Variant("table-fuse-keeps-first-channels", "table", {"test_table_visible": "Row 'fuse2'",
+                                                        "test_table_hidden": "the shape of 'fuse2'"},
+            edits=[("add(name, (h, w, c1 + c2), 0)", "add(name, (h, w, c1), 0)")]),
+]
+
+# ----------------------------------------------------------------------------- sliding_window_vs_fcn
+SLIDING = [
+    Variant("patches-with-loops", "patches", code='''
+def extract_patches(page, patch_size, stride):
+    page = np.asarray(page, dtype=np.float32)
+    page = page[..., None] if page.ndim == 2 else page
+    h, w, c = page.shape
+    top = patch_size // 2
+    padded = np.zeros((h + patch_size, w + patch_size, c), np.float32)
+    padded[top:top + h, top:top + w] = page
+    patches, centers = [], []
+    for r in range(0, h, stride):
+        for col in range(0, w, stride):
+            patches.append(padded[r:r + patch_size, col:col + patch_size])
+            centers.append([r, col])
+    return np.stack(patches).astype(np.float32), np.array(centers)
+'''),
+    Variant("patches-without-padding", "patches", {"test_patches_visible": "should have shape (9, 3, 3, 1)",
+                                                  "test_patches_hidden": "wrong shape"},
+            edits=[("padded = np.pad(page, ((before, after), (before, after), (0, 0)))", "padded = page")],
+            also_fails={"test_sliding_window_visible", "test_sliding_window_hidden"}),
+    Variant("patches-even-size-centre", "patches", {"test_patches_hidden": "which pixel is the centre"},
+            edits=[("before = patch_size // 2", "before = (patch_size - 1) // 2")],
+            also_fails={"test_sliding_window_hidden"}),
+    Variant("sliding-window-loops", "sliding_window", code='''
+def predict_sliding_window(classify, page, patch_size, stride, batch_size=256):
+    page = np.asarray(page, dtype=np.float32)
+    patches, centers = extract_patches(page, patch_size, stride)
+    out = np.zeros(page.shape[:2], dtype=np.uint8)
+    labels = []
+    for i in range(0, len(patches), batch_size):
+        labels.extend(np.argmax(np.asarray(classify(patches[i:i + batch_size])), axis=1))
+    for (r, c), label in zip(centers, labels):
+        out[r:r + stride, c:c + stride] = label
+    return out
+'''),
+    Variant("sliding-window-one-batch", "sliding_window", {"test_sliding_window_visible": "[6, 6, 6, 2]",
+                                                          "test_sliding_window_hidden": "in batches of at most batch_size"},
+            edits=[("scores = np.asarray(classify(patches[start:start + batch_size]))",
+                    "scores = np.asarray(classify(patches))[start:start + batch_size]")]),
+    Variant("sliding-window-no-crop", "sliding_window", {"test_sliding_window_visible": "2x2 cell",
+                                                        "test_sliding_window_hidden": "returned the wrong shape"},
+            edits=[("return full[:height, :width]", "return full")]),
+    Variant("fcn-functional", "fcn_model", code='''
+def build_fcn_upscaling(num_classes, num_channels=1):
+    L = keras.layers
+    x = inputs = keras.Input((None, None, num_channels))
+    for filters, size in ((40, 3), (40, 4), (80, 4)):
+        x = L.MaxPooling2D(2, 2)(L.Conv2D(filters, size, padding="same", activation="relu")(x))
+    return keras.Model(inputs, L.Conv2D(num_classes, 1, activation="softmax")(L.UpSampling2D(8)(x)))
+'''),
+    Variant("fcn-upscaling-4x", "fcn_model", {"test_fcn_visible": "must multiply by 8", "test_fcn_hidden": "8x8"},
+            edits=[("layers.UpSampling2D((8, 8)", "layers.UpSampling2D((4, 4)")]),
+    Variant("fcn-bilinear", "fcn_model", {"test_fcn_hidden": "nearest interpolation"},
+            edits=[('interpolation="nearest"', 'interpolation="bilinear"')]),
+    Variant("fcn-ignores-num-channels", "fcn_model", {"test_fcn_hidden": "The number of parameters"},
+            edits=[("keras.Input(shape=(None, None, num_channels))", "keras.Input(shape=(None, None, 1))")]),
+    Variant("predict-fcn-manual-zeros", "predict_fcn", code='''
+def predict_fcn(predict, page, multiple=8):
+    page = np.asarray(page, dtype=np.float32)
+    if page.ndim == 2:
+        page = page[..., None]
+    h, w, c = page.shape
+    H, W = int(np.ceil(h / multiple)) * multiple, int(np.ceil(w / multiple)) * multiple
+    padded = np.zeros((1, H, W, c), np.float32)
+    padded[0, :h, :w] = page
+    return np.argmax(np.asarray(predict(padded))[0, :h, :w], axis=-1).astype("uint8")
+'''),
+    Variant("predict-fcn-pads-both-sides", "predict_fcn", {"test_predict_fcn_visible": "pad at the bottom/right only",
+                                                          "test_predict_fcn_hidden": "the page must stay at the top-left"},
+            edits=[("padded = np.pad(page, ((0, -height % multiple), (0, -width % multiple), (0, 0)))",
+                    "ph, pw = -height % multiple, -width % multiple\n"
+                    "    padded = np.pad(page, ((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))")]),
+    Variant("predict-fcn-full-extra-block", "predict_fcn", {"test_predict_fcn_visible": "must not be padded",
+                                                           "test_predict_fcn_hidden": "zero-padded page"},
+            edits=[("(0, -height % multiple), (0, -width % multiple)",
+                    "(0, multiple - height % multiple), (0, multiple - width % multiple)")]),
+]
+
+# ----------------------------------------------------------------------------- skip_fcns
+_SKIP_ALT = '''
+def {name}(num_classes, num_channels=1):
+    L = keras.layers
+    inputs = keras.Input(shape=(None, None, num_channels))
+    c1 = L.Conv2D(40, 3, padding="same", activation="relu", name="conv1")(inputs)
+    c2 = L.Conv2D(80, 4, padding="same", activation="relu", name="conv2")(L.MaxPooling2D(2)(c1))
+    c3 = L.Conv2D(80, 4, padding="same", activation="relu", name="conv3")(L.MaxPooling2D(2)(c2))
+    x = L.Conv2D(160, 1, activation="relu", name="fc4")(L.MaxPooling2D(2)(c3))
+    x = L.Conv2D(160, 1, activation="relu", name="fc5")(x)
+    for filters, skip in ((80, c3), (80, c2), (40, c1)):
+        x = L.concatenate([{up}, skip])
+    return keras.Model(inputs, L.Activation("softmax")(L.Conv2D(num_classes, 1, name="logits")(x)))
+'''
+SKIP = [
+    Variant("skip-loop", "skip_upscaling",
+            code=_SKIP_ALT.format(name="build_fcn_skip_upscaling", up="L.UpSampling2D(size=(2, 2))(x)")),
+    Variant("skip-reversed-concatenation", "skip_upscaling",
+            {"test_skip_upscaling_hidden": "its order (the up-sampled tensor first"},
+            edits=[("[up1, conv3]", "[conv3, up1]"), ("[up2, conv2]", "[conv2, up2]"), ("[up3, conv1]", "[conv1, up3]")]),
+    Variant("skip-from-pooling", "skip_upscaling", {"test_skip_upscaling_hidden": "what each concatenation joins"},
+            edits=[("[up1, conv3]", "[up1, pool2]")]),
+    Variant("skip-concatenate-height", "skip_upscaling", {"test_skip_upscaling_visible": "",
+                                                         "test_skip_upscaling_hidden": ""},
+            edits=[("Concatenate(axis=-1)([up1, conv3])", "Concatenate(axis=1)([up1, conv3])")]),
+    Variant("transposed-loop", "transposed_skip",
+            code=_SKIP_ALT.format(name="build_fcn_transposed_skip",
+                                  up="L.Conv2DTranspose(filters, 3, strides=(2, 2), padding='same')(x)")),
+    Variant("transposed-valid-no-crop", "transposed_skip", {"test_transposed_skip_visible": "",
+                                                           "test_transposed_skip_hidden": ""},
+            edits=[('Conv2DTranspose(80, (3, 3), 2, padding="same")(fc5)', 'Conv2DTranspose(80, (3, 3), 2, padding="valid")(fc5)')]),
+    Variant("transposed-with-relu", "transposed_skip", {"test_transposed_skip_hidden": "no activation"},
+            edits=[('Conv2DTranspose(80, (3, 3), 2, padding="same")(fc5)',
+                    'Conv2DTranspose(80, (3, 3), 2, padding="same", activation="relu")(fc5)')]),
+    Variant("transposed-reversed-concatenation", "transposed_skip",
+            {"test_transposed_skip_hidden": "its order (the up-sampled tensor first"},
+            edits=[("[up2, conv2]", "[conv2, up2]")]),
+    Variant("conv-transpose-loop-over-kernel", "conv_transpose", code='''
+def conv2d_transpose_numpy(inputs, kernel, strides=1, padding="valid"):
+    x = np.asarray(inputs, dtype=np.float64)
+    k = np.asarray(kernel, dtype=np.float64)
+    sh, sw = (strides, strides) if isinstance(strides, int) else strides
+    b, h, w, _ = x.shape
+    kh, kw, co, _ = k.shape
+    full = np.zeros((b, (h - 1) * sh + max(kh, sh), (w - 1) * sw + max(kw, sw), co))
+    for di in range(kh):
+        for dj in range(kw):
+            full[:, di:di + (h - 1) * sh + 1:sh, dj:dj + (w - 1) * sw + 1:sw] += x @ k[di, dj].T
+    if padding == "valid":
+        return full
+    top = max(kh - sh, 0) // 2
+    left = max(kw - sw, 0) // 2
+    return full[:, top:top + h * sh, left:left + w * sw]
+'''),
+    Variant("conv-transpose-same-without-crop", "conv_transpose",
+            {"test_conv_transpose_visible": "Keras gives shape", "test_conv_transpose_hidden": "the output shape differs"},
+            edits=[('out = n * s if padding == "same" else (n - 1) * s + max(k, s)', "out = (n - 1) * s + max(k, s)")]),
+    Variant("conv-transpose-size-off-by-one", "conv_transpose",
+            {"test_conv_transpose_visible": "should give (1, 4, 4, 1)", "test_conv_transpose_hidden": "the output shape"},
+            edits=[('out = n * s if padding == "same" else (n - 1) * s + max(k, s)',
+                    'out = n * s if padding == "same" else n * s + max(k - s, 0) + 1')]),
+    Variant("conv-transpose-assign-not-add", "conv_transpose",
+            {"test_conv_transpose_visible": "they must add up", "test_conv_transpose_hidden": "the values differ"},
+            edits=[("j * sw:j * sw + kw, :] += np.einsum", "j * sw:j * sw + kw, :] = np.einsum")]),
+    Variant("conv-transpose-crop-at-end", "conv_transpose", {"test_conv_transpose_hidden": "the values differ"},
+            edits=[('start = max(length - out, 0) // 2 if padding == "same" else 0', "start = 0")]),
+    Variant("max-pool-loops", "max_pool", code='''
+def max_pool_with_argmax(x, pool_size=2):
+    x = np.asarray(x)
+    p = pool_size
+    b, h, w, c = x.shape
+    pooled = np.zeros((b, h // p, w // p, c), x.dtype)
+    where = np.zeros((b, h // p, w // p, c), np.int64)
+    for i in range(h // p):
+        for j in range(w // p):
+            win = x[:, i * p:(i + 1) * p, j * p:(j + 1) * p, :].reshape(b, p * p, c)
+            pooled[:, i, j] = win.max(axis=1)
+            where[:, i, j] = win.argmax(axis=1)
+    return pooled, where
+'''),
+    Variant("max-pool-col-major-position", "max_pool", {"test_max_pool_visible": "row * 2 + col",
+                                                       "test_max_pool_hidden": "wrong positions"},
+            edits=[("transpose(0, 1, 3, 5, 2, 4)", "transpose(0, 1, 3, 5, 4, 2)")],
+            notebook_also={"test_max_unpool_visible"}),
+    Variant("max-pool-last-on-ties", "max_pool", {"test_max_pool_visible": "the first one on ties",
+                                                 "test_max_pool_hidden": "(with ties): wrong positions"},
+            edits=[("windows.argmax(axis=-1)", "p * p - 1 - windows[..., ::-1].argmax(axis=-1)")],
+            notebook_also={"test_max_unpool_visible"}),
+    Variant("max-unpool-loops", "max_unpool", code='''
+def max_unpool(values, argmax, pool_size=2):
+    values, argmax = np.asarray(values), np.asarray(argmax)
+    b, h, w, c = values.shape
+    p = pool_size
+    out = np.zeros((b, h * p, w * p, c), values.dtype)
+    for n in range(b):
+        for i in range(h):
+            for j in range(w):
+                for ch in range(c):
+                    r, col = divmod(int(argmax[n, i, j, ch]), p)
+                    out[n, i * p + r, j * p + col, ch] = values[n, i, j, ch]
+    return out
+'''),
+    Variant("max-unpool-row-col-swapped", "max_unpool", {"test_max_unpool_visible": "row i*2 + pos // 2",
+                                                        "test_max_unpool_hidden": "values in the wrong places"},
+            edits=[(".transpose(0, 1, 4, 2, 5, 3)", ".transpose(0, 1, 5, 2, 4, 3)")]),
+    Variant("max-unpool-fixed-2x2", "max_unpool", {"test_max_unpool_hidden": "max_unpool of"},
+            edits=[("p = pool_size\n", "p = 2\n")]),
+]
+
+VARIANTS = {"fcn_basics": FCN_BASICS, "dimensions": DIMENSIONS, "sliding_window_vs_fcn": SLIDING, "skip_fcns": SKIP}
+
+# Known disagreement with an existing reference (reported, not ours to change):
+# fcn_basics' Dice check demands exactly ``builtins.float``; the notebook accepts any float
+# (``isinstance(got, float)``), numpy.float64 included.
+NUMPY_FLOAT_DICE = Variant("dice-returns-numpy-float64", "dice", code='''
+def dice_coefficient(y_true, y_pred):
+    t, p = np.asarray(y_true).astype(bool), np.asarray(y_pred).astype(bool)
+    total = t.sum() + p.sum()
+    return 1.0 if total == 0 else 2.0 * np.logical_and(t, p).sum() / total
+''')
+
+# Students of the real sandboxed batch: each combines variants of DIFFERENT cells with no
+# dependency between them, so each grade cell's expected points follow from one variant.
+BATCH_STUDENTS = {
+    "fcn_basics": {
+        "alt-correct": ["same-as-ceil-formula", "dice-count-nonzero", "soft-dice-numpy", "fcn-functional"],
+        "wrong-a": ["transpose-off-by-one", "dice-without-empty-convention", "soft-dice-without-squares", "fcn-upscaling-4x"],
+        "wrong-b": ["same-floor-division", "dice-iou-denominator", "soft-dice-softmax-twice", "fcn-without-softmax"],
+    },
+    "dimensions": {
+        "alt-correct": ["same-with-math-ceil", "transpose-gaps-kept-by-max", "bottleneck-one-division", "params-with-prod"],
+        "wrong-a": ["same-floor-division", "transpose-ignores-max-k-s", "decoded-keeps-page-size",
+                    "params-forget-in-channels", "table-transposed-as-upscaling"],
+        "wrong-b": ["transpose-same-ignores-output-padding", "padded-size-full-extra-block", "params-always-bias",
+                    "table-fuse-keeps-first-channels"],
+    },
+    "sliding_window_vs_fcn": {
+        "alt-correct": ["patches-with-loops", "sliding-window-loops", "fcn-functional", "predict-fcn-manual-zeros"],
+        "wrong-a": ["sliding-window-one-batch", "fcn-upscaling-4x", "predict-fcn-pads-both-sides"],
+        "wrong-b": ["patches-even-size-centre", "fcn-bilinear", "predict-fcn-full-extra-block"],
+    },
+    "skip_fcns": {
+        "alt-correct": ["skip-loop", "transposed-loop", "conv-transpose-loop-over-kernel", "max-pool-loops", "max-unpool-loops"],
+        "wrong-a": ["skip-reversed-concatenation", "transposed-with-relu", "conv-transpose-same-without-crop",
+                    "max-unpool-row-col-swapped"],
+        "wrong-b": ["skip-from-pooling", "transposed-valid-no-crop", "conv-transpose-crop-at-end", "max-pool-last-on-ties"],
+    },
+}
