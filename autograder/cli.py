@@ -62,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--output-dir", type=Path, default=Path(DEFAULT_RUNTIME_DIRECTORY) / "demo",
                       help="runtime folder for the demo's submissions, gradebook, feedback and grades "
                            "(emptied first; default: .grading/demo)")
-    demo.add_argument("--cell-timeout", type=_positive_int, default=30,
-                      help="seconds a cell may run before it is interrupted and scores 0 (default: 30)")
+    # 60 s: `import keras` alone can take 30 s in a sandboxed kernel on a busy 2-core runner.
+    demo.add_argument("--cell-timeout", type=_positive_int, default=60,
+                      help="seconds a cell may run before it is interrupted and scores 0 (default: 60)")
 
     _add_grading_options(demo, default_workers=None)
 
