@@ -209,15 +209,17 @@ def dice_hidden(rng) -> Probe:
               Call("empty_full", "dice_coefficient", [{"array": "empty"}, {"array": "full"}])]
 
     def judge(r: Results) -> str:
-        for name, want in expected.items():
-            got = _float(r, name, "dice_coefficient")
-            if not abs(got - want) < 1e-6:
-                raise Fail("dice_coefficient is wrong for random masks of several shapes and dtypes.")
+        # The conventions first: random masks can be empty too, and the specific message
+        # says more than "wrong for random masks".
         got = _float(r, "empty", "dice_coefficient of two empty masks")
         if got != 1.0:
             raise Fail("Two empty masks should give Dice 1.0 (the documented convention), not nan or 0.")
         if _float(r, "empty_full", "dice_coefficient") != 0.0:
             raise Fail("An empty ground truth with a full prediction should give 0.0.")
+        for name, want in expected.items():
+            got = _float(r, name, "dice_coefficient")
+            if not abs(got - want) < 1e-6:
+                raise Fail("dice_coefficient is wrong for random masks of several shapes and dtypes.")
         return "Part 2 hidden checks passed."
     return Probe(calls, arrays, judge, hidden=True)
 
