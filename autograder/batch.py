@@ -1,14 +1,18 @@
 """Grade a batch of submissions: sandboxed execution in parallel, one gradebook writer.
 
-    report = grade_batch(config, "fcn_basics", students, GradeOptions(workers=2))
+    report = grade_batch(config, "fcn_basics", students, sandbox, GradeOptions(workers=2))
 
-- Workers (threads, each driving one sandboxed job at a time; default: one per core, or
-  one per GPU with ``gpus="auto"``) rebuild each submission from the release notebook,
-  run it in the sandbox, and judge the plain-data results on the trusted side. The
-  result is staged as JSON under ``<runtime>/.staging/``.
-- The calling thread is the gradebook's ONLY writer: for each staged result it runs
-  nbgrader's own ``autograde`` (``Execute`` replaced by ``TrustedVerdicts``), one
-  submission at a time, then ``generate_feedback``.
+- ``read_submission`` (trusted side) reads each student's notebooks and the release into
+  a ``SubmissionTask`` of plain data.
+- An engine (``autograder.engines``: local threads, or Dask workers) runs
+  ``grade_submission`` for each task: rebuild the notebook from the release, run it in
+  the sandbox, judge the plain-data results. It returns plain data (the staged results
+  and the rebuilt notebook), never touching the gradebook. Worker slots: one per core,
+  or one per GPU with ``gpus="auto"``; each slot has its own sandbox uid and GPU.
+- The calling thread is the gradebook's ONLY writer: for each result, as it arrives, it
+  stages it under ``<runtime>/.staging/`` and runs nbgrader's own ``autograde``
+  (``Execute`` replaced by ``TrustedVerdicts``), then ``generate_feedback`` (student
+  HTML sanitized, hidden tests hidden).
 - Before the batch the gradebook is backed up (``VACUUM INTO``); after it, it is checked
   (``PRAGMA integrity_check``, no triggers or views, every score equals the sum of its
   grades). Re-grading the same submissions gives the same grades (idempotent).
@@ -16,27 +20,29 @@
 
 from __future__ import annotations
 
+import atexit
 import copy
-import json
+import functools
 import os
-import queue
 import secrets
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
+
 from autograder.course import runtime_directory_of
+from autograder.engines import Engine, make_engine
 from autograder.sandbox import SANDBOX_WORKDIR, Job, Limits, Mount, Sandbox
 from autograder.trusted import (
-    STAGED_SUFFIX, NotGradable, StagedResult, _nbgrader, judge_submission, not_gradable_result,
-    rebuild_submission, write_probes,
+    MAX_NOTEBOOK_BYTES, STAGED_SUFFIX, NotGradable, StagedResult, _nbgrader, judge_submission,
+    not_gradable_result, rebuild_submission, write_probes,
 )
 
 HARNESS = Path(__file__).with_name("harness.py")
@@ -56,6 +62,10 @@ class GradeOptions:
     limits: Limits = field(default_factory=Limits)
     seed: int | None = None             # probe inputs; fresh per run when None
     feedback: bool = True
+    engine: str = "local"               # local | dask (see autograder.engines)
+    scheduler: str | None = None        # Dask scheduler address; None: a LocalCluster here
+    first_slot: int = 0                 # sandbox uid of slot k is 61000 + first_slot + k: give
+                                        # batches that run at once on one machine distinct ranges
 
 
 @dataclass
@@ -123,7 +133,10 @@ def plan_workers(gpus: str, workers: int | None, visible: list[str], cores: int 
             raise ValueError(f"--gpus {gpus}: a GPU is listed twice")
     if workers:
         chosen = chosen[:workers]
-    return [{"CUDA_VISIBLE_DEVICES": g, "TF_FORCE_GPU_ALLOW_GROWTH": "true"} for g in chosen]
+    # Memory growth instead of grabbing the whole GPU up front (TF, JAX); for
+    # reliability only: student code can override it, so one job per GPU stays the rule.
+    return [{"CUDA_VISIBLE_DEVICES": g, "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+             "XLA_PYTHON_CLIENT_PREALLOCATE": "false"} for g in chosen]
 
 
 # ----------------------------------------------------------------------------- gradebook
@@ -173,7 +186,45 @@ def grading_config(config, staging: Path):
         "nbgrader.preprocessors.CheckCellMetadata",
     ]
     c.TrustedVerdicts.staging_directory = str(staging / "verdicts")
+    # Student HTML never reaches formgrader or the feedback page as markup (threat row 35):
+    # their markdown is cleaned in the autograded notebook and again in the feedback, and
+    # the exporter sanitizes HTML outputs too.
+    c.Autograde.autograde_preprocessors.insert(1, "autograder.batch.SanitizeStudentHtml")
+    feedback_steps = list(config.GenerateFeedback.preprocessors) if "preprocessors" in config.GenerateFeedback else []
+    c.GenerateFeedback.preprocessors = feedback_steps + ["autograder.batch.SanitizeStudentHtml"]
+    c.HTMLExporter.sanitize_html = True
     return c
+
+
+class SanitizeStudentHtml(Preprocessor):
+    """Clean the HTML of student-written markdown cells (no ``<script>``, no ``on...=``).
+
+    nbgrader's feedback template renders markdown without the exporter's
+    ``sanitize_html``, so the cell is rendered here (nbconvert's ``markdown2html``) and
+    cleaned with an allow-list (``bleach``, which nbconvert depends on): headings, lists,
+    tables, links, images and maths stay; scripts, event handlers, styles, iframes and
+    forms are shown as text or dropped. Instructor cells (from the release) are left as
+    they are.
+    """
+
+    enabled = Bool(True, help="nbconvert preprocessors are off by default; this one always runs").tag(config=True)
+    TAGS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "em", "strong", "b", "i", "code", "pre", "blockquote",
+            "ul", "ol", "li", "a", "img", "table", "thead", "tbody", "tr", "th", "td", "br", "hr", "span",
+            "div", "sub", "sup", "del"}
+    ATTRIBUTES = {"a": ["href", "title"], "img": ["src", "alt", "title", "width", "height"], "*": ["class", "id"]}
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "markdown" and _written_by_student(cell):
+            import bleach
+            from nbconvert.filters import markdown2html
+            cell.source = bleach.clean(markdown2html(cell.source), tags=self.TAGS, attributes=self.ATTRIBUTES,
+                                       protocols={"http", "https", "mailto", "data"})
+        return cell, resources
+
+
+def _written_by_student(cell) -> bool:
+    # rebuild_submission gives the student's own cells "student-" ids; solution cells hold answers
+    return str(cell.get("id", "")).startswith("student-") or bool(_nbgrader(cell).get("solution"))
 
 
 def _course_utils_mount(course_root: Path) -> Mount:
@@ -202,74 +253,181 @@ def _copy_timestamp(source: Path, target: Path) -> None:
         (target / "timestamp.txt").write_text(text)
 
 
-def run_submission(course_root: Path, assignment: str, student: str, submitted: Path, staging: Path,
-                   sandbox: Sandbox, options: GradeOptions, slot: int, slot_env: dict[str, str], seed: int) -> list[StagedResult]:
-    """Rebuild, run in the sandbox and judge every notebook of one submission; stages the results."""
+@dataclass
+class SubmissionTask:
+    """Everything a worker needs to grade one submission, as plain data (it may be pickled
+    to a Dask worker on another machine): the release files and the student's notebooks."""
+
+    assignment: str
+    student: str
+    course_root: str
+    release_files: dict[str, bytes]            # file name -> content (notebooks and helper files)
+    notebooks: dict[str, bytes]                # release notebook name -> the student's file
+    unreadable: dict[str, str] = field(default_factory=dict)   # release notebook name -> why not
+
+
+def read_submission(course_root: Path, assignment: str, student: str, submitted: Path) -> SubmissionTask:
+    """Read one student's submission (and the release it answers) on the trusted side."""
     release_dir = course_root / "exercises" / assignment
-    results = []
-    target = staging / "submitted" / student / assignment
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    _copy_timestamp(submitted / student / assignment, target)
-    for release_nb in sorted(release_dir.glob("*.ipynb")):
-        import nbformat
-        started = time.perf_counter()
-        name = release_nb.stem
-        student_nb = submitted / student / assignment / release_nb.name
-        release = nbformat.read(release_nb, as_version=4)
-        try:
-            if student_nb.is_symlink():
-                raise NotGradable("the notebook is a symbolic link")
-            if not student_nb.is_file():
-                raise NotGradable(f"{release_nb.name} is missing from the submission")
-            notebook = rebuild_submission(release_nb, student_nb)
-        except NotGradable as error:
-            nbformat.write(release, target / release_nb.name)
-            staged = not_gradable_result(student, name, str(error), list(_grade_points(release)))
-            staged.save(staging / "verdicts" / student / assignment / f"{name}{STAGED_SUFFIX}")
-            results.append(staged)
+    release_files = {p.name: p.read_bytes() for p in sorted(release_dir.iterdir()) if p.is_file()}
+    task = SubmissionTask(assignment, student, str(course_root), release_files, {})
+    for name in release_files:
+        if not name.endswith(".ipynb"):
             continue
-        nbformat.write(notebook, target / release_nb.name)
-        workdir = Path(tempfile.mkdtemp(prefix="segcourse-job-"))
-        try:
-            for helper in release_dir.iterdir():
-                if helper.suffix != ".ipynb" and helper.is_file():
-                    shutil.copy(helper, workdir / helper.name)
-            nbformat.write(notebook, workdir / release_nb.name)
-            state = workdir / ".segcourse"
-            probes = write_probes(assignment, notebook, state / "probes", seed)
-            job = Job(
-                argv=[sys.executable, HARNESS_TARGET, release_nb.name, "--cell-timeout", str(options.cell_timeout_s)],
-                workdir=workdir,
-                mounts=[Mount(HARNESS, HARNESS_TARGET),
-                        _course_utils_mount(course_root),
-                        Mount(release_dir, "/course/release")],
-                env={**slot_env, "PYTHONPATH": "/grader"},
-                limits=Limits(**{**options.limits.__dict__, "wall_clock_s": options.notebook_timeout_s}),
-                slot=slot,
-            )
-            outcome = sandbox.run(job)
-            if not (state / "status.json").exists():
-                staged = StagedResult(student, name, "infra_error",
-                                      f"the sandbox did not start the notebook (exit {outcome.returncode}): "
-                                      f"{outcome.stderr.strip()[-500:]}", wall_s=outcome.wall_s)
-            else:
-                status, detail, verdicts, outputs = judge_submission(notebook, probes, state, _grade_points(notebook))
-                if outcome.timed_out:
-                    status, detail = "time_limit", f"the notebook ran longer than {options.notebook_timeout_s:g} s and was stopped"
-                staged = StagedResult(student, name, status, detail, verdicts, outputs, wall_s=outcome.wall_s)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-        staged.wall_s = time.perf_counter() - started
-        staged.save(staging / "verdicts" / student / assignment / f"{name}{STAGED_SUFFIX}")
-        results.append(staged)
+        path = submitted / student / assignment / name
+        if path.is_symlink():
+            task.unreadable[name] = "the notebook is a symbolic link"
+        elif not path.is_file():
+            task.unreadable[name] = f"{name} is missing from the submission"
+        elif path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            task.unreadable[name] = (f"the notebook is {path.stat().st_size / 1e6:.0f} MB, "
+                                     f"more than {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB")
+        else:
+            try:
+                task.notebooks[name] = path.read_bytes()
+            except OSError as error:     # one unreadable file fails only its own submission
+                task.unreadable[name] = f"cannot read the notebook ({error.strerror})"
+    return task
+
+
+def grade_submission(task: SubmissionTask, slot: int, *, sandbox: Sandbox, options: GradeOptions,
+                     slot_envs: list[dict[str, str]], seed: int) -> list[dict]:
+    """Rebuild, run in the sandbox and judge every notebook of one submission (worker side).
+
+    Runs in a worker thread (local engine) or a Dask worker process. Returns plain data:
+    one ``{"staged": <StagedResult as a dict>, "notebook": <rebuilt notebook JSON>}`` per
+    release notebook. Writes nothing outside its own temporary folders.
+    """
+    import nbformat
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="segcourse-task-") as scratch:
+        release_dir = Path(scratch) / "release"
+        release_dir.mkdir()
+        for name, content in task.release_files.items():
+            (release_dir / name).write_bytes(content)
+        for name in sorted(n for n in task.release_files if n.endswith(".ipynb")):
+            started = time.perf_counter()
+            stem = name[:-len(".ipynb")]
+            try:
+                if name in task.unreadable:
+                    raise NotGradable(task.unreadable[name])
+                student_nb = Path(scratch) / f"submitted-{name}"
+                student_nb.write_bytes(task.notebooks[name])
+                notebook = rebuild_submission(release_dir / name, student_nb)
+            except NotGradable as error:
+                release = nbformat.read(release_dir / name, as_version=4)
+                staged = not_gradable_result(task.student, stem, str(error), list(_grade_points(release)))
+                results.append({"staged": asdict(staged), "notebook": nbformat.writes(release)})
+                continue
+            staged = _run_in_sandbox(task, release_dir, name, notebook, slot, sandbox, options, slot_envs, seed)
+            staged.wall_s = time.perf_counter() - started
+            results.append({"staged": asdict(staged), "notebook": nbformat.writes(notebook)})
     return results
 
 
+def _run_in_sandbox(task, release_dir: Path, name: str, notebook, slot: int, sandbox: Sandbox,
+                    options: GradeOptions, slot_envs, seed: int) -> StagedResult:
+    import nbformat
+
+    stem = name[:-len(".ipynb")]
+    workdir = Path(tempfile.mkdtemp(prefix="segcourse-job-"))
+    try:
+        for helper in release_dir.iterdir():
+            if helper.suffix != ".ipynb":
+                shutil.copy(helper, workdir / helper.name)
+        nbformat.write(notebook, workdir / name)
+        font_cache = _matplotlib_font_cache()
+        if font_cache is not None:   # else every kernel rebuilds it (seconds of CPU per submission)
+            shutil.copytree(font_cache, workdir / ".matplotlib")
+        state = workdir / ".segcourse"
+        probes = write_probes(task.assignment, notebook, state / "probes", seed)
+        job = Job(
+            argv=[sys.executable, HARNESS_TARGET, name, "--cell-timeout", str(options.cell_timeout_s)],
+            workdir=workdir,
+            mounts=[Mount(HARNESS, HARNESS_TARGET),
+                    _course_utils_mount(Path(task.course_root)),
+                    Mount(release_dir, "/course/release")],
+            env={**_slot_env(slot_envs[slot], options), "PYTHONPATH": "/grader",
+                 **({"MPLCONFIGDIR": f"{SANDBOX_WORKDIR}/.matplotlib"} if font_cache is not None else {})},
+            limits=Limits(**{**options.limits.__dict__, "wall_clock_s": options.notebook_timeout_s}),
+            slot=options.first_slot + slot,
+        )
+        outcome = sandbox.run(job)
+        if not (state / "status.json").exists():
+            return StagedResult(task.student, stem, "infra_error",
+                                f"the sandbox did not start the notebook (exit {outcome.returncode}): "
+                                f"{outcome.stderr.strip()[-500:]}", wall_s=outcome.wall_s)
+        status, detail, verdicts, outputs = judge_submission(notebook, probes, state, _grade_points(notebook))
+        if outcome.timed_out:
+            status, detail = "time_limit", f"the notebook ran longer than {options.notebook_timeout_s:g} s and was stopped"
+        return StagedResult(task.student, stem, status, detail, verdicts, outputs, wall_s=outcome.wall_s)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _slot_env(planned: dict[str, str], options: GradeOptions) -> dict[str, str]:
+    """The slot's environment; on a remote Dask worker started with its own GPU
+    (``CUDA_VISIBLE_DEVICES=1 dask worker ...``) and ``gpus="auto"``, that GPU."""
+    own_gpu = os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()
+    if options.scheduler and options.gpus == "auto" and own_gpu and own_gpu != "-1":
+        return {"CUDA_VISIBLE_DEVICES": own_gpu, "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+                "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    return planned
+
+
+@functools.lru_cache(maxsize=1)
+def _matplotlib_font_cache() -> Path | None:
+    """A folder with matplotlib's font list, built once per process (None if that fails).
+
+    The font list depends only on the installed fonts and matplotlib, which the sandbox
+    sees at the same paths, so one build serves every job of this worker.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="segcourse-mplcache-"))
+    atexit.register(shutil.rmtree, folder, True)
+    try:
+        subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], timeout=300, check=True,
+                       capture_output=True, env={**os.environ, "MPLCONFIGDIR": str(folder)})
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return folder if any(folder.glob("fontlist*.json")) else None
+
+
+def stage_results(staging: Path, submitted: Path, task: SubmissionTask, results: list[dict]) -> list[StagedResult]:
+    """Write a worker's results where nbgrader's autograde reads them (trusted side)."""
+    target = staging / "submitted" / task.student / task.assignment
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    _copy_timestamp(submitted / task.student / task.assignment, target)
+    staged_list = []
+    for result in results:
+        staged = StagedResult(**result["staged"])
+        (target / f"{staged.notebook}.ipynb").write_text(result["notebook"])
+        staged.save(staging / "verdicts" / task.student / task.assignment / f"{staged.notebook}{STAGED_SUFFIX}")
+        staged_list.append(staged)
+    return staged_list
+
+
 # ----------------------------------------------------------------------------- batch
+def _open_engine(options: GradeOptions) -> tuple[Engine, list[dict[str, str]]]:
+    """The engine of this batch and the environment of each of its slots."""
+    visible = detect_gpus() if options.gpus != "none" else []
+    if options.engine == "dask" and options.scheduler and not options.workers:
+        engine = make_engine("dask", None, options.scheduler)       # as many as the cluster's threads
+        slots = plan_workers(options.gpus, engine.concurrency, visible)
+        engine.concurrency = len(slots)
+        return engine, slots
+    slots = plan_workers(options.gpus, options.workers, visible)
+    return make_engine(options.engine, len(slots), options.scheduler), slots
+
+
 def grade_batch(config, assignment: str, students: list[str], sandbox: Sandbox, options: GradeOptions,
                 progress=print) -> BatchReport:
-    """Grade ``students``' submissions of ``assignment``; the batch always completes."""
+    """Grade ``students``' submissions of ``assignment``; the batch always completes.
+
+    The submissions run on ``options.engine`` (local threads or Dask workers); this
+    thread records each result with nbgrader as it arrives (the only gradebook writer).
+    """
     from autograder.pipeline import GradingStepError, check_result, make_api, submission_scores
 
     started = time.perf_counter()
@@ -280,62 +438,48 @@ def grade_batch(config, assignment: str, students: list[str], sandbox: Sandbox, 
     seed = options.seed if options.seed is not None else secrets.randbits(63)
     db_url, course_id = config.CourseDirectory.db_url, config.CourseDirectory.course_id
     backup = backup_gradebook(Path(db_url.removeprefix("sqlite:///")))
-    slots = plan_workers(options.gpus, options.workers, detect_gpus() if options.gpus != "none" else [])
-    free: queue.Queue = queue.Queue()
-    for number, env in enumerate(slots):
-        free.put((number, env))
-    where = ", ".join(sorted({f"GPU {e['CUDA_VISIBLE_DEVICES']}" if e.get("CUDA_VISIBLE_DEVICES") else "CPU" for e in slots}))
-    progress(f"grading {len(students)} submission(s) of {assignment}: {len(slots)} worker(s) on {where}, "
-             f"sandbox {sandbox.name}, checks' seed {seed}")
-
-    def work(student: str):
-        slot, env = free.get()
-        try:
-            return run_submission(course_root, assignment, student, submitted, staging, sandbox, options, slot, env, seed)
-        finally:
-            free.put((slot, env))
-
-    reports: dict[str, SubmissionReport] = {}
     grading_cfg = grading_config(config, staging)
-    api = make_api(grading_cfg)
-    lock = threading.Lock()
-    done = 0
-    with ThreadPoolExecutor(max_workers=len(slots), thread_name_prefix="segcourse-worker") as pool:
-        futures = {pool.submit(work, student): student for student in students}
-        for future in as_completed(futures):
-            student = futures[future]
-            report = SubmissionReport(student, "ok")
+    api = make_api(grading_cfg)     # one API (and one gradebook connection setup) for the batch
+
+    engine, slots = _open_engine(options)
+    where = ", ".join(sorted({f"GPU {e['CUDA_VISIBLE_DEVICES']}" if e.get("CUDA_VISIBLE_DEVICES") else "CPU" for e in slots}))
+    progress(f"grading {len(students)} submission(s) of {assignment}: {engine.describe()} on {where}, "
+             f"sandbox {sandbox.name}, checks' seed {seed}")
+    work = functools.partial(grade_submission, sandbox=sandbox, options=options, slot_envs=slots, seed=seed)
+    tasks = (read_submission(course_root, assignment, student, submitted) for student in students)
+    reports: dict[str, SubmissionReport] = {}
+    with engine:
+        for task, outcome in engine.map(work, tasks):
+            report = reports[task.student] = SubmissionReport(task.student, "ok")
             try:
-                staged_list = future.result()
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                staged_list = stage_results(staging, submitted, task, outcome)
                 report.run_s = sum(s.wall_s for s in staged_list)
                 bad = [s for s in staged_list if s.status != "ok"]
                 if bad:
                     report.status, report.detail = bad[0].status, bad[0].detail
                 if report.status != "infra_error":
-                    grade_started = time.perf_counter()
-                    with lock:   # one writer
-                        check_result(api.autograde(assignment, student, force=True, create=True),
-                                     f"nbgrader autograde of {student}")
-                        if options.feedback:
-                            check_result(api.generate_feedback(assignment, student, force=True),
-                                         f"nbgrader generate_feedback of {student}")
-                    report.grade_s = time.perf_counter() - grade_started
+                    recording = time.perf_counter()
+                    check_result(api.autograde(assignment, task.student, force=True, create=True),
+                                 f"nbgrader autograde of {task.student}")
+                    if options.feedback:
+                        check_result(api.generate_feedback(assignment, task.student, force=True),
+                                     f"nbgrader generate_feedback of {task.student}")
+                    report.grade_s = time.perf_counter() - recording
             except GradingStepError as error:
                 report.status, report.detail = "nbgrader_error", str(error)[-2000:]
             except Exception as error:  # noqa: BLE001 - one submission never stops the batch
                 report.status, report.detail = "infra_error", f"{type(error).__name__}: {error}"
-            reports[student] = report
-            done += 1
-            progress(f"[{done}/{len(students)}] {student}: {report.status}"
+            progress(f"[{len(reports)}/{len(students)}] {task.student}: {report.status}"
                      f"{' (' + report.detail.splitlines()[0][:120] + ')' if report.detail else ''}"
-                     f" run {report.run_s:.0f} s, record {report.grade_s:.0f} s")
+                     f" run {report.run_s:.0f} s, record {report.grade_s:.1f} s")
     ordered = [reports[s] for s in students]
     for score in submission_scores(config, assignment, students):
         if score.graded and reports[score.student].status not in ("infra_error", "nbgrader_error"):
             reports[score.student].score, reports[score.student].max_score = score.score, score.max_score
     integrity = check_gradebook(db_url, course_id)
     return BatchReport(ordered, backup, integrity, time.perf_counter() - started)
-
 
 def format_summary(report: BatchReport) -> str:
     rows = [["student", "status", "score", "run s", "detail"]]

@@ -7,11 +7,19 @@
 
 Grading runs every submission in a sandbox (bubblewrap by default) and decides every
 grade cell outside the student's kernel (``autograder.trusted``); nbgrader keeps the
-gradebook, the feedback and the export.
+gradebook, the feedback and the export. Where the sandboxes run:
+
+    segcourse grade NAME --workers 4                   threads on this machine (default)
+    segcourse grade NAME --gpus auto                   one worker per GPU, CPU fallback
+    segcourse grade NAME --engine dask --workers 4     a Dask LocalCluster of 4 processes
+    segcourse grade NAME --engine dask --scheduler tcp://10.0.0.5:8786
+                                                       the workers of a running scheduler
+In every case this process is the gradebook's only writer.
 
 Exit codes: 0 success; 1 a check failed (scores differ from the expected ones, the
 release drifted, a submission could not be graded because of a grading-machinery
-error); 2 bad usage (unknown option, assignment or course folder; --engine dask);
+error); 2 bad usage (unknown option, assignment or course folder; --scheduler without
+--engine dask; a Dask scheduler that cannot be reached);
 3 no sandbox available and --allow-unsandboxed not given; 4 the gradebook failed its
 after-batch integrity check (a backup was written before the batch).
 """
@@ -101,9 +109,11 @@ def _add_grading_options(parser, default_workers) -> None:
     parser.add_argument("--allow-unsandboxed", action="store_true",
                         help="accept running student code WITHOUT a sandbox when none is available (unsafe)")
     parser.add_argument("--engine", default="local", choices=["local", "dask"],
-                        help="local worker pool (default); dask: not yet available")
+                        help="local: a pool of threads on this machine (default); dask: Dask distributed "
+                             "workers (a LocalCluster of --workers processes, or those of --scheduler)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                        help="Dask distributed scheduler address (with --engine dask; not yet available)")
+                        help="with --engine dask: a running Dask scheduler (e.g. tcp://10.0.0.5:8786) whose "
+                             "workers have this project installed; default: start a LocalCluster here")
     parser.add_argument("--notebook-timeout", type=_positive_int, default=900,
                         help="seconds one submission may run in its sandbox before it is killed (default: 900)")
     parser.add_argument("--seed", type=int, default=None,
@@ -135,13 +145,11 @@ class NoSandbox(Exception):
 def _grade_with_sandbox(config, assignment: str, students: list[str], args):
     """Grade ``students`` through ``autograder.batch``; returns (failed students, report)."""
     from autograder.batch import GradeOptions, format_summary, grade_batch
+    from autograder.engines import EngineError
     from autograder.sandbox import SandboxUnavailable, detect_sandbox
 
-    if args.engine == "dask":
-        raise CourseError("--engine dask is not yet available; use --engine local (the default) "
-                          "with --workers N on one machine")
-    if args.scheduler:
-        raise CourseError("--scheduler needs --engine dask, which is not yet available")
+    if args.scheduler and args.engine != "dask":
+        raise CourseError("--scheduler needs --engine dask")
     from autograder.references import load_checks
     try:
         load_checks(assignment)
@@ -153,10 +161,11 @@ def _grade_with_sandbox(config, assignment: str, students: list[str], args):
     except SandboxUnavailable as error:
         raise NoSandbox(str(error)) from None
     options = GradeOptions(workers=args.workers, gpus=args.gpus, cell_timeout_s=args.cell_timeout,
-                           notebook_timeout_s=args.notebook_timeout, seed=args.seed)
+                           notebook_timeout_s=args.notebook_timeout, seed=args.seed,
+                           engine=args.engine, scheduler=args.scheduler)
     try:
         report = grade_batch(config, assignment, students, sandbox, options)
-    except ValueError as error:     # a bad --gpus list
+    except (ValueError, EngineError) as error:     # a bad --gpus list, an unreachable scheduler
         raise CourseError(str(error)) from None
     print("\n" + format_summary(report) + f"\n(batch: {report.wall_s:.0f} s)\n")
     if report.integrity:

@@ -13,6 +13,13 @@
 Resource limits (``Limits``) are set with ``setrlimit`` in the child before ``exec``:
 address space, processes/threads, file size, open files, core dumps 0. The wall-clock
 limit kills the whole sandbox; captured stdout/stderr are capped in bytes.
+
+GPU jobs: when a job's ``CUDA_VISIBLE_DEVICES`` names a GPU and ``/dev/nvidia*`` exist,
+bubblewrap binds the control nodes and that GPU's node only (``gpu_device_nodes``) and
+the job gets ``TF_FORCE_GPU_ALLOW_GROWTH=true`` and ``XLA_PYTHON_CLIENT_PREALLOCATE=false``.
+``RLIMIT_AS`` is not set for GPU jobs: CUDA reserves far more virtual address space
+than it uses, so an address-space limit breaks it (confine GPU runners' memory with a
+container or cgroup limit instead).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 GIB = 1024 ** 3
@@ -50,9 +58,10 @@ class Limits:
     wall_clock_s: float = 900.0          # whole job; then the sandbox is killed
     output_bytes: int = 1 * MIB          # captured stdout/stderr kept per stream
 
-    def rlimits(self) -> list[tuple[int, int]]:
+    def rlimits(self, gpu: bool = False) -> list[tuple[int, int]]:
+        """(resource, limit) pairs; no address-space limit for GPU jobs (CUDA needs it)."""
         return [
-            (resource.RLIMIT_AS, int(self.memory_bytes)),
+            *([] if gpu else [(resource.RLIMIT_AS, int(self.memory_bytes))]),
             (resource.RLIMIT_NPROC, int(self.processes)),
             (resource.RLIMIT_FSIZE, int(self.file_size_bytes)),
             (resource.RLIMIT_NOFILE, int(self.open_files)),
@@ -100,8 +109,57 @@ def _python_roots() -> list[Path]:
     return sorted(roots)
 
 
-def _preexec(limits: Limits):
-    rlimits = limits.rlimits()
+def uses_gpu(job: "Job") -> bool:
+    """True when the job's slot is pinned to a GPU (``CUDA_VISIBLE_DEVICES`` names one)."""
+    visible = job.env.get("CUDA_VISIBLE_DEVICES", "").strip()
+    return bool(visible) and visible != "-1"
+
+
+@lru_cache(maxsize=1)
+def _nvidia_minor_numbers() -> dict[str, str]:
+    """GPU index and UUID -> minor number of its ``/dev/nvidiaN`` node (from nvidia-smi)."""
+    if shutil.which("nvidia-smi") is None:
+        return {}
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=index,uuid,minor_number", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    minors = {}
+    for line in out.stdout.splitlines() if out.returncode == 0 else []:
+        parts = [part.strip() for part in line.split(",")]
+        if len(parts) == 3 and parts[2].isdigit():
+            minors[parts[0]], minors[parts[1]] = parts[2], parts[2]
+    return minors
+
+
+def gpu_device_nodes(cuda_visible_devices: str, device_dir: Path = Path("/dev"),
+                     minor_numbers: dict[str, str] | None = None) -> list[Path]:
+    """The device nodes a job pinned to ``cuda_visible_devices`` needs, among those that exist.
+
+    Always the control nodes (``nvidiactl``, ``nvidia-uvm``, ``nvidia-uvm-tools``,
+    ``nvidia-modeset``); then ``nvidiaN`` of each listed GPU (N: its minor number, which
+    is usually its index). An id that cannot be resolved (a MIG id, an unknown UUID)
+    binds every GPU node and ``nvidia-caps``: CUDA_VISIBLE_DEVICES then picks the device.
+    Empty when no ``nvidia*`` node exists (a CPU machine).
+    """
+    if not any(device_dir.glob("nvidia*")):
+        return []
+    minors = _nvidia_minor_numbers() if minor_numbers is None else minor_numbers
+    nodes = [device_dir / name for name in ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")]
+    every_gpu = sorted(p for p in device_dir.glob("nvidia[0-9]*") if p.name[len("nvidia"):].isdigit())
+    for gpu in (g.strip() for g in cuda_visible_devices.split(",") if g.strip()):
+        minor = minors.get(gpu, gpu if gpu.isdigit() else None)
+        if minor is None:
+            nodes += every_gpu + [device_dir / "nvidia-caps"]
+        else:
+            nodes.append(device_dir / f"nvidia{minor}")
+    unique = list(dict.fromkeys(nodes))
+    return [node for node in unique if node.exists()]
+
+
+def _preexec(limits: Limits, gpu: bool = False):
+    rlimits = limits.rlimits(gpu)
 
     def apply() -> None:
         for which, value in rlimits:
@@ -141,7 +199,7 @@ class Sandbox:
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=self.host_env(job),
-                cwd=str(job.workdir), start_new_session=True, preexec_fn=_preexec(job.limits),
+                cwd=str(job.workdir), start_new_session=True, preexec_fn=_preexec(job.limits, uses_gpu(job)),
             )
             timed_out = False
             try:
@@ -186,6 +244,10 @@ def job_env(job: Job) -> dict[str, str]:
     if "KERAS_BACKEND" in os.environ:
         env["KERAS_BACKEND"] = os.environ["KERAS_BACKEND"]
     env.update(job.env)
+    if uses_gpu(job):
+        # grow GPU memory as needed rather than taking it all at start-up (TF, JAX)
+        env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+        env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     return env
 
 
@@ -195,8 +257,11 @@ class BubblewrapSandbox(Sandbox):
 
     name = "bwrap"
 
-    def __init__(self, bwrap: str | None = None):
+    def __init__(self, bwrap: str | None = None, device_dir: Path = Path("/dev"),
+                 gpu_minor_numbers: dict[str, str] | None = None):
         self.bwrap = bwrap or shutil.which("bwrap") or "bwrap"
+        self.device_dir = Path(device_dir)              # where the GPU nodes are looked for
+        self.gpu_minor_numbers = gpu_minor_numbers      # None: ask nvidia-smi
 
     def available(self) -> bool:
         return shutil.which(self.bwrap) is not None and os.geteuid() == 0 and shutil.which("setpriv") is not None
@@ -227,6 +292,9 @@ class BubblewrapSandbox(Sandbox):
             cmd += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
         cmd += ["--proc", "/proc", "--dev", "/dev",
                 "--size", str(int(job.limits.tmp_bytes)), "--perms", "1777", "--tmpfs", "/tmp"]
+        if uses_gpu(job):   # only this slot's GPU, plus the driver's control nodes
+            for node in gpu_device_nodes(job.env["CUDA_VISIBLE_DEVICES"], self.device_dir, self.gpu_minor_numbers):
+                cmd += ["--dev-bind", str(node), f"/dev/{node.name}"]
         created: set[str] = {"/", "/usr", "/etc", "/tmp", "/proc", "/dev"}
         for root in _python_roots():
             cmd += self._parents(str(root), created) + ["--ro-bind", str(root), str(root)]

@@ -1,10 +1,19 @@
 """Adversarial submissions, graded in ONE sandboxed batch: cheats score 0 on what they
 cheat, the honest student gets 12/12, malformed notebooks fail only themselves, the
-gradebook stays sound and re-grading is idempotent."""
+gradebook stays sound and re-grading is idempotent.
+
+Rows of the threat model (/work/shared/reference/grading-threat-model.md) covered here:
+5/6 (copy-pasted test cells, duplicate cell ids), 7-13, 16, 17, 19 (network), 20 (tokens),
+22 (SIGINT ignored), 23 (memory bomb), 24 (fork bomb), 25 (giant output), 26 (daemon),
+28, 29, 31 (invalid JSON, nbformat 5), 33 (gradebook), 34 (other students' files),
+35 (HTML/JS in feedback)."""
 
 from __future__ import annotations
 
 import json
+import os
+import pickle
+import re
 import shutil
 import sqlite3
 
@@ -66,16 +75,95 @@ print("found", found, "grading signal", os.environ.get("NBGRADER_EXECUTION"))
 ''' + WRONG_DICE, "soft_dice": "import sys\ndef soft_dice_loss(y_true, y_pred, smooth=1.0):\n    sys.exit(0)\n"},
     "crash-midway": {"soft_dice": "import os\nos._exit(1)\n"},
 }
+FAKE_TOKEN = "ghp_segcourseFakeToken0123456789"      # set in the grader's environment during the batch
+FIRST_SLOT = 20                                       # sandbox uids 61020-61021 for this module's batch
+
+# Attacks that keep the honest answer ("{answer}") and add to it, by solution grade_id.
+ADDED_TO_HONEST = {
+    # 22: a loop that ignores SIGINT: the rest of the notebook scores 0 "time limit"
+    "sigint-ignorer": {"soft_dice": "{answer}\nimport signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                                    "while True:\n    time.sleep(0.05)\n"},
+    # 23: a memory bomb in the checked function; 25: one 30 MB line of output
+    "hog": {"dice": "def dice_coefficient(y_true, y_pred):\n    blocks = []\n    while True:\n"
+                    "        blocks.append(bytes(256 * 1024 * 1024))   # calloc: address space, hardly any RAM\n",
+            "dimensions": "{answer}\nprint('x' * 30_000_000)\n"},
+}
+# Cells the student adds at the end of the notebook (after the last test).
+EXTRA_CELLS = {
+    # 24: a fork bomb whose children sleep (they would outlive the kernel if nothing killed them)
+    "hog": ["""
+import os, time
+children = 0
+try:
+    for _ in range(5000):
+        if os.fork() == 0:
+            time.sleep(600); os._exit(0)
+        children += 1
+except OSError:
+    pass
+print("forked", children)
+"""],
+    # 19 network, 20 tokens, 26 daemon, 33 gradebook, 34 other students' files
+    "spy": ["""
+import os, socket, glob, time
+for host in ("10.0.0.1", "8.8.8.8", "1.1.1.1"):
+    s = socket.socket(); s.settimeout(2)
+    try:
+        s.connect((host, 53)); print("CONNECTED", host)
+    except OSError as e:
+        print("network blocked", host)
+print("token visible", any("ghp_" in v for v in os.environ.values()), sorted(os.environ)[:40])
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        while True: time.sleep(1)
+    os._exit(0)
+""", """
+import glob
+targets = ["COURSE/.grading/gradebook.db", "COURSE/.grading/submitted/honest/fcn_basics/fcn_basics.ipynb",
+           "COURSE/.grading/.staging", "COURSE/.grading/autograded", "../honest", "/tmp/segcourse-task-*"]
+seen = [t for t in targets if glob.glob(t)]
+written = []
+for t in targets[:2]:
+    try:
+        open(t, "w").write("{}"); written.append(t)
+    except OSError:
+        pass
+print("seen", seen, "written", written)
+"""],
+}
 EXPECTED = {"honest": 12, "ast-strip": 9, "patch-and-always-equal": 9, "fake-output": 9, "snooper": 6,
-            "crash-midway": 6, "garbage": 0, "tampered": 12}
+            "crash-midway": 6, "garbage": 0, "tampered": 12,
+            "sigint-ignorer": 6, "hog": 9, "spy": 12, "copy-paste": 12, "nbformat5": 0, "html": 12}
+HTML_ATTACK = '<script>alert(1)</script> <img src=x onerror="alert(2)">'
+HONEST = ["honest", "tampered", "spy", "copy-paste", "html"]
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    course = tmp_path_factory.mktemp("course")
+def graded(tmp_path_factory, request):
+    """The class graded once per test run, even when pytest-xdist spreads this module's
+    tests over several workers: two concurrent batches would share sandbox uids (and
+    double the time). The first worker grades; the others wait and read its report."""
+    import fcntl
+
+    worker = getattr(request.config, "workerinput", {}).get("workerid")
+    shared = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
+    with open(shared / "attacks-batch.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)         # released when the file closes
+        saved = shared / "attacks-batch.pickle"
+        if saved.exists():
+            course, students, report = pickle.loads(saved.read_bytes())
+        else:
+            course, students, report = _grade_the_class(shared / "attacks-course")
+            saved.write_bytes(pickle.dumps((course, students, report)))
+    return course_config(course, runtime_directory=course / ".grading", cell_timeout_s=60), students, report
+
+
+def _grade_the_class(course):
+    course.mkdir()
     for folder in ("solutions", "exercises", "course_utils"):
         shutil.copytree(REPO_ROOT / folder, course / folder)
-    config = course_config(course, runtime_directory=course / ".grading", cell_timeout_s=30)
+    config = course_config(course, runtime_directory=course / ".grading", cell_timeout_s=60)
     release_assignment(config, "fcn_basics")
     answers = demo_class.solution_answers(course / "solutions/fcn_basics/fcn_basics.ipynb")
     release = course / "exercises/fcn_basics/fcn_basics.ipynb"
@@ -85,6 +173,41 @@ def graded(tmp_path_factory):
         overrides = {k: v.replace("REPO", str(REPO_ROOT)) for k, v in overrides.items()}
         nbformat.write(demo_class.build_submission(release, {**answers, **overrides}),
                        submitted / student / "fcn_basics/fcn_basics.ipynb")
+    for student, added in ADDED_TO_HONEST.items():
+        (submitted / student / "fcn_basics").mkdir(parents=True)
+        overrides = {k: v.replace("{answer}", answers[k]) for k, v in added.items()}
+        notebook = demo_class.build_submission(release, {**answers, **overrides})
+        notebook.cells += [nbformat.v4.new_code_cell(c.replace("COURSE", str(course))) for c in EXTRA_CELLS.get(student, [])]
+        nbformat.write(notebook, submitted / student / "fcn_basics/fcn_basics.ipynb")
+    (submitted / "spy/fcn_basics").mkdir(parents=True)
+    notebook = demo_class.build_submission(release, answers)
+    notebook.cells += [nbformat.v4.new_code_cell(c.replace("COURSE", str(course))) for c in EXTRA_CELLS["spy"]]
+    nbformat.write(notebook, submitted / "spy/fcn_basics/fcn_basics.ipynb")
+    # 5/6: every test cell pasted twice (same grade_id, same cell id), a second, wrong dice answer
+    notebook = demo_class.build_submission(release, answers)
+    pasted = []
+    for cell in notebook.cells:
+        pasted.append(cell)
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            pasted.append(nbformat.from_dict(json.loads(json.dumps(cell))))
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "dice":
+            second = nbformat.from_dict(json.loads(json.dumps(cell)))
+            second.source = WRONG_DICE
+            pasted.append(second)
+    notebook.cells = pasted
+    (submitted / "copy-paste/fcn_basics").mkdir(parents=True)
+    (submitted / "copy-paste/fcn_basics/fcn_basics.ipynb").write_text(json.dumps(notebook))
+    # 31: a notebook of a format this grader does not read
+    (submitted / "nbformat5/fcn_basics").mkdir(parents=True)
+    (submitted / "nbformat5/fcn_basics/fcn_basics.ipynb").write_text(json.dumps({**notebook, "nbformat": 5}))
+    # 35: HTML and JavaScript in a markdown cell and in display outputs
+    notebook = demo_class.build_submission(release, answers)
+    notebook.cells += [nbformat.v4.new_markdown_cell("## My notes\n\n" + HTML_ATTACK),
+                       nbformat.v4.new_code_cell(f"from IPython.display import HTML, Javascript, display\n"
+                                                 f"display(HTML({HTML_ATTACK!r}))\ndisplay(Javascript('alert(3)'))\n"
+                                                 f"print({HTML_ATTACK!r})")]
+    (submitted / "html/fcn_basics").mkdir(parents=True)
+    nbformat.write(notebook, submitted / "html/fcn_basics/fcn_basics.ipynb")
     (submitted / "garbage/fcn_basics").mkdir(parents=True)
     (submitted / "garbage/fcn_basics/fcn_basics.ipynb").write_bytes(b'{"cells": [\xff\xfe not json')
     # tampered: honest answers, but test cells deleted, duplicated, re-flagged, re-pointed
@@ -103,15 +226,22 @@ def graded(tmp_path_factory):
     notebook.cells = cells
     (submitted / "tampered/fcn_basics").mkdir(parents=True)
     (submitted / "tampered/fcn_basics/fcn_basics.ipynb").write_text(json.dumps(notebook))
-    students = [*ATTACKS, "garbage", "tampered"]
-    options = GradeOptions(workers=2, cell_timeout_s=30, seed=123)
-    report = grade_batch(config, "fcn_basics", students, BubblewrapSandbox(), options, progress=lambda *_: None)
-    return config, students, report
+    students = [*ATTACKS, "garbage", "tampered", *ADDED_TO_HONEST, "spy", "copy-paste", "nbformat5", "html"]
+    # notebook_timeout: the SIGINT-ignoring kernel is killed with its sandbox after this long
+    options = GradeOptions(workers=2, cell_timeout_s=60, notebook_timeout_s=240, seed=123, first_slot=FIRST_SLOT)
+    os.environ["GITHUB_TOKEN"] = FAKE_TOKEN          # 20: a secret of the instructor's environment
+    try:
+        report = grade_batch(config, "fcn_basics", students, BubblewrapSandbox(), options, progress=lambda *_: None)
+    finally:
+        del os.environ["GITHUB_TOKEN"]
+    return course, students, report
 
 
 def test_every_submission_gets_what_it_deserves(graded):
     config, students, report = graded
     scores = {s.student: s.score for s in submission_scores(config, "fcn_basics", students)}
+    if scores.get("hog") == 3:      # the memory bomb may take the kernel down (see the test below)
+        scores["hog"] = EXPECTED["hog"]
     assert scores == EXPECTED, [(s.student, s.status, s.detail) for s in report.submissions]
     statuses = {s.student: s.status for s in report.submissions}
     assert statuses["garbage"] == "not_gradable" and statuses["crash-midway"] == "kernel_died"
@@ -154,10 +284,104 @@ def test_malformed_notebook_message(graded):
     assert garbage.detail.startswith("not gradable: ") and "UTF-8" in garbage.detail
 
 
+def _outputs_of(config, student: str) -> str:
+    root = config.CourseDirectory.root
+    notebook = nbformat.read(f"{root}/.grading/autograded/{student}/fcn_basics/fcn_basics.ipynb", as_version=4)
+    return json.dumps([c.get("outputs", []) for c in notebook.cells])
+
+
+def _verdicts(config, student: str) -> dict:
+    root = config.CourseDirectory.root
+    path = f"{root}/.grading/.staging/fcn_basics/verdicts/{student}/fcn_basics/fcn_basics.verdicts.json"
+    return json.loads(open(path).read())["verdicts"]
+
+
+def test_batch_invariants(graded):
+    """Batch complete, honest grades equal the honest baseline, no sandbox process left."""
+    config, students, report = graded
+    assert [s.student for s in report.submissions] == students and not report.failed
+    by_cell = {s.student: s.by_cell for s in submission_scores(config, "fcn_basics", students)}
+    for student in HONEST:
+        assert by_cell[student] == by_cell["honest"] == demo_class.EXPECTED_POINTS["demo-correct"], student
+    survivors = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            uid = next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("Uid:"))
+        except (OSError, StopIteration):
+            continue
+        if 61000 + FIRST_SLOT <= uid < 61000 + FIRST_SLOT + 2:
+            survivors.append(pid)
+    assert survivors == [], "sandbox processes (daemon, fork bomb) outlived the batch"
+
+
+def test_sigint_ignoring_loop_costs_only_the_rest_of_the_notebook(graded):    # row 22
+    config, _, report = graded
+    status = next(s for s in report.submissions if s.student == "sigint-ignorer")
+    assert status.status == "time_limit", status.detail
+    verdicts = _verdicts(config, "sigint-ignorer")
+    for grade_id in ("test_soft_dice_visible", "test_soft_dice_hidden", "test_fcn_visible", "test_fcn_hidden"):
+        assert not verdicts[grade_id]["passed"] and "time limit" in verdicts[grade_id]["message"].lower()
+    assert verdicts["test_dice_hidden"]["passed"]
+
+
+def test_memory_fork_bombs_and_giant_output_are_confined(graded):               # rows 23, 24, 25
+    config, students, _ = graded
+    verdicts = _verdicts(config, "hog")
+    assert not verdicts["test_dice_visible"]["passed"] and "MemoryError" in verdicts["test_dice_visible"]["message"]
+    assert verdicts["test_dimensions_hidden"]["passed"]
+    # After a MemoryError the kernel usually goes on (later parts pass); on a loaded machine it
+    # may also die (TensorFlow cannot get memory back in time): confined to this student either way.
+    later = [verdicts[g] for g in ("test_soft_dice_hidden", "test_fcn_hidden")]
+    assert all(v["passed"] for v in later) or all("kernel died" in v["message"] for v in later)
+    outputs = _outputs_of(config, "hog")
+    forked = re.search(r"forked (\d+)", outputs)
+    assert forked and int(forked.group(1)) < 512                 # RLIMIT_NPROC of the sandbox uid
+    root = config.CourseDirectory.root
+    autograded = f"{root}/.grading/autograded/hog/fcn_basics/fcn_basics.ipynb"
+    assert os.path.getsize(autograded) < 1_000_000 and "truncated" in outputs      # bytes capped
+    assert "x" * 200_000 not in outputs
+
+
+def test_spy_sees_no_network_secrets_or_other_students(graded):                  # rows 19, 20, 26, 33, 34
+    config, students, _ = graded
+    outputs = _outputs_of(config, "spy")
+    assert outputs.count("network blocked") == 3 and "CONNECTED" not in outputs
+    assert "token visible False" in outputs and FAKE_TOKEN not in outputs
+    assert "seen [] written []" in outputs
+    by_cell = {s.student: s.by_cell for s in submission_scores(config, "fcn_basics", students)}
+    assert by_cell["honest"] == demo_class.EXPECTED_POINTS["demo-correct"]      # the victim is intact
+
+
+def test_copy_pasted_tests_and_duplicate_ids_are_tolerated(graded):             # rows 5, 6
+    config, _, report = graded
+    status = next(s for s in report.submissions if s.student == "copy-paste")
+    assert status.status == "ok", status.detail
+
+
+def test_nbformat_5_is_not_gradable_with_a_message(graded):                      # row 31
+    _, _, report = graded
+    status = next(s for s in report.submissions if s.student == "nbformat5")
+    assert status.status == "not_gradable" and "unsupported notebook format 5" in status.detail
+
+
+def test_feedback_carries_no_student_script_or_event_handler(graded):            # row 35
+    config, _, _ = graded
+    root = config.CourseDirectory.root
+    for path in (f"{root}/.grading/feedback/html/fcn_basics/fcn_basics.html",):
+        html = open(path).read()
+        assert "My notes" in html                                    # the student's markdown is shown...
+        assert not re.search(r"<script[^>]*>[^<]*alert\(", html)    # ...without its scripts (code is shown as text)
+        assert not re.search(r"<[^>]*\bonerror\s*=", html)
+    autograded = nbformat.read(f"{root}/.grading/autograded/html/fcn_basics/fcn_basics.ipynb", as_version=4)
+    markdown = " ".join(c.source for c in autograded.cells if c.cell_type == "markdown")
+    assert "<script>" not in markdown and not re.search(r"<[^>]*\bonerror\s*=", markdown)
+
+
 def test_regrading_is_idempotent(graded):
     config, students, _ = graded
     before = {s.student: s.by_cell for s in submission_scores(config, "fcn_basics", students)}
     report = grade_batch(config, "fcn_basics", ["garbage", "tampered"], BubblewrapSandbox(),
-                         GradeOptions(workers=2, cell_timeout_s=30, seed=5), progress=lambda *_: None)
+                         GradeOptions(workers=2, cell_timeout_s=60, seed=5, first_slot=FIRST_SLOT),
+                         progress=lambda *_: None)
     after = {s.student: s.by_cell for s in submission_scores(config, "fcn_basics", students)}
     assert after == before and report.integrity == []
