@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.references import Fail, Results
+from autograder.references import Call, Fail, Probe, Results
 
 
 def value(v) -> dict:
@@ -88,6 +88,28 @@ def activation(config: dict) -> str:
 
 def pair_of(v) -> tuple:
     return tuple(v) if isinstance(v, (list, tuple)) else (v, v)
+
+
+def fcn_visible_probe(page: np.ndarray, part: int, num_classes: int = 4) -> Probe:
+    """The visible check of the slide's FCN (``build_fcn_upscaling``), shared by the
+    assignments that grade it: a keras.Model whose output on ``page`` (1, H, W, 1) has
+    shape (1, H, W, num_classes) and sums to 1 per pixel (softmax)."""
+    arrays = {"page": np.asarray(page, dtype="float32")}
+    calls = [Call("m", "build_fcn_upscaling", [], {"num_classes": value(num_classes)}, kind="keras_model",
+                  page="page")]
+    page_shape = tuple(arrays["page"].shape)
+    want = page_shape[:3] + (num_classes,)
+
+    def judge(r: Results) -> str:
+        model_entry(r, "m", f"build_fcn_upscaling(num_classes={num_classes})")
+        out = r.array("m", f"The model's output on a {page_shape} page")
+        if out.shape != want:
+            raise Fail(f"A {page_shape} page should give {want} probabilities, got {out.shape}. "
+                       "Three 2x2 poolings divide by 8, so the up-scaling must multiply by 8.")
+        if out.dtype.kind != "f" or not np.allclose(out.sum(axis=-1), 1.0, atol=1e-5):
+            raise Fail("The class probabilities of each pixel should sum to 1 (softmax).")
+        return f"Part {part} visible checks passed."
+    return Probe(calls, arrays, judge)
 
 
 # ----------------------------------------------------------------------------- NumPy layers

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from autograder.references import Call, Fail, Probe, Results
+from autograder.references._plain import fcn_visible_probe
 
 # What `isinstance(x, float)` accepts, as the notebook tests it: numpy.float64 subclasses float.
 FLOAT_TYPES = {"builtins.float", "numpy.float64"}
@@ -281,19 +282,7 @@ def soft_dice_hidden(rng) -> Probe:
 
 
 def fcn_visible(rng) -> Probe:
-    arrays = {"page": (rng.random((1, 64, 64, 1)) < 0.3).astype("float32")}
-    calls = [Call("model", "build_fcn_upscaling", [], {"num_classes": {"value": 4}}, kind="keras_model", page="page")]
-
-    def judge(r: Results) -> str:
-        _layers(r, "model", "build_fcn_upscaling(num_classes=4)")
-        out = r.array("model", "The model's output on a (1, 64, 64, 1) page")
-        if out.shape != (1, 64, 64, 4):
-            raise Fail(f"A (1, 64, 64, 1) page should give (1, 64, 64, 4) probabilities, got {out.shape}. "
-                       "Three 2x2 poolings divide by 8, so the up-scaling must multiply by 8.")
-        if out.dtype.kind != "f" or not np.allclose(out.sum(axis=-1), 1.0, atol=1e-5):
-            raise Fail("The class probabilities of each pixel should sum to 1 (softmax).")
-        return "Part 4 visible checks passed."
-    return Probe(calls, arrays, judge)
+    return fcn_visible_probe((rng.random((1, 64, 64, 1)) < 0.3).astype("float32"), part=4)
 
 
 SLIDE_LAYERS = ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "UpSampling2D", "Conv2D"]

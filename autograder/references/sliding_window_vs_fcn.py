@@ -10,7 +10,7 @@ import numpy as np
 
 from autograder.references import Call, Fail, Probe, Results
 from autograder.references._plain import (
-    activation, array, conv_same, fake, fake_calls, items, max_pool, model_entry, pair_of, random_weights,
+    activation, array, conv_same, fake, fake_calls, fcn_visible_probe, items, max_pool, model_entry, pair_of, random_weights,
     softmax, value,
 )
 
@@ -185,19 +185,7 @@ SLIDE_LAYERS = ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Conv2D", "M
 
 
 def fcn_visible(rng) -> Probe:
-    arrays = {"page": np.zeros((1, 64, 48, 1), dtype="float32")}
-    calls = [Call("m", "build_fcn_upscaling", [], {"num_classes": value(4)}, kind="keras_model", page="page")]
-
-    def judge(r: Results) -> str:
-        model_entry(r, "m", "build_fcn_upscaling(num_classes=4)")
-        out = r.array("m", "The model's output on a (1, 64, 48, 1) page")
-        if out.shape != (1, 64, 48, 4):
-            raise Fail(f"A (1, 64, 48, 1) page should give (1, 64, 48, 4) probabilities, got {out.shape}. "
-                       "Three 2x2 poolings divide by 8, so the up-scaling must multiply by 8.")
-        if out.dtype.kind != "f" or not np.allclose(out.sum(axis=-1), 1.0, atol=1e-5):
-            raise Fail("The class probabilities of each pixel should sum to 1 (softmax).")
-        return "Part 3 visible checks passed."
-    return Probe(calls, arrays, judge)
+    return fcn_visible_probe(np.zeros((1, 64, 48, 1), dtype="float32"), part=3)
 
 
 def fcn_hidden(rng) -> Probe:
