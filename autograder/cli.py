@@ -4,6 +4,8 @@
     segcourse release [NAME ...]   regenerate exercises/ from solutions/
     segcourse check-release        fail if exercises/ differs from a fresh release
     segcourse grade NAME           autograde submissions, write feedback and grades.csv
+    segcourse validate-dataset KIND FOLDER
+                                   check a dataset folder (CamVid, Cityscapes, VOC, ...) file by file
 
 Grading runs every submission in a sandbox (bubblewrap by default) and decides every
 grade cell outside the student's kernel (``autograder.trusted``); nbgrader keeps the
@@ -80,6 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("assignments", nargs="*", metavar="NAME", help="assignments to release (default: all)")
 
     check = commands.add_parser("check-release", help="exit 1 if exercises/ is out of sync with solutions/")
+    from course_utils.datasets import KINDS
+    validate = commands.add_parser(
+        "validate-dataset", help="check a dataset folder file by file; exit 1 if anything is wrong",
+        description="Check the layout and every image and label file of a dataset folder in one of the lecture's "
+                    "formats (missing folders, unmatched files, unreadable PNGs, wrong image modes, label values "
+                    "outside the format, size mismatches) and list each problem with its file. "
+                    "Exit 0: valid; 1: problems found; 2: bad usage.")
+    validate.add_argument("kind", choices=KINDS, metavar="KIND", help=f"dataset format: {', '.join(KINDS)}")
+    validate.add_argument("folder", type=Path, metavar="FOLDER", help="the dataset's root folder")
+    validate.add_argument("--split", action="append", default=None, metavar="SPLIT",
+                          help="check only this split (repeat for several; default: the format's main splits)")
     check.add_argument("assignments", nargs="*", metavar="NAME", help="assignments to check (default: all)")
 
     grade = commands.add_parser(
@@ -123,6 +136,8 @@ def _add_grading_options(parser, default_workers) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "validate-dataset":      # needs no course folder
+        return _run_validate_dataset(parser, args)
     try:
         course_root = check_course_root(args.course_dir)
         return COMMANDS[args.command](course_root, args)
@@ -285,6 +300,23 @@ def _run_grade(course_root: Path, args) -> int:
     print(format_score_table(submission_scores(config, assignment, students)))
     print(f"\ngrades: {grades_csv}")
     return EXIT_CHECK_FAILED if failed else EXIT_OK
+
+
+def _run_validate_dataset(parser, args) -> int:
+    from course_utils.datasets import validate_dataset
+
+    if not args.folder.is_dir():
+        parser.print_usage(sys.stderr)
+        print(f"segcourse: error: dataset folder not found: {args.folder}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        report = validate_dataset(args.kind, args.folder, splits=args.split)
+    except ValueError as error:                 # an unknown split
+        parser.print_usage(sys.stderr)
+        print(f"segcourse: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(report)
+    return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 
 
 COMMANDS = {"demo": _run_demo, "release": _run_release, "check-release": _run_check_release, "grade": _run_grade}
