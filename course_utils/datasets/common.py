@@ -58,7 +58,9 @@ def open_png(path, what):
         image.load()
     except FileNotFoundError:
         raise DatasetError(f"{path}: file not found (expected {what})") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+    except UnidentifiedImageError:
+        raise DatasetError(f"{path}: cannot be read as an image (not a known image format); expected {what}") from None
+    except (OSError, SyntaxError, ValueError) as error:     # truncated or damaged data
         raise DatasetError(f"{path}: cannot be read as an image ({error}); expected {what}") from None
     return image
 
