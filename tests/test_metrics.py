@@ -7,12 +7,15 @@ import numpy as np
 import pytest
 
 from course_utils.metrics import (
+    boundary_band,
     confusion_matrix,
     dice_coefficient,
     foreground_pixel_accuracy,
     iou_score,
+    mean_boundary_iou,
     mean_dice,
     mean_iou,
+    per_class_boundary_iou,
     per_class_dice,
     per_class_iou,
     pixel_accuracy,
@@ -295,3 +298,84 @@ def test_foreground_pixel_accuracy_matches_loop():
         ink_pixels = [index for index in itertools.product(*map(range, shape)) if foreground[index]]
         correct = sum(y_true[index] == y_pred[index] for index in ink_pixels)
         assert np.isclose(foreground_pixel_accuracy(y_true, y_pred, foreground), correct / len(ink_pixels)), seed
+
+
+# --- Boundary IoU ----------------------------------------------------------------
+
+
+def _square_page(size, offset, side):
+    """A ``size`` x ``size`` label map: class 1 on a ``side`` x ``side`` square, 0 elsewhere."""
+    labels = np.zeros((size, size), dtype=np.uint8)
+    labels[offset:offset + side, offset:offset + side] = 1
+    return labels
+
+
+def test_boundary_iou_by_hand_punishes_a_border_that_iou_forgives():
+    truth = _square_page(60, 10, 40)
+    shrunk = _square_page(60, 11, 38)          # one pixel short on every side
+    assert np.isclose(per_class_iou(truth, shrunk, 2)[1], 38**2 / 40**2)  # 0.90
+    # width 2: true band = 40^2 - 36^2 = 304 px, predicted band = 38^2 - 34^2 = 288 px,
+    # shared = the ring between the 38 and the 36 square = 38^2 - 36^2 = 148 px.
+    square_biou = 148 / (304 + 288 - 148)
+    assert np.isclose(per_class_boundary_iou(truth, shrunk, 2, width=2)[1], square_biou)
+    # Background: the image-edge ring (60^2 - 56^2 = 464 px) is in both bands; the rings
+    # outside the squares (44^2 - 40^2 = 336 and 42^2 - 38^2 = 320 px) share 42^2 - 40^2.
+    shared = 464 + 42**2 - 40**2
+    background_biou = shared / (464 + 336 + 464 + 320 - shared)
+    assert np.isclose(mean_boundary_iou(truth, shrunk, 2, width=2), (square_biou + background_biou) / 2)
+    assert mean_boundary_iou(truth, truth, 2) == 1.0
+
+
+def test_boundary_band_of_a_square_and_of_a_batch():
+    square = _square_page(10, 2, 6).astype(bool)
+    band = boundary_band(square, width=1)
+    assert band.sum() == 6**2 - 4**2 and not band[4:6, 4:6].any()
+    assert boundary_band(np.ones((5, 5), bool), width=1).sum() == 16  # the image edge is a border
+    # Each image of a batch has its own border: stacking must not merge them.
+    batch = np.stack([square, square])
+    np.testing.assert_array_equal(boundary_band(batch, width=2), np.stack([boundary_band(square, 2)] * 2))
+
+
+def _reference_band(mask, width):
+    """Region pixels with an outside pixel (or the image edge) within chessboard distance ``width``."""
+    height, columns = mask.shape
+    band = np.zeros_like(mask)
+    for row, col in zip(*np.nonzero(mask)):
+        rows = range(row - width, row + width + 1)
+        cols = range(col - width, col + width + 1)
+        band[row, col] = any(not (0 <= r < height and 0 <= c < columns) or not mask[r, c]
+                             for r in rows for c in cols)
+    return band
+
+
+def test_boundary_iou_matches_loop_reference():
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        shape = tuple(int(v) for v in rng.integers(3, 12, size=2))
+        num_classes, width = int(rng.integers(2, 4)), int(rng.integers(1, 3))
+        # Blocky maps (2x2 cells) so that regions have interiors.
+        y_true = np.kron(rng.integers(0, num_classes, size=shape), np.ones((2, 2), int))
+        y_pred = np.kron(rng.integers(0, num_classes, size=shape), np.ones((2, 2), int))
+        expected = []
+        for label in range(num_classes):
+            true_band = _reference_band(y_true == label, width)
+            pred_band = _reference_band(y_pred == label, width)
+            union = np.sum(true_band | pred_band)
+            expected.append(np.sum(true_band & pred_band) / union if union else math.nan)
+        actual = per_class_boundary_iou(y_true, y_pred, num_classes, width)
+        assert np.allclose(actual, expected, equal_nan=True), seed
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: per_class_boundary_iou(LABELS_TRUE, LABELS_PRED, 3, width=0), "width"),
+        (lambda: mean_boundary_iou(LABELS_TRUE, LABELS_PRED[:2], 3), "same shape"),
+        (lambda: mean_boundary_iou(LABELS_TRUE, LABELS_PRED, 2), r"y_true.*\[2\]"),
+        (lambda: boundary_band(np.zeros(4, bool)), r"\(height, width\)"),
+        (lambda: boundary_band(np.full((3, 3), 2)), "binary"),
+    ],
+)
+def test_boundary_iou_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
