@@ -16,7 +16,6 @@ from PIL import Image
 
 from course_utils.datasets import apolloscape, voc
 
-
 # A few of Mapillary Vistas v1.2's 66 labels (name, readable, colour), in a config.json of
 # the real structure; the last one is the ignored "unlabeled".
 MAPILLARY_LABELS = (
@@ -150,6 +149,3 @@ def write_fake_dataset(kind, folder, num_images=2, size=(12, 16), seed=0):
             _save_label(root / "road02_seg" / "Label" / "Record001" / camera / f"{stem}_bin.png",
                         _labels(rng, size, allowed))
     return root
-
-
-
