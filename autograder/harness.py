@@ -167,7 +167,12 @@ def run_probe(folder: str, namespace: dict) -> None:
         try:
             args = [argument(str(i), a) for i, a in enumerate(call.get("args", []))]
             kwargs = {k: argument(k, a) for k, a in call.get("kwargs", {}).items()}
-            value = function(*args, **kwargs)
+            if call.get("tensor_input"):      # a block of layers: tensor in, tensor out
+                import keras
+                block_input = keras.Input(tuple(call["tensor_input"]))
+                value = keras.Model(block_input, function(block_input, *args, **kwargs))
+            else:
+                value = function(*args, **kwargs)
             if call.get("kind") == "keras_model":
                 results[name] = _model_description(value, call, name, arrays, inputs)
             elif call.get("kind") == "json":
@@ -240,6 +245,7 @@ def main(argv: list[str]) -> int:
     client = NotebookClient(
         notebook, timeout=args.cell_timeout, interrupt_on_timeout=True, allow_errors=True,
         kernel_name="python3", resources={"metadata": {"path": os.getcwd()}},
+        shutdown_kernel="immediate",   # no graceful wait: the sandbox is torn down right after
         extra_arguments=["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"],
     )
     client.record_timing = False
@@ -281,8 +287,10 @@ def main(argv: list[str]) -> int:
                     "import segcourse_harness as __segcourse_harness\n"
                     f"__segcourse_harness.run_probe({folder!r}, globals())\n"
                     "del __segcourse_harness")
+                probe_started = time.perf_counter()
                 try:
                     client.execute_cell(probe_cell, index)
+                    status.setdefault("probe_seconds", {})[grade_id] = round(time.perf_counter() - probe_started, 2)
                     outputs = probe_cell.get("outputs", [])
                     if any(o.get("ename") == "KeyboardInterrupt" for o in outputs):
                         status["probes"][grade_id] = "timeout"

@@ -11,7 +11,8 @@ wrong, some crashing; no infinite loops), in two copies of the course:
   kernel), one ``nbgrader autograde NAME --student ID`` call per student, one after
   the other, as instructors run it;
 - ours: ``autograder.batch.grade_batch`` in one run (bubblewrap sandbox, the default
-  number of workers, trusted scoring, nbgrader recording and feedback included).
+  number of workers, trusted scoring and nbgrader recording; feedback HTML only with
+  ``--feedback``, since stock ``nbgrader autograde`` writes none either).
 
 Writes ``benchmarks/results/grading.json``: the wall-clock times, the speedup, each
 submission's times, and whether both graders gave every submission the same points.
@@ -91,19 +92,19 @@ def grade_stock(course: Path, students: list[str]) -> tuple[float, dict[str, flo
     return time.perf_counter() - started, per_student
 
 
-def grade_ours(config, students: list[str], workers: int | None):
+def grade_ours(config, students: list[str], workers: int | None, feedback: bool):
     from autograder.batch import GradeOptions, grade_batch
     from autograder.sandbox import BubblewrapSandbox
 
     started = time.perf_counter()
     report = grade_batch(config, ASSIGNMENT, students, BubblewrapSandbox(),
-                         GradeOptions(workers=workers, cell_timeout_s=CELL_TIMEOUT_S, seed=2026,
+                         GradeOptions(workers=workers, cell_timeout_s=CELL_TIMEOUT_S, seed=2026, feedback=feedback,
                                       first_slot=40),   # own sandbox uids: tests may grade meanwhile
                          progress=lambda line: print("  ours " + line, flush=True))
     return time.perf_counter() - started, report
 
 
-def run(count: int, workers: int | None, output: Path) -> dict:
+def run(count: int, workers: int | None, output: Path, feedback: bool = False) -> dict:
     from autograder.pipeline import submission_scores
     from autograder.sandbox import BubblewrapSandbox
 
@@ -118,7 +119,7 @@ def run(count: int, workers: int | None, output: Path) -> dict:
         print(f"stock nbgrader: {count} submissions, one `nbgrader autograde` call each", flush=True)
         stock_s, stock_each = grade_stock(Path(tmp) / "stock", students)
         print(f"ours: {count} submissions in one batch", flush=True)
-        ours_s, report = grade_ours(our_config, students, workers)
+        ours_s, report = grade_ours(our_config, students, workers, feedback)
         stock_scores = {s.student: s.by_cell for s in submission_scores(stock_config, ASSIGNMENT, students)}
         our_scores = {s.student: s.by_cell for s in submission_scores(our_config, ASSIGNMENT, students)}
     from autograder.batch import plan_workers
@@ -131,6 +132,7 @@ def run(count: int, workers: int | None, output: Path) -> dict:
         "ours_s": round(ours_s, 1),
         "speedup": round(stock_s / ours_s, 2),
         "honest_scores_identical": not different,
+        "ours_includes_feedback": feedback,
         "scores_differ_for": {s: {"variant": variants[s], "stock": stock_scores[s], "ours": our_scores[s]}
                               for s in different},
         "per_submission": [
@@ -155,9 +157,11 @@ def main(argv=None) -> int:
     parser.add_argument("--submissions", type=int, default=None, help="number of submissions (default: 20)")
     parser.add_argument("--workers", type=int, default=None, help="our workers (default: one per core)")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"result file (default: {RESULTS})")
+    parser.add_argument("--feedback", action="store_true",
+                        help="ours also writes feedback HTML (stock's `autograde` does not; off by default)")
     args = parser.parse_args(argv)
     count = args.submissions or (4 if args.quick else 20)
-    result = run(count, args.workers, args.output)
+    result = run(count, args.workers, args.output, args.feedback)
     print(f"\nstock nbgrader {result['stock_nbgrader_s']:.0f} s, ours {result['ours_s']:.0f} s "
           f"({result['workers']} workers): speedup {result['speedup']:.2f}x; "
           f"same scores: {result['honest_scores_identical']}\nwritten: {args.output}")

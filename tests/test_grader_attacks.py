@@ -3,7 +3,7 @@ cheat, the honest student gets 12/12, malformed notebooks fail only themselves, 
 gradebook stays sound and re-grading is idempotent.
 
 Rows of the threat model (/work/shared/reference/grading-threat-model.md) covered here:
-5/6 (copy-pasted test cells, duplicate cell ids), 7-13, 16, 17, 19 (network), 20 (tokens),
+5/6 (copy-pasted test cells, duplicate cell ids), 7-13, 15 (forged results), 16, 17, 19 (network), 20 (tokens),
 22 (SIGINT ignored), 23 (memory bomb), 24 (fork bomb), 25 (giant output), 26 (daemon),
 28, 29, 31 (invalid JSON, nbformat 5), 33 (gradebook), 34 (other students' files),
 35 (HTML/JS in feedback)."""
@@ -74,6 +74,39 @@ for db in glob.glob("/tmp/*/*/*/.grading/gradebook.db") + ["../../gradebook.db",
 print("found", found, "grading signal", os.environ.get("NBGRADER_EXECUTION"))
 ''' + WRONG_DICE, "soft_dice": "import sys\ndef soft_dice_loss(y_true, y_pred, smooth=1.0):\n    sys.exit(0)\n"},
     "crash-midway": {"soft_dice": "import os\nos._exit(1)\n"},
+    # 13: the grader's own code patched in the kernel; 15: forged results files, written
+    # again and again by a thread (after the real probe wrote them)
+    "forger": {"dice": """
+import glob, json, os, threading, time
+import numpy as np
+
+def _forge(folder):
+    with open(os.path.join(folder, "spec.json")) as f:
+        names = [c["name"] for c in json.load(f)["calls"]]
+    np.savez(os.path.join(folder, "results.npz"), **{n: np.float64(1.0) for n in names})
+    with open(os.path.join(folder, "results.json"), "w") as f:
+        json.dump({n: {"status": "ok", "type": "builtins.float", "array": n} for n in names}, f)
+
+import segcourse_harness
+_real_probe = segcourse_harness.run_probe
+def _fake_probe(folder, namespace):
+    if "test_dice" in folder:
+        _forge(folder)
+    else:
+        _real_probe(folder, namespace)
+segcourse_harness.run_probe = _fake_probe
+print("harness patched")
+
+def _keep_forging():
+    while True:
+        for folder in glob.glob(".segcourse/probes/*test_dice*"):
+            try:
+                _forge(folder)
+            except Exception:
+                pass
+        time.sleep(0.005)
+threading.Thread(target=_keep_forging, daemon=True).start()
+""" + WRONG_DICE},
 }
 FAKE_TOKEN = "ghp_segcourseFakeToken0123456789"      # set in the grader's environment during the batch
 FIRST_SLOT = 20                                       # sandbox uids 61020-61021 for this module's batch
@@ -132,7 +165,7 @@ for t in targets[:2]:
 print("seen", seen, "written", written)
 """],
 }
-EXPECTED = {"honest": 12, "ast-strip": 9, "patch-and-always-equal": 9, "fake-output": 9, "snooper": 6,
+EXPECTED = {"honest": 12, "ast-strip": 9, "patch-and-always-equal": 9, "fake-output": 9, "snooper": 6, "forger": 9,
             "crash-midway": 6, "garbage": 0, "tampered": 12,
             "sigint-ignorer": 6, "hog": 9, "spy": 12, "copy-paste": 12, "nbformat5": 0, "html": 12}
 HTML_ATTACK = '<script>alert(1)</script> <img src=x onerror="alert(2)">'
@@ -312,6 +345,14 @@ def test_batch_invariants(graded):
         if 61000 + FIRST_SLOT <= uid < 61000 + FIRST_SLOT + 2:
             survivors.append(pid)
     assert survivors == [], "sandbox processes (daemon, fork bomb) outlived the batch"
+
+
+def test_patched_harness_and_forged_results_earn_nothing(graded):              # rows 13, 15
+    config, _, _ = graded
+    assert "harness patched" in _outputs_of(config, "forger"), "the attack did not run"
+    verdicts = _verdicts(config, "forger")
+    assert not verdicts["test_dice_visible"]["passed"] and not verdicts["test_dice_hidden"]["passed"]
+    assert verdicts["test_soft_dice_hidden"]["passed"] and verdicts["test_fcn_hidden"]["passed"]
 
 
 def test_sigint_ignoring_loop_costs_only_the_rest_of_the_notebook(graded):    # row 22

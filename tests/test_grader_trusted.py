@@ -98,3 +98,78 @@ def test_verdict_outputs_are_what_nbgrader_scores():
     assert verdict_outputs({"passed": True, "message": "ok"})[0]["output_type"] == "stream"
     failed = verdict_outputs({"passed": False, "message": "wrong"})
     assert failed[0]["output_type"] == "error" and failed[0]["evalue"] == "wrong"
+
+
+def test_stripped_or_schema_changed_cells_come_from_the_release(tmp_path):        # rows 3, 32
+    """A test cell stripped of its nbgrader metadata (body replaced), and cells claiming a
+    metadata schema nbgrader does not know: the release's cells and flags are graded."""
+    release = json.loads(RELEASE.read_text())
+    student = json.loads(RELEASE.read_text())
+    for cell in student["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("grade_id") == "test_dice_visible":
+            cell["metadata"] = {}
+            cell["source"] = "print('all tests passed')"
+        elif meta:
+            meta["schema_version"] = 99 if meta.get("grade") else 0
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(student))
+    built = rebuild_submission(RELEASE, path)
+    release_meta = [c["metadata"].get("nbgrader") for c in release["cells"]]
+    assert [c.metadata.get("nbgrader") for c in built.cells] == release_meta
+    visible = next(c for c in built.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_dice_visible")
+    assert "all tests passed" not in visible.source
+    assert "all tests passed" not in [c.source for c in built.cells]
+
+
+class _Payload:
+    """Unpickling this object would create a file (code execution on the trusted side)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_pickled_results_are_never_unpickled(tmp_path):                            # row 36
+    from autograder.trusted import judge_submission, write_probes
+
+    notebook = rebuild_submission(RELEASE, RELEASE)
+    state = tmp_path / ".segcourse"
+    probes = write_probes("fcn_basics", notebook, state / "probes", seed=3)
+    marker = tmp_path / "unpickled"
+    for folder in (state / "probes").iterdir():
+        spec = json.loads((folder / "spec.json").read_text())
+        names = [call["name"] for call in spec["calls"]]
+        (folder / "results.json").write_text(json.dumps(
+            {name: {"status": "ok", "type": "builtins.float", "array": name} for name in names}))
+        payload = np.empty(1, dtype=object)
+        payload[0] = _Payload(marker)
+        np.savez(folder / "results.npz", **{name: payload for name in names})   # pickled object arrays
+    (state / "status.json").write_text(json.dumps({"probes": {g: "ran" for g in probes}, "finished": True,
+                                                   "dead_at": None, "stuck_at": None}))
+    points = {g: 1.0 for g in probes}
+    status, _, verdicts, _ = judge_submission(notebook, probes, state, points)
+    assert status == "ok" and verdicts.keys() == probes.keys()
+    assert not any(v["passed"] for v in verdicts.values())
+    assert all("could not be read" in v["message"] for v in verdicts.values())
+    assert not marker.exists(), "the trusted side unpickled student data"
+
+
+def test_trusted_side_never_loads_student_code_or_models():                        # row 37
+    """Student models reach the trusted side as descriptions (layers, shapes, outputs on
+    probe inputs), never as model files: no module outside the sandbox harness may load
+    Keras models, pickles or arrays with pickling allowed."""
+    import re
+
+    forbidden = re.compile(r"load_model|keras\.saving|pickle\.loads?\(|dill|cloudpickle|allow_pickle\s*=\s*True"
+                           r"|np\.load\((?![^)]*allow_pickle=False)")
+    offenders = []
+    for path in sorted((REPO_ROOT / "autograder").rglob("*.py")):
+        if path.name == "harness.py":          # runs inside the sandbox
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if forbidden.search(line.split("#")[0]):
+                offenders.append(f"{path.relative_to(REPO_ROOT)}:{number}: {line.strip()}")
+    assert offenders == []

@@ -1,0 +1,108 @@
+"""Every row of the grading threat model has at least one test that exercises it.
+
+``COVERAGE`` maps each row of ``shared/reference/grading-threat-model.md`` (39 rows)
+to the tests that check the required outcome. This test fails when a row has no test,
+when a named test does not exist (renamed or deleted), or when the threat model's rows
+change (where the shared reference is present: it sits beside the repository).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import pytest
+
+from conftest import REPO_ROOT
+
+THREAT_MODEL = REPO_ROOT.parent / "shared" / "reference" / "grading-threat-model.md"
+ATTACKS = "test_grader_attacks.py"
+
+# row -> (what the row is about, ["file::test", ...])
+COVERAGE = {
+    1: ("edited or re-pointed test cell", [f"{ATTACKS}::test_batch_invariants",
+                                           "test_grader_trusted.py::test_tests_always_come_from_the_release"]),
+    2: ("deleted test cell", [f"{ATTACKS}::test_batch_invariants"]),
+    3: ("test cell stripped of its metadata", ["test_grader_trusted.py::test_stripped_or_schema_changed_cells_come_from_the_release"]),
+    4: ("solution flag set on a test cell", [f"{ATTACKS}::test_batch_invariants"]),
+    5: ("copy-pasted test cell", [f"{ATTACKS}::test_copy_pasted_tests_and_duplicate_ids_are_tolerated"]),
+    6: ("duplicate cell ids, kernelspec", [f"{ATTACKS}::test_copy_pasted_tests_and_duplicate_ids_are_tolerated"]),
+    7: ("showtraceback / set_custom_exc", [f"{ATTACKS}::test_cheats_fail_exactly_the_cheated_parts"]),
+    8: ("assert-stripping AST transformer", [f"{ATTACKS}::test_cheats_fail_exactly_the_cheated_parts"]),
+    9: ("input transformer rewriting tests", [f"{ATTACKS}::test_cheats_fail_exactly_the_cheated_parts"]),
+    10: ("patched numpy testing", [f"{ATTACKS}::test_cheats_fail_exactly_the_cheated_parts"]),
+    11: ("always-equal object", [f"{ATTACKS}::test_cheats_fail_exactly_the_cheated_parts",
+                                 "test_grader_trusted.py::test_exact_type_checks_and_hidden_messages"]),
+    12: ("fake execute_result", [f"{ATTACKS}::test_cheats_fail_exactly_the_cheated_parts"]),
+    13: ("grader's own code patched in the kernel", [f"{ATTACKS}::test_patched_harness_and_forged_results_earn_nothing"]),
+    14: ("in-process secrets", ["test_grader_sandbox.py::test_job_environment_holds_no_instructor_secrets",
+                                f"{ATTACKS}::test_spy_sees_no_network_secrets_or_other_students"]),
+    15: ("forged results file", [f"{ATTACKS}::test_patched_harness_and_forged_results_earn_nothing"]),
+    16: ("grading detected", [f"{ATTACKS}::test_feedback_and_autograded_notebooks_leak_no_hidden_checks"]),
+    17: ("reading solutions or hidden tests", ["test_grader_sandbox.py::test_cannot_see_solutions_gradebook_or_references",
+                                               f"{ATTACKS}::test_feedback_and_autograded_notebooks_leak_no_hidden_checks"]),
+    18: ("hidden tests in feedback", [f"{ATTACKS}::test_feedback_and_autograded_notebooks_leak_no_hidden_checks",
+                                      "test_demo.py::test_demo_feedback_hides_hidden_tests"]),
+    19: ("network", ["test_grader_sandbox.py::test_only_loopback_and_no_egress",
+                     f"{ATTACKS}::test_spy_sees_no_network_secrets_or_other_students"]),
+    20: ("tokens and credentials", ["test_grader_sandbox.py::test_job_environment_holds_no_instructor_secrets",
+                                    f"{ATTACKS}::test_spy_sees_no_network_secrets_or_other_students"]),
+    21: ("interruptible infinite loop", ["test_demo.py::test_demo_succeeds_with_the_expected_table"]),
+    22: ("loop ignoring SIGINT", [f"{ATTACKS}::test_sigint_ignoring_loop_costs_only_the_rest_of_the_notebook",
+                                  "test_grader_sandbox.py::test_wall_clock_kills_the_whole_sandbox"]),
+    23: ("memory bomb", [f"{ATTACKS}::test_memory_fork_bombs_and_giant_output_are_confined",
+                         "test_grader_sandbox.py::test_memory_and_process_limits_bite"]),
+    24: ("fork bomb, disk, core dumps", [f"{ATTACKS}::test_memory_fork_bombs_and_giant_output_are_confined",
+                                         "test_grader_sandbox.py::test_memory_and_process_limits_bite"]),
+    25: ("giant output", [f"{ATTACKS}::test_memory_fork_bombs_and_giant_output_are_confined",
+                          "test_grader_sandbox.py::test_output_is_capped"]),
+    26: ("daemon outliving the kernel", ["test_grader_sandbox.py::test_no_process_survives_a_double_forked_daemon",
+                                         f"{ATTACKS}::test_batch_invariants"]),
+    27: ("GPU hog", ["test_grader_engines.py::test_gpu_slot_binds_its_gpu_only",
+                     "test_grader_sandbox.py::test_gpu_scheduling"]),
+    28: ("os._exit, segfault, OOM kill", [f"{ATTACKS}::test_every_submission_gets_what_it_deserves",
+                                          f"{ATTACKS}::test_cheats_fail_exactly_the_cheated_parts"]),
+    29: ("sys.exit in the checked function", [f"{ATTACKS}::test_every_submission_gets_what_it_deserves"]),
+    30: ("TensorFlow/Keras stderr", [f"{ATTACKS}::test_batch_invariants", "test_noise.py::test_recognises_library_logs_and_warnings"]),
+    31: ("invalid JSON, non-UTF-8, nbformat 5", [f"{ATTACKS}::test_malformed_notebook_message",
+                                                 f"{ATTACKS}::test_nbformat_5_is_not_gradable_with_a_message",
+                                                 "test_grader_trusted.py::test_unreadable_submissions_are_not_gradable"]),
+    32: ("schema too new or old, gradebook error", ["test_grader_trusted.py::test_stripped_or_schema_changed_cells_come_from_the_release",
+                                                    "test_grader_batch.py::test_a_gradebook_error_fails_only_that_submission"]),
+    33: ("trigger written into the gradebook", [f"{ATTACKS}::test_gradebook_is_sound_and_has_no_trigger"]),
+    34: ("overwriting another student's submission", [f"{ATTACKS}::test_spy_sees_no_network_secrets_or_other_students"]),
+    35: ("HTML/JS in feedback", [f"{ATTACKS}::test_feedback_carries_no_student_script_or_event_handler",
+                                 "test_grader_engines.py::test_student_markdown_is_cleaned_instructor_markdown_kept"]),
+    36: ("host unpickling sandbox output", ["test_grader_trusted.py::test_pickled_results_are_never_unpickled"]),
+    37: ("loading the student's Keras model", ["test_grader_trusted.py::test_trusted_side_never_loads_student_code_or_models"]),
+    38: ("nondeterminism", [f"{ATTACKS}::test_regrading_is_idempotent",
+                            "test_grader_batch.py::test_probes_are_seeded"]),
+    39: ("timing under parallel load", ["test_grader_batch.py::test_time_limits_are_per_cell_and_per_notebook"]),
+}
+
+
+def _tests_in(file_name: str) -> set[str]:
+    tree = ast.parse((REPO_ROOT / "tests" / file_name).read_text())
+    return {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.name.startswith("test_")}
+
+
+def test_every_row_has_a_test():
+    assert sorted(COVERAGE) == list(range(1, 40))
+    assert all(tests for _, tests in COVERAGE.values())
+
+
+@pytest.mark.parametrize("row", sorted(COVERAGE))
+def test_named_tests_exist(row):
+    missing = []
+    for reference in COVERAGE[row][1]:
+        file_name, test_name = reference.split("::")
+        if not (REPO_ROOT / "tests" / file_name).exists() or test_name not in _tests_in(file_name):
+            missing.append(reference)
+    assert not missing, f"row {row} ({COVERAGE[row][0]}): no such test {missing}"
+
+
+@pytest.mark.skipif(not THREAT_MODEL.exists(), reason="the shared threat model is not beside the repository")
+def test_rows_match_the_threat_model():
+    rows = [int(n) for n in re.findall(r"^\|\s*(\d+)\s*\|", THREAT_MODEL.read_text(), flags=re.MULTILINE)]
+    assert rows == list(range(1, len(rows) + 1)) and sorted(COVERAGE) == rows
