@@ -122,3 +122,59 @@ def show_segmentation(image, true_labels, predictions, class_names, panel_size=4
         overlay_mask(image, predicted, class_names, ax=ax, title=name)
     fig.tight_layout()
     return fig
+
+
+def show_instances(image, masks, class_ids, class_names, scores=None, boxes=None, ax=None, alpha=0.55,
+                   title=None):
+    """Instance masks over an image: one colour per *instance*, a label per instance.
+
+    Each instance gets its own colour (instances of the same class are told apart) and a
+    text "class name [score]" at the top-left of its mask (or of its box).
+
+    Args:
+        image: array (H, W, 3) in [0, 1], or (H, W) grey.
+        masks: bool (n, H, W); class_ids: int (n,) with class k named ``class_names[k]``.
+        scores: optional float (n,) shown after the names.
+        boxes: optional (n, 4) boxes (y1, x1, y2, x2) in pixels, drawn as rectangles.
+        ax: matplotlib Axes, or None for a new figure.
+        alpha: opacity of the masks.
+        title: Axes title, or None.
+
+    Returns:
+        The matplotlib Axes drawn on.
+    """
+    masks = np.asarray(masks, dtype=bool)
+    image = _image_2d(image)
+    if masks.ndim != 3 or masks.shape[1:] != image.shape[:2]:
+        raise ValueError(f"masks must be an array (n, H, W) with (H, W) = the image's {image.shape[:2]}, "
+                         f"got shape {masks.shape}")
+    class_ids = np.asarray(class_ids).reshape(-1)
+    if len(class_ids) != len(masks):
+        raise ValueError(f"class_ids must have one entry per mask ({len(masks)}), got {len(class_ids)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    ax.imshow(image, cmap=None if image.ndim == 3 else "gray", interpolation="nearest")
+    colours = plt.get_cmap("tab10")
+    overlay = np.zeros(image.shape[:2] + (4,))
+    for k, mask in enumerate(masks):
+        overlay[mask] = to_rgba(colours(k % 10), alpha)
+    ax.imshow(overlay, interpolation="nearest")
+    for k, (mask, class_id) in enumerate(zip(masks, class_ids)):
+        if boxes is not None:
+            y1, x1, y2, x2 = np.asarray(boxes[k], dtype=float)
+            ax.add_patch(plt.Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False, lw=1,
+                                       edgecolor=colours(k % 10)))
+            anchor = (x1, y1)
+        elif mask.any():
+            rows, cols = np.nonzero(mask)
+            anchor = (cols.min(), rows.min())
+        else:
+            continue
+        label = str(class_names[int(class_id)]) + ("" if scores is None else f" {float(scores[k]):.2f}")
+        ax.text(anchor[0], anchor[1] - 1, label, fontsize=7, color="white", va="bottom",
+                bbox=dict(facecolor=colours(k % 10), alpha=0.8, pad=1, lw=0))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title)
+    return ax

@@ -116,3 +116,19 @@ def test_mask_ap_bad_input():
 def test_instance_map():
     masks = np.stack([_box_mask(0, 0, 2, 2, 3), _box_mask(1, 1, 3, 3, 3)])
     assert instance.instance_map(masks).tolist() == [[1, 1, 0], [1, 2, 2], [0, 2, 2]]
+
+
+def test_show_instances_draws_one_colour_per_instance():
+    import matplotlib
+    matplotlib.use("Agg")
+    from course_utils import viz
+
+    image = np.zeros((10, 10, 3))
+    masks = np.stack([_box_mask(0, 0, 4, 4), _box_mask(6, 6, 10, 10)])
+    ax = viz.show_instances(image, masks, [1, 1], ["bg", "square"], scores=[0.9, 0.5],
+                            boxes=[[0, 0, 4, 4], [6, 6, 10, 10]])
+    assert [t.get_text() for t in ax.texts] == ["square 0.90", "square 0.50"]
+    overlay = ax.images[1].get_array()
+    assert not np.allclose(overlay[0, 0], overlay[9, 9]) and overlay[5, 5][3] == 0   # two colours, gap clear
+    with pytest.raises(ValueError, match="class_ids must have one entry per mask"):
+        viz.show_instances(image, masks, [1], ["bg", "square"])
