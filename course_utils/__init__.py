@@ -20,6 +20,8 @@ One module per concept:
 - ``shapes_dataset``: synthetic shapes with instance masks (instance segmentation).
 - ``widgets``: interactive explorers (ipywidgets) that also draw static figures.
 - ``selfcheck``: student self-checks with progressive hints, and ``show_progress()``.
+- ``transfer``: a pretrained encoder (shipped weights, ``pretrain`` makes them) and
+  keras.applications backbones from local files, as FCN encoders; freezing, fine-tuning.
 
 Import the submodules you need, e.g. ``from course_utils import metrics``; importing
 the package itself does not import Keras.
