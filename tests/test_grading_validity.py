@@ -42,7 +42,13 @@ from variants import BATCH_STUDENTS, NUMPY_FLOAT_DICE, VARIANTS, Variant  # noqa
 
 ASSIGNMENTS = list(VARIANTS)
 HARNESS = REPO_ROOT / "autograder/harness.py"
-SKIPPED_CELLS = {"timing"}          # not graded, slow
+SKIPPED_CELLS = {"timing", "compare_losses"}          # not graded, slow
+# Grade cells whose probes read the model that the visible test cell trains (``trained_unet``,
+# TRAIN_SECONDS of training): judged only by the slow ``test_training_checks``, which runs
+# the training cell in-process; the solution cell they grade.
+TRAINING_CELLS = {"test_train_unet_visible", "test_train_unet_hidden"}
+TRAINED_BY = {"test_train_unet_visible"}
+TRAINING_SOLUTION_CELLS = {"train_unet"}
 
 
 def _harness_module():
@@ -85,9 +91,11 @@ def _variant(assignment: str, name: str) -> Variant:
 
 
 # ----------------------------------------------------------------------------- in-process judge
-def judge_in_process(assignment: str, variants: list[Variant], seed: int = 7) -> dict[str, tuple[bool, str]]:
+def judge_in_process(assignment: str, variants: list[Variant], seed: int = 7,
+                     training: bool = False) -> dict[str, tuple[bool, str]]:
     """Every grade cell's verdict for the release notebook with these answers, probes run
-    in this process by the harness's ``run_probe``."""
+    in this process by the harness's ``run_probe``. ``training``: also run the training
+    test cells (``TRAINED_BY``) and judge the ``TRAINING_CELLS``; else they are left out."""
     harness = _harness_module()
     release = REPO_ROOT / f"exercises/{assignment}/{assignment}.ipynb"
     notebook = demo_class.build_submission(release, answers_for(assignment, variants))
@@ -106,6 +114,13 @@ def judge_in_process(assignment: str, variants: list[Variant], seed: int = 7) ->
                     pass
                 continue
             grade_id = meta["grade_id"]
+            if grade_id in TRAINING_CELLS and not training:
+                continue
+            if grade_id in TRAINED_BY:      # defines the trained model its probes read
+                try:
+                    exec(compile(cell.source, f"<{grade_id}>", "exec"), namespace)
+                except Exception:   # a failing assertion: the probes judge the model
+                    pass
             probe = checks[grade_id](np.random.default_rng([seed, index]))
             folder = Path(tmp) / grade_id
             folder.mkdir()
@@ -141,10 +156,12 @@ def check_verdicts(verdicts: dict, want_fail: dict[str, str], all_cells, label: 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_references_judge_variants(assignment):
     pytest.importorskip("keras")
-    cells = list(load_checks(assignment))
+    cells = [cell for cell in load_checks(assignment) if cell not in TRAINING_CELLS]
     problems = check_verdicts(judge_in_process(assignment, []), {}, cells, "solution")
     assert not problems, problems          # the solutions first: full marks
     for variant in VARIANTS[assignment]:
+        if variant.cell in TRAINING_SOLUTION_CELLS:     # test_training_checks
+            continue
         problems += check_verdicts(judge_in_process(assignment, [variant]), expected_failures([variant]), cells,
                                    variant.name)
     assert not problems, "\n".join(problems)
@@ -153,6 +170,22 @@ def test_references_judge_variants(assignment):
     correct = {v.cell for v in VARIANTS[assignment] if not v.fails}
     wrong = {v.cell for v in VARIANTS[assignment] if v.fails}
     assert solution_cells == correct == wrong
+
+
+@pytest.mark.slow
+def test_training_checks(monkeypatch):
+    """The U-Net training checks: the solution and a correct variant pass, an untrained
+    model and a softmax applied twice fail (the model trained once per variant, with the
+    autograder's shortened TRAIN_SECONDS)."""
+    pytest.importorskip("keras")
+    monkeypatch.setenv("COURSE_FAST", "1")
+    problems = []
+    for variant in [None] + [v for v in VARIANTS["unet"] if v.cell in TRAINING_SOLUTION_CELLS]:
+        chosen = [variant] if variant else []
+        verdicts = judge_in_process("unet", chosen, training=True)
+        problems += check_verdicts(verdicts, expected_failures(chosen), sorted(TRAINING_CELLS),
+                                   variant.name if variant else "solution")
+    assert not problems, "\n".join(problems)
 
 
 def test_dice_returning_numpy_float_earns_full_marks():
@@ -236,7 +269,7 @@ def notebook_verdicts(assignment: str, variants: list[Variant]) -> dict[str, tup
     with contextlib.redirect_stdout(io.StringIO()):
         for cell in source.cells:
             meta = _meta(cell)
-            if cell.cell_type != "code" or meta.get("grade_id") in SKIPPED_CELLS:
+            if cell.cell_type != "code" or meta.get("grade_id") in SKIPPED_CELLS | TRAINING_CELLS:
                 continue
             code = answers.get(meta.get("grade_id"), cell.source) if meta.get("solution") else cell.source
             try:
@@ -255,11 +288,11 @@ def test_notebook_tests_agree(assignment):
     """Each wrong variant fails exactly the same grade cells in the notebook's own tests."""
     pytest.importorskip("keras")
     problems = []
-    for variant in [None, *VARIANTS[assignment]]:
+    for variant in [None, *(v for v in VARIANTS[assignment] if v.cell not in TRAINING_SOLUTION_CELLS)]:
         chosen = [variant] if variant else []
         verdicts = notebook_verdicts(assignment, chosen)
         failed = {g for g, (ok, _) in verdicts.items() if not ok}
-        want = set(expected_failures(chosen, notebook=True))
+        want = set(expected_failures(chosen, notebook=True)) - TRAINING_CELLS
         if failed != want:
             problems.append(f"{variant.name if variant else 'solution'}: the notebook fails {sorted(failed)}, "
                             f"the references {sorted(want)}: "

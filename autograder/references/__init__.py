@@ -30,7 +30,10 @@ class Call:
     Each argument is an array name (``{"array": name}``, from ``Probe.arrays``) or a
     JSON value (``{"value": v}``). ``kind="keras_model"``: the function builds a Keras
     model; the harness reports its layers and parameter count, sets ``weights`` (array
-    names) and returns its output on ``page`` (an array name).
+    names) and returns its output on ``page`` (an array name). ``tensor_input`` (a shape
+    such as ``[None, None, 3]``): the function maps a Keras tensor to a tensor (a block of
+    layers, e.g. ``double_conv(x, filters)``); the harness passes ``keras.Input(tensor_input)``
+    as the first argument and treats ``keras.Model(input, result)`` as the built model.
     """
 
     name: str
@@ -40,10 +43,11 @@ class Call:
     kind: str = "call"
     weights: list[str] | None = None
     page: str | None = None
+    tensor_input: list | None = None
 
     def to_json(self) -> dict:
         return {"name": self.name, "function": self.function, "args": self.args, "kwargs": self.kwargs,
-                "kind": self.kind, "weights": self.weights, "page": self.page}
+                "kind": self.kind, "weights": self.weights, "page": self.page, "tensor_input": self.tensor_input}
 
 
 @dataclass

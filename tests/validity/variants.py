@@ -354,7 +354,173 @@ def max_unpool(values, argmax, pool_size=2):
             edits=[("p = pool_size\n", "p = 2\n")]),
 ]
 
-VARIANTS = {"fcn_basics": FCN_BASICS, "dimensions": DIMENSIONS, "sliding_window_vs_fcn": SLIDING, "skip_fcns": SKIP}
+# ----------------------------------------------------------------------------- losses_metrics
+LOSSES_METRICS = [
+    Variant("lm-dice-sums-of-products", "dice", code='''
+def dice_coefficient(y_true, y_pred):
+    t = np.asarray(y_true).astype(np.int64).ravel()
+    p = np.asarray(y_pred).astype(np.int64).ravel()
+    denominator = t.sum() + p.sum()
+    return 1.0 if denominator == 0 else float(2 * np.dot(t, p) / denominator)
+'''),
+    Variant("lm-dice-iou-formula", "dice", {"test_dice_visible": "Dice of the 3x3 example should be 0.6667",
+                                           "test_dice_hidden": "dice_coefficient is wrong"},
+            edits=[("return float(2.0 * np.count_nonzero(a & b) / total)",
+                    "return float(np.count_nonzero(a & b) / np.count_nonzero(a | b))")]),
+    Variant("lm-dice-nan-for-empty", "dice", {"test_dice_visible": "Two empty masks should give Dice 1.0",
+                                             "test_dice_hidden": "Two empty masks must give Dice 1.0"},
+            edits=[("    if total == 0:\n        return 1.0\n", "")]),
+    Variant("lm-iou-via-sizes", "iou", code='''
+def iou_score(y_true, y_pred):
+    a, b = np.asarray(y_true) != 0, np.asarray(y_pred) != 0
+    both = np.logical_and(a, b).sum()
+    union = a.sum() + b.sum() - both
+    return 1.0 if union == 0 else float(both) / float(union)
+'''),
+    Variant("lm-iou-sum-denominator", "iou", {"test_iou_visible": "IoU of the 3x3 example should be 0.5000",
+                                             "test_iou_hidden": "iou_score is wrong"},
+            edits=[("union = np.count_nonzero(a | b)", "union = np.count_nonzero(a) + np.count_nonzero(b)")]),
+    Variant("lm-iou-returns-numpy-scalar-int-division", "iou", {"test_iou_visible": "should return a Python float",
+                                                               "test_iou_hidden": "should return a Python float"},
+            edits=[("return float(np.count_nonzero(a & b) / union)", "return np.int64(np.count_nonzero(a & b)) // union")]),
+    Variant("lm-mean-iou-confusion-matrix", "mean_iou", code='''
+def mean_iou(y_true, y_pred, num_classes, ignore_label=None):
+    t, p = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
+    if ignore_label is not None:
+        t, p = t[t != ignore_label], p[t != ignore_label]
+    m = np.bincount(t * num_classes + p, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+    tp = np.diag(m)
+    union = m.sum(axis=0) + m.sum(axis=1) - tp
+    return float(np.mean(tp[union > 0] / union[union > 0])) if np.any(union > 0) else float("nan")
+'''),
+    Variant("lm-mean-iou-ignore-counted", "mean_iou", {"test_mean_iou_visible": "0.5333 means the ignored pixel",
+                                                      "test_mean_iou_hidden": "mean_iou is wrong"},
+            edits=[("    if ignore_label is not None:\n        keep = y_true != ignore_label\n"
+                    "        y_true, y_pred = y_true[keep], y_pred[keep]\n", "")]),
+    Variant("lm-mean-iou-absent-as-zero", "mean_iou", {"test_mean_iou_visible": "0.4375 means the absent class",
+                                                      "test_mean_iou_hidden": "mean_iou is wrong"},
+            edits=[("        if union > 0:\n            scores.append(np.count_nonzero(in_true & in_pred) / union)",
+                    "        scores.append(np.count_nonzero(in_true & in_pred) / union if union else 0.0)")]),
+    Variant("lm-soft-dice-per-class-losses", "soft_dice", code='''
+def soft_dice_loss(y_true, y_pred, smooth=1.0):
+    y_pred = ops.cast(y_pred, "float32")
+    y_true = ops.cast(y_true, "float32")
+    overlap = ops.sum(ops.multiply(y_true, y_pred), axis=[1, 2])
+    sizes = ops.sum(y_true * y_true + y_pred * y_pred, axis=[1, 2])
+    return ops.mean(1.0 - (2.0 * overlap + smooth) / (sizes + smooth), axis=-1)
+'''),
+    Variant("lm-soft-dice-numpy", "soft_dice", {"test_soft_dice_visible": "should return a tensor",
+                                               "test_soft_dice_hidden": "should return a tensor"}, code='''
+def soft_dice_loss(y_true, y_pred, smooth=1.0):
+    t, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    dice = (2 * (t * p).sum(axis=(1, 2)) + smooth) / ((t ** 2).sum(axis=(1, 2)) + (p ** 2).sum(axis=(1, 2)) + smooth)
+    return 1.0 - dice.mean(axis=-1)
+'''),
+    Variant("lm-soft-dice-no-squares", "soft_dice", {"test_soft_dice_visible": "0.333 means the denominator",
+                                                    "test_soft_dice_hidden": "the squares in the denominator"},
+            edits=[("ops.sum(ops.square(y_true), axis=(1, 2)) + ops.sum(ops.square(y_pred), axis=(1, 2))",
+                    "ops.sum(y_true, axis=(1, 2)) + ops.sum(y_pred, axis=(1, 2))")]),
+    Variant("lm-soft-dice-smooth-in-denominator-only", "soft_dice",
+            {"test_soft_dice_visible": "Image 1: class 1",
+             "test_soft_dice_hidden": "nan or inf|where the smoothing goes"},
+            edits=[("dice = (2.0 * intersection + smooth) / (denominator + smooth)",
+                    "dice = (2.0 * intersection) / (denominator + smooth)")]),
+    Variant("lm-class-weights-sorted-median", "class_weights", code='''
+def class_weights_from_frequencies(frequencies):
+    f = np.array(frequencies, dtype=float)
+    present = np.sort(f[f > 0])
+    n = len(present)
+    median = present[n // 2] if n % 2 else 0.5 * (present[n // 2 - 1] + present[n // 2])
+    return np.array([median / v if v > 0 else 0.0 for v in f])
+'''),
+    Variant("lm-class-weights-inverted", "class_weights", {"test_class_weights_visible": "weights 0.225 / f",
+                                                          "test_class_weights_hidden": "must be median / frequency"},
+            edits=[("np.median(frequencies[present]) / frequencies[present]",
+                    "frequencies[present] / np.median(frequencies[present])")]),
+    Variant("lm-class-weights-median-with-zeros", "class_weights",
+            {"test_class_weights_visible": "An absent class gets 0 and is left out of the median",
+             "test_class_weights_hidden": "must be median / frequency"},
+            edits=[("np.median(frequencies[present])", "np.median(frequencies)")]),
+    Variant("lm-weighted-ce-take-along-axis", "weighted_ce", code='''
+def weighted_crossentropy(y_true, y_pred, class_weights):
+    y_pred = ops.convert_to_tensor(y_pred, dtype="float32")
+    labels = ops.cast(y_true, "int32")
+    picked = ops.take_along_axis(y_pred, ops.expand_dims(labels, -1), axis=-1)[..., 0]
+    w = ops.take(ops.convert_to_tensor(np.asarray(class_weights, dtype="float32")), labels)
+    return ops.mean(-w * ops.log(ops.maximum(picked, 1e-7)), axis=[1, 2])
+'''),
+    Variant("lm-weighted-ce-no-clip", "weighted_ce", {"test_weighted_ce_hidden": "nan or inf"},
+            edits=[("ops.log(ops.clip(p_true, 1e-7, 1.0))", "ops.log(p_true)")]),
+    Variant("lm-weighted-ce-sum-over-pixels", "weighted_ce", {"test_weighted_ce_visible": "expected",
+                                                             "test_weighted_ce_hidden": "weighted_crossentropy is wrong"},
+            edits=[("return ops.mean(pixel_losses, axis=(1, 2))", "return ops.sum(pixel_losses, axis=(1, 2))")]),
+]
+
+# ----------------------------------------------------------------------------- unet
+UNET = [
+    Variant("unet-bottleneck-shifts", "bottleneck_size", code='''
+def unet_bottleneck_size(height, width, depth):
+    if depth < 1:
+        raise ValueError(f"depth must be >= 1, got {depth}")
+    for side, size in (("height", height), ("width", width)):
+        if size & ((1 << depth) - 1):
+            raise ValueError(f"the {side} {size} is not a multiple of {1 << depth}")
+    return height >> depth, width >> depth
+'''),
+    Variant("unet-bottleneck-2-times-depth", "bottleneck_size",
+            {"test_bottleneck_size_visible": "raised ValueError", "test_bottleneck_size_hidden": "unet_bottleneck_size"},
+            edits=[("multiple = 2**depth", "multiple = 2 * depth")]),
+    Variant("unet-bottleneck-float-division", "bottleneck_size",
+            {"test_bottleneck_size_visible": "should return a tuple of two ints",
+             "test_bottleneck_size_hidden": "should return a tuple of two ints"},
+            edits=[("return int(height // multiple), int(width // multiple)", "return height / multiple, width / multiple")]),
+    Variant("unet-double-conv-loop", "double_conv", code='''
+def double_conv(x, filters):
+    for _ in range(2):
+        x = keras.layers.Conv2D(filters, kernel_size=3, strides=1, padding="same", activation="relu")(x)
+    return x
+'''),
+    Variant("unet-double-conv-parallel", "double_conv",
+            {"test_double_conv_visible": "exactly two Conv2D", "test_double_conv_hidden": "exactly two Conv2D"},
+            edits=[('    return layers.Conv2D(filters, (3, 3), padding="same", activation="relu")(x)',
+                    '    return layers.Conv2D(filters, (3, 3), padding="same", activation="relu")(inputs_of_block)'),
+                   ('    x = layers.Conv2D(filters, (3, 3), padding="same", activation="relu")(x)',
+                    '    inputs_of_block = x\n    x = layers.Conv2D(filters, (3, 3), padding="same", activation="relu")(x)')],
+            also_fails={"test_unet_architecture_visible", "test_unet_architecture_hidden"}),
+    Variant("unet-double-conv-second-without-relu", "double_conv",
+            {"test_double_conv_visible": "cannot be negative|relu", "test_double_conv_hidden": "ReLU"},
+            edits=[('    return layers.Conv2D(filters, (3, 3), padding="same", activation="relu")(x)',
+                    '    return layers.Conv2D(filters, (3, 3), padding="same")(x)')],
+            also_fails={"test_unet_architecture_hidden"}),
+    Variant("unet-same-transposed-and-concatenate-function", "build_unet",
+            edits=[("layers.Conv2DTranspose(filters, (2, 2), strides=2)(features)",
+                    "layers.Conv2DTranspose(filters, 2, strides=(2, 2), padding=\"same\")(features)"),
+                   ("layers.Concatenate(axis=-1)([features, skips[level]])", "layers.concatenate([features, skips[level]])")]),
+    Variant("unet-concatenation-reversed", "build_unet", {"test_unet_architecture_hidden": "up-sampled tensor first"},
+            edits=[("layers.Concatenate(axis=-1)([features, skips[level]])", "layers.Concatenate(axis=-1)([skips[level], features])")]),
+    Variant("unet-transposed-3x3", "build_unet", {"test_unet_architecture_visible": "expected 29348 parameters",
+                                                 "test_unet_architecture_hidden": "differs from the formula"},
+            edits=[("layers.Conv2DTranspose(filters, (2, 2), strides=2)(features)",
+                    "layers.Conv2DTranspose(filters, (3, 3), strides=2, padding=\"same\")(features)")]),
+    Variant("unet-upsampling-instead-of-transposed", "build_unet",
+            {"test_unet_architecture_visible": "transposed convolutions", "test_unet_architecture_hidden": "parameters"},
+            edits=[("layers.Conv2DTranspose(filters, (2, 2), strides=2)(features)", "layers.UpSampling2D(2)(features)")]),
+    Variant("unet-train-loss-object", "train_unet", code='''
+def train_unet(images, labels, num_classes, seconds):
+    model = build_unet(num_classes=num_classes, depth=2, base_filters=8, num_channels=images.shape[-1])
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.SparseCategoricalCrossentropy())
+    fit_for(model, images, labels, seconds=seconds, batch_size=4)
+    return model
+'''),
+    Variant("unet-train-not-trained", "train_unet",
+            {"test_train_unet_visible": "below the threshold", "test_train_unet_hidden": "below the threshold"},
+            edits=[("    fit_for(model, images, labels, seconds=seconds, batch_size=4)\n", "")]),
+    Variant("unet-train-softmax-twice", "train_unet", {"test_train_unet_hidden": "softmax applied twice"},
+            edits=[("    return model\n", "    return keras.Model(model.input, layers.Activation(\"softmax\")(model.output))\n")]),
+]
+
+VARIANTS = {"fcn_basics": FCN_BASICS, "dimensions": DIMENSIONS, "sliding_window_vs_fcn": SLIDING, "skip_fcns": SKIP,
+            "losses_metrics": LOSSES_METRICS, "unet": UNET}
 
 # Known disagreement with an existing reference (reported, not ours to change):
 # fcn_basics' Dice check demands exactly ``builtins.float``; the notebook accepts any float
@@ -385,6 +551,19 @@ BATCH_STUDENTS = {
         "alt-correct": ["patches-with-loops", "sliding-window-loops", "fcn-functional", "predict-fcn-manual-zeros"],
         "wrong-a": ["sliding-window-one-batch", "fcn-upscaling-4x", "predict-fcn-pads-both-sides"],
         "wrong-b": ["patches-even-size-centre", "fcn-bilinear", "predict-fcn-full-extra-block"],
+    },
+    "losses_metrics": {
+        "alt-correct": ["lm-dice-sums-of-products", "lm-iou-via-sizes", "lm-mean-iou-confusion-matrix",
+                        "lm-soft-dice-per-class-losses", "lm-class-weights-sorted-median", "lm-weighted-ce-take-along-axis"],
+        "wrong-a": ["lm-dice-iou-formula", "lm-iou-sum-denominator", "lm-mean-iou-ignore-counted", "lm-soft-dice-numpy",
+                    "lm-class-weights-inverted", "lm-weighted-ce-no-clip"],
+        "wrong-b": ["lm-dice-nan-for-empty", "lm-iou-returns-numpy-scalar-int-division", "lm-mean-iou-absent-as-zero",
+                    "lm-soft-dice-no-squares", "lm-class-weights-median-with-zeros", "lm-weighted-ce-sum-over-pixels"],
+    },
+    "unet": {   # every notebook trains the U-Net for TRAIN_SECONDS (20 s under autograding)
+        "alt-correct": ["unet-bottleneck-shifts", "unet-double-conv-loop", "unet-same-transposed-and-concatenate-function",
+                        "unet-train-loss-object"],
+        "wrong": ["unet-bottleneck-float-division", "unet-concatenation-reversed", "unet-train-softmax-twice"],
     },
     "skip_fcns": {
         "alt-correct": ["skip-loop", "transposed-loop", "conv-transpose-loop-over-kernel", "max-pool-loops", "max-unpool-loops"],
