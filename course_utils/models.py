@@ -363,7 +363,8 @@ def _unet_crop_margins(depth):
     return margins[::-1]
 
 
-def _conv_block(features, filters, padding, batch_norm, name, transposed=False, count=2):
+def _conv_block(features, filters, padding, batch_norm, name, transposed=False, count=2,
+                batch_norm_momentum=0.99):
     """``count`` times 3x3 convolution + ReLU (+ batch normalization before the ReLU)."""
     conv_layer = layers.Conv2DTranspose if transposed else layers.Conv2D
     if isinstance(filters, int):
@@ -375,7 +376,8 @@ def _conv_block(features, filters, padding, batch_norm, name, transposed=False, 
             name=f"{name}_conv{index}",
         )(features)
         if batch_norm:
-            features = layers.BatchNormalization(name=f"{name}_bn{index}")(features)
+            features = layers.BatchNormalization(momentum=batch_norm_momentum,
+                                                 name=f"{name}_bn{index}")(features)
         features = layers.Activation("relu", name=f"{name}_relu{index}")(features)
     return features
 
@@ -389,6 +391,7 @@ def build_unet(
     batch_norm=False,
     output="softmax",
     input_size=None,
+    batch_norm_momentum=0.99,
 ):
     """U-Net (Ronneberger, Fischer, Brox 2015): encoder, bottleneck, mirrored decoder.
 
@@ -415,6 +418,11 @@ def build_unet(
             helps training from scratch).
         output: ``"softmax"`` or ``"logits"``.
         input_size: None (any size that fits) or a fixed ``(height, width)``.
+        batch_norm_momentum: momentum of the moving mean and variance that batch
+            normalization uses at inference, in [0, 1). Keras' 0.99 averages over about
+            the last 100 batches: after a few hundred batches of training (a short CPU
+            budget) the averages still remember the first, untrained batches and the
+            predictions suffer; 0.9 (about 10 batches) suits short training.
 
     Returns:
         An uncompiled functional ``keras.Model`` named ``"unet"``. Input: float32 (batch,
@@ -430,6 +438,8 @@ def build_unet(
     _check_int("base_filters", base_filters, 1)
     _check_choice("padding", padding, _PADDINGS)
     _check_choice("output", output, _OUTPUTS)
+    if not 0 <= batch_norm_momentum < 1:
+        raise ValueError(f"batch_norm_momentum must be in [0, 1), got {batch_norm_momentum!r}")
     if padding == "valid":
         page = _page_input(num_channels, input_size, multiple=1)
         for size in input_size or ():
@@ -441,11 +451,11 @@ def build_unet(
     skips = []
     for level in range(depth):
         features = _conv_block(features, base_filters * 2**level, padding, batch_norm,
-                               name=f"enc{level + 1}")
+                               name=f"enc{level + 1}", batch_norm_momentum=batch_norm_momentum)
         skips.append(features)
         features = layers.MaxPooling2D((2, 2), strides=2, name=f"pool{level + 1}")(features)
     features = _conv_block(features, base_filters * 2**depth, padding, batch_norm,
-                           name="bottleneck")
+                           name="bottleneck", batch_norm_momentum=batch_norm_momentum)
 
     margins = _unet_crop_margins(depth)
     for level in reversed(range(depth)):
@@ -461,7 +471,8 @@ def build_unet(
             skip = layers.Cropping2D(((before, after), (before, after)),
                                      name=f"crop{level + 1}")(skip)
         features = layers.Concatenate(axis=-1, name=f"concat{level + 1}")([features, skip])
-        features = _conv_block(features, filters, padding, batch_norm, name=f"dec{level + 1}")
+        features = _conv_block(features, filters, padding, batch_norm, name=f"dec{level + 1}",
+                               batch_norm_momentum=batch_norm_momentum)
 
     scores = _classifier_head(features, num_classes, output)
     return keras.Model(inputs=page, outputs=scores, name="unet")

@@ -338,6 +338,9 @@ def test_unet_layers():
     kinds = [type(layer).__name__ for layer in bn.layers]
     assert kinds.count("BatchNormalization") == 2 * (2 * 2 + 1)
     assert not bn.get_layer("enc1_conv1").use_bias  # batch norm brings its own shift
+    assert bn.get_layer("enc1_bn1").momentum == 0.99  # Keras' default
+    fast = models.build_unet(depth=1, base_filters=2, batch_norm=True, batch_norm_momentum=0.9)
+    assert {layer.momentum for layer in fast.layers if "_bn" in layer.name} == {0.9}
 
 
 def test_unet_output_size_paper_and_rules():
@@ -462,6 +465,7 @@ def test_new_models_bad_arguments(builder, kwargs, message):
         (models.build_unet, {"depth": 0}, "depth"),
         (models.build_unet, {"base_filters": 0}, "base_filters"),
         (models.build_unet, {"padding": "full"}, "padding"),
+        (models.build_unet, {"batch_norm": True, "batch_norm_momentum": 1.0}, "batch_norm_momentum"),
         (models.build_unet, {"depth": 4, "input_size": (40, 48)}, "multiples of 16"),
         (models.build_unet, {"padding": "valid", "input_size": (570, 572)}, "input_size"),
         (models.build_deconvnet, {"filters": ()}, "filters"),
