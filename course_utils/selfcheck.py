@@ -28,13 +28,16 @@ environment variable ``SEGCOURSE_ASSIGNMENT``, else the folder the notebook runs
 The self-checks are no grade: the hidden tests check more cases when your work is graded.
 """
 
+import contextlib
 import datetime
 import inspect
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +57,29 @@ __all__ = [
     "check_fcn_upscaling",
     "check_max_pool_with_argmax",
     "check_max_unpool",
+    "check_pool_output_size",
+    "check_upscaling_output_size",
+    "check_bottleneck_shape",
+    "check_decoded_shape",
+    "check_padded_size",
+    "check_conv2d_params",
+    "check_conv2d_transpose_params",
+    "check_dense_params",
+    "check_skip_fcn_table",
+    "check_extract_patches",
+    "check_predict_sliding_window",
+    "check_predict_fcn",
+    "check_conv2d_transpose_numpy",
+    "check_fcn_skip_upscaling",
+    "check_fcn_transposed_skip",
+    "check_unet_bottleneck_size",
+    "check_double_conv",
+    "check_build_unet",
+    "check_train_unet",
+    "check_mean_iou",
+    "check_class_weights",
+    "EXERCISE_CHECKS",
+    "progress",
     "progress_file",
     "load_progress",
     "show_progress",
@@ -80,6 +106,46 @@ ASSIGNMENT_EXERCISES = {
         "build_fcn_skip_upscaling", "build_fcn_transposed_skip", "conv2d_transpose_numpy",
         "max_pool_with_argmax", "max_unpool",
     ],
+    "unet": ["unet_bottleneck_size", "double_conv", "build_unet", "train_unet"],
+    "losses_metrics": [
+        "dice_coefficient", "iou_score", "mean_iou", "soft_dice_loss",
+        "class_weights_from_frequencies", "weighted_crossentropy",
+    ],
+}
+
+# The self-check of every exercise (function name -> name of its check in this module).
+EXERCISE_CHECKS = {
+    "conv_output_size": "check_conv_output_size",
+    "conv_transpose_output_size": "check_conv_transpose_output_size",
+    "fcn_upscaling_shapes": "check_fcn_upscaling_shapes",
+    "dice_coefficient": "check_dice",
+    "iou_score": "check_iou",
+    "soft_dice_loss": "check_soft_dice",
+    "weighted_crossentropy": "check_weighted_crossentropy",
+    "build_fcn_upscaling": "check_fcn_upscaling",
+    "max_pool_with_argmax": "check_max_pool_with_argmax",
+    "max_unpool": "check_max_unpool",
+    "pool_output_size": "check_pool_output_size",
+    "upscaling_output_size": "check_upscaling_output_size",
+    "bottleneck_shape": "check_bottleneck_shape",
+    "decoded_shape": "check_decoded_shape",
+    "padded_size": "check_padded_size",
+    "conv2d_params": "check_conv2d_params",
+    "conv2d_transpose_params": "check_conv2d_transpose_params",
+    "dense_params": "check_dense_params",
+    "skip_fcn_table": "check_skip_fcn_table",
+    "extract_patches": "check_extract_patches",
+    "predict_sliding_window": "check_predict_sliding_window",
+    "predict_fcn": "check_predict_fcn",
+    "conv2d_transpose_numpy": "check_conv2d_transpose_numpy",
+    "build_fcn_skip_upscaling": "check_fcn_skip_upscaling",
+    "build_fcn_transposed_skip": "check_fcn_transposed_skip",
+    "unet_bottleneck_size": "check_unet_bottleneck_size",
+    "double_conv": "check_double_conv",
+    "build_unet": "check_build_unet",
+    "train_unet": "check_train_unet",
+    "mean_iou": "check_mean_iou",
+    "class_weights_from_frequencies": "check_class_weights",
 }
 _COURSE_ORDER = ["fcn_basics", "sliding_window_vs_fcn", "dimensions", "skip_fcns", "unet",
                  "losses_metrics"]
@@ -213,6 +279,11 @@ def _status_text(entry):
         return _PASSED
     level = entry.get("hint_level", 0)
     return f"{_NOT_YET} (hint {level})" if level else _NOT_YET
+
+
+def progress(path=None, course_root=None):
+    """Print the table of every exercise and its self-check status: :func:`show_progress`."""
+    return show_progress(path, course_root)
 
 
 def show_progress(path=None, course_root=None):
@@ -405,8 +476,66 @@ class _Check:
         return self.output_ok is None or self.output_ok(output)
 
 
+class _CheckTimeout(BaseException):
+    """Raised by the alarm of :func:`_time_limit` (a BaseException: the student's
+    ``except Exception`` must not swallow it)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds):
+    """Stop the code inside after ``seconds`` (an endless loop in a student's function) with
+    :class:`_CheckTimeout`; a no-op where POSIX alarms are not available (Windows, threads)."""
+    usable = (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+              and seconds > 0)
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise _CheckTimeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _check_seconds():
+    """Time limit of one self-check: ``$SEGCOURSE_CHECK_SECONDS`` or 60 s."""
+    try:
+        return float(os.environ.get("SEGCOURSE_CHECK_SECONDS", "60"))
+    except ValueError:
+        return 60.0
+
+
+def _guarded(name, assignment, quiet, run, seconds=None):
+    """Run a check so that it never stops the notebook: an endless loop becomes a
+    "took too long" result, an unexpected error in the check a "could not run" one."""
+    limit = _check_seconds() if seconds is None else seconds
+    try:
+        with _time_limit(limit):
+            return run()
+    except NotImplementedError:
+        return _not_implemented(name, assignment, quiet)
+    except _CheckTimeout:
+        message = (f"✗ {name}: your function did not finish within {limit:.0f} s (an endless loop?). "
+                   "Look at your loops: does every one of them end?")
+        return _record(CheckResult(name, False, message, 0, "too_slow"), assignment, quiet)
+    except Exception as error:  # a bug of the check, or an output it cannot read
+        message = (f"✗ {name}: the self-check could not run ({type(error).__name__}: {error}). "
+                   "Run the visible test below instead.")
+        return _record(CheckResult(name, False, message, 0, "check_failed"), assignment, quiet)
+
+
 def _run_check(check, function, assignment=None, quiet=False):
     """Run ``check`` on ``function``; diagnose, print, record and return a CheckResult."""
+    return _guarded(check.name, assignment, quiet, lambda: _run_check_unguarded(check, function, assignment, quiet))
+
+
+def _run_check_unguarded(check, function, assignment=None, quiet=False):
     name = check.name
     try:
         outputs = [_run(function, case) for case in check.cases]
@@ -1119,7 +1248,26 @@ _SOFT_DICE_CHECK = _Check(
 )
 
 
-def check_soft_dice(soft_dice_loss, assignment=None, quiet=False):
+def _is_tensor(value):
+    """A backend tensor (what keras.ops returns), not a NumPy array or a Python number."""
+    if isinstance(value, (np.ndarray, np.generic, int, float, list, tuple, _Raised)):
+        return False
+    keras = sys.modules.get("keras")
+    return bool(keras.ops.is_tensor(value)) if keras is not None else hasattr(value, "shape")
+
+
+def _requiring_tensor(check):
+    """``check`` whose outputs must also be tensors (losses written with keras.ops)."""
+    not_a_tensor = _Mistake("not_a_tensor", "the values are right but the result is not a tensor", (
+        "The loss must train a Keras model: write it with keras.ops (ops.sum, ops.log, ...), "
+        "not NumPy, so that it returns a tensor.",
+        "Replace np.* by ops.* and do not convert to NumPy (no np.asarray, no .numpy()).",
+    ), _values_right(check.rtol, check.atol))
+    return _Check(check.name, check.cases, check.reference, [not_a_tensor, *check.mistakes],
+                  check.generic_hints, output_ok=_is_tensor, rtol=check.rtol, atol=check.atol)
+
+
+def check_soft_dice(soft_dice_loss, assignment=None, quiet=False, require_tensor=False):
     """Check ``soft_dice_loss(y_true, y_pred, smooth=1.0)`` (one value per image).
 
     Diagnoses: a scalar instead of per-image values, a mean over the batch instead of
@@ -1127,7 +1275,8 @@ def check_soft_dice(soft_dice_loss, assignment=None, quiet=False):
     Dice over all classes, no squares in the denominator, a softmax applied twice, means
     instead of sums, the coefficient instead of the loss.
     """
-    return _run_check(_SOFT_DICE_CHECK, soft_dice_loss, assignment, quiet)
+    check = _requiring_tensor(_SOFT_DICE_CHECK) if require_tensor else _SOFT_DICE_CHECK
+    return _run_check(check, soft_dice_loss, assignment, quiet)
 
 
 # --- Weighted cross-entropy -----------------------------------------------------------------
@@ -1158,17 +1307,20 @@ def _weighted_ce_cases(sparse_labels):
     confident = np.where(confident == 1, 0.9, 0.0).astype("float32")
     confident[..., 0] += np.where(labels == 0, 0.1, 0.0)
     confident[..., 1] += np.where(labels != 0, 0.1, 0.0)
+    wrong = confident.copy()  # pixel (0, 0) of image 0: probability 0 for its true class
+    wrong[0, 0, 0] = np.eye(3, dtype="float32")[(labels[0, 0, 0] + 1) % 3]
     true = labels if sparse_labels else one_hot
     return [
         _Case("random probabilities, weights [1, 1, 1]", (true, probabilities, [1.0, 1.0, 1.0])),
         _Case("random probabilities, weights [0.2, 1, 5]", (true, probabilities, [0.2, 1.0, 5.0])),
         _Case("confident predictions with exact zeros for the other classes, weights [1, 2, 3]",
               (true, confident, [1.0, 2.0, 3.0])),
+        _Case("a pixel whose true class has probability 0, weights [1, 2, 3]", (true, wrong, [1.0, 2.0, 3.0])),
     ]
 
 
 def check_weighted_crossentropy(weighted_crossentropy, sparse_labels=False, assignment=None,
-                                quiet=False):
+                                quiet=False, require_tensor=False):
     """Check ``weighted_crossentropy(y_true, y_pred, class_weights)``.
 
     Convention (as ``course_utils.losses.pixelwise_crossentropy``): for every pixel
@@ -1176,6 +1328,9 @@ def check_weighted_crossentropy(weighted_crossentropy, sparse_labels=False, assi
     pixels of each image; result shape ``(batch,)``. ``y_true`` is one-hot
     ``(batch, h, w, classes)``, or integer labels ``(batch, h, w)`` with
     ``sparse_labels=True``; ``y_pred`` holds probabilities.
+
+    ``require_tensor=True`` (as the losses_metrics notebook asks): the result must also be
+    a tensor (keras.ops code). The same option exists for :func:`check_soft_dice`.
 
     Diagnoses: a scalar instead of per-image values, nan from log(0), weights ignored,
     a mean normalised by the weights, a missing minus sign, a sum instead of a mean over
@@ -1240,7 +1395,8 @@ def check_weighted_crossentropy(weighted_crossentropy, sparse_labels=False, assi
         ),
         rtol=1e-4, atol=1e-5,
     )
-    return _run_check(check, weighted_crossentropy, assignment, quiet)
+    return _run_check(_requiring_tensor(check) if require_tensor else check, weighted_crossentropy,
+                      assignment, quiet)
 
 
 # --- The FCN model -------------------------------------------------------------------------
@@ -1359,18 +1515,8 @@ def check_fcn_upscaling(build_fcn_upscaling, assignment=None, quiet=False):
     ReLU before the softmax, a wrong parameter count; then, if the function takes
     ``num_channels``, a 3-channel page.
     """
-    name = "build_fcn_upscaling"
-    try:
-        problem = _fcn_model_check(build_fcn_upscaling)
-    except NotImplementedError:
-        return _not_implemented(name, assignment, quiet)
-    if problem is None:
-        return _report_pass(name, 1, assignment, quiet)
-    checked, key, got = problem
-    title, hints = _FCN_MISTAKES[key]
-    return _report_failure(name, "the model differs from the lecture's FCN.",
-                           f"  Checked: {checked}; your model gave {got}.",
-                           _Mistake(key, title, hints, None), assignment, quiet)
+    return _run_model_check("build_fcn_upscaling", _fcn_model_check, build_fcn_upscaling,
+                            _FCN_MISTAKES, assignment, quiet)
 
 
 # --- Max pooling with argmax and unpooling ------------------------------------------------------
@@ -1524,3 +1670,1116 @@ def check_max_unpool(max_unpool, assignment=None, quiet=False):
     )
     return _run_check(check, max_unpool, assignment, quiet)
 
+
+
+# --- Small helpers for the checks below ---------------------------------------------------------
+
+
+def _variant_check(name, cases, reference, variants, generic_hints, output_ok=None, rtol=1e-5,
+                   atol=1e-6, extra_mistakes=()):
+    """A check whose known mistakes are wrong versions of the function.
+
+    ``variants``: ``(key, title, hints, wrong_function)`` tuples, tried in order.
+    """
+    mistakes = [_Mistake(key, title, hints, _matches(wrong, rtol, atol))
+                for key, title, hints, wrong in variants]
+    return _Check(name, cases, reference, list(extra_mistakes) + mistakes, generic_hints,
+                  output_ok=output_ok, rtol=rtol, atol=atol)
+
+
+def _int_values_right():
+    return _Mistake("not_int", "the result is right but not an int", (
+        "Return a Python int (or a NumPy integer): sizes and counts are whole numbers.",
+    ), _values_right())
+
+
+def _model_problem_report(name, problem, mistakes, assignment, quiet):
+    """Report the first problem found by a model check: ``(checked, key, got)`` or None."""
+    if problem is None:
+        return _report_pass(name, 1, assignment, quiet)
+    checked, key, got = problem
+    title, hints = mistakes[key]
+    return _report_failure(name, "the model differs from the exercise's network.",
+                           f"  Checked: {checked}; yours gave {got}.",
+                           _Mistake(key, title, hints, None), assignment, quiet)
+
+
+def _run_model_check(name, model_check, function, mistakes, assignment, quiet, seconds=None):
+    return _guarded(name, assignment, quiet, lambda: _model_problem_report(
+        name, model_check(function), mistakes, assignment, quiet), seconds)
+
+
+# --- Assignment "dimensions": pooling, up-scaling, bottleneck, parameters -------------------------
+
+
+def _pool_size_reference(n, pool_size=2, strides=None, padding="valid"):
+    return shapes.pool_output_size(n, pool_size, strides, padding)
+
+
+_POOL_CHECK = _variant_check(
+    "pool_output_size",
+    [_Case("the notebook's 2x2 pooling (strides=None) of 256 pixels", (256, 2), public=True),
+     _Case("255 pixels, 2x2 pooling, 'valid'", (255, 2, None, "valid")),
+     _Case("255 pixels, 2x2 pooling, 'same'", (255, 2, None, "same")),
+     _Case("10 pixels, 3x3 pooling, strides=None", (10, 3)),
+     _Case("10 pixels, 3x3 pooling, strides 1", (10, 3, 1, "valid")),
+     _Case("9 pixels, 2x2 pooling, strides 3, 'same'", (9, 2, 3, "same"))],
+    _pool_size_reference,
+    [("strides_none_as_one", "strides=None is treated as stride 1", (
+        "What does Keras' MaxPooling2D do when you give no strides?",
+        "strides=None means strides = pool_size (windows side by side, no overlap).",
+    ), lambda n, p=2, s=None, padding="valid": shapes.pool_output_size(n, p, s or 1, padding)),
+     ("same_rounds_down", "'same' rounds down", (
+         "With 'same' no pixel is lost: 255 pixels pooled by 2 give 128.",
+         "'same': ceil(n / s) == -(-n // s).",
+     ), lambda n, p=2, s=None, padding="valid": (
+         shapes.pool_output_size(n, p, s, "valid") if padding == "valid" else n // (s or p))),
+     ("missing_plus_one", "the '+ 1' of the 'valid' formula is missing", (
+         "Count the window positions of a 3-pixel window with stride 3 on 10 pixels by hand.",
+         "valid: (n - p) // s + 1.",
+     ), lambda n, p=2, s=None, padding="valid": (
+         (n - p) // (s or p) if padding == "valid" else -(-n // (s or p))))],
+    ("A pooling is a convolution without weights: use your conv_output_size with kernel = "
+     "pool_size and stride = strides (or pool_size if strides is None).",),
+    output_ok=_is_int, extra_mistakes=[_int_values_right()])
+
+
+def check_pool_output_size(pool_output_size, assignment=None, quiet=False):
+    """Check ``pool_output_size(input_size, pool_size=2, strides=None, padding="valid")``.
+
+    Diagnoses: strides=None taken as 1, 'same' rounding down, a missing '+ 1', float sizes.
+    """
+    return _run_check(_POOL_CHECK, pool_output_size, assignment, quiet)
+
+
+_UPSCALING_CHECK = _variant_check(
+    "upscaling_output_size",
+    [_Case("the notebook's UpSampling 8x8 of 32 pixels", (32, 8), public=True), _Case("7 pixels, factor 2", (7, 2)),
+     _Case("13 pixels, factor 3", (13, 3)), _Case("1 pixel, factor 16", (1, 16))],
+    lambda n, factor: n * factor,
+    [("divides", "the size is divided by the factor", (
+        "UpSampling2D makes the image larger: each pixel becomes factor x factor pixels.",
+    ), lambda n, factor: n // factor),
+     ("adds_factor", "the factor is added instead of multiplied", (
+         "Each pixel is repeated factor times: n pixels become n * factor.",
+     ), lambda n, factor: n + factor)],
+    ("UpSampling2D(size=factor) repeats every row and column factor times.",),
+    output_ok=_is_int, extra_mistakes=[_int_values_right()])
+
+
+def check_upscaling_output_size(upscaling_output_size, assignment=None, quiet=False):
+    """Check ``upscaling_output_size(input_size, factor)``."""
+    return _run_check(_UPSCALING_CHECK, upscaling_output_size, assignment, quiet)
+
+
+def _bottleneck_reference(height, width, k, num_pools=4, pool_padding="valid"):
+    for _ in range(num_pools):
+        height = shapes.pool_output_size(height, 2, 2, pool_padding)
+        width = shapes.pool_output_size(width, 2, 2, pool_padding)
+    return (height, width, k)
+
+
+def _decoded_reference(height, width, num_classes, num_pools=4, pool_padding="valid"):
+    h, w, _ = _bottleneck_reference(height, width, 1, num_pools, pool_padding)
+    return (h * 2 ** num_pools, w * 2 ** num_pools, num_classes)
+
+
+def _padded_reference(size, num_pools=4):
+    multiple = 2 ** num_pools
+    return -(-size // multiple) * multiple
+
+
+_BOTTLENECK_CASES = [
+    _Case("the notebook's bottleneck_shape(256, 512, k=64)", (256, 512, 64), public=True),
+    _Case("a 100 x 60 page, k = 3", (100, 60, 3)),
+    _Case("a 100 x 60 page, k = 3, 'same' poolings", (100, 60, 3, 4, "same")),
+    _Case("a 37 x 90 page, k = 5, 3 poolings", (37, 90, 5, 3)),
+    _Case("a 37 x 90 page, k = 5, 2 poolings, 'same'", (37, 90, 5, 2, "same")),
+]
+
+_BOTTLENECK_CHECK = _variant_check(
+    "bottleneck_shape", _BOTTLENECK_CASES, _bottleneck_reference,
+    [("pool_padding_ignored", "pool_padding is ignored", (
+        "Compare 'valid' and 'same' poolings of an odd size: 'same' keeps the last odd row.",
+        "Pass pool_padding on to pool_output_size at every stage.",
+    ), lambda h, w, k, num_pools=4, pool_padding="valid": _bottleneck_reference(h, w, k, num_pools)),
+     ("rounds_up", "the poolings round up ('valid' drops the last odd row)", (
+         "A 'valid' 2x2 pooling of 25 rows gives 12 rows, not 13.",
+     ), lambda h, w, k, num_pools=4, pool_padding="valid": _bottleneck_reference(h, w, k, num_pools, "same")),
+     ("num_pools_ignored", "num_pools is ignored (always 4 poolings)", (
+         "Use the argument num_pools for the number of stages.",
+     ), lambda h, w, k, num_pools=4, pool_padding="valid": _bottleneck_reference(h, w, k, 4, pool_padding))],
+    ("Apply the pooling rule stage by stage (num_pools times) to height and width; the 1x1 "
+     "convolution only sets the channels to k.",),
+    output_ok=lambda output: _as_shape_list([output]) is not None)
+
+
+def check_bottleneck_shape(bottleneck_shape, assignment=None, quiet=False):
+    """Check ``bottleneck_shape(height, width, k, num_pools=4, pool_padding="valid")``."""
+    return _run_check(_BOTTLENECK_CHECK, bottleneck_shape, assignment, quiet)
+
+
+_DECODED_CHECK = _variant_check(
+    "decoded_shape",
+    [_Case("the notebook's decoded_shape(100, 100, num_classes=4)", (100, 100, 4), public=True),
+     *_BOTTLENECK_CASES[1:]], _decoded_reference,
+    [("keeps_page_size", "the decoder gives back the page size", (
+        "Try a page whose sides are not multiples of 2**num_pools.",
+        "The up-scaling multiplies the bottleneck size by 2**num_pools: the rows the poolings "
+        "dropped do not come back (100 -> 6 -> 96).",
+    ), lambda h, w, c, num_pools=4, pool_padding="valid": (h, w, c)),
+     ("pool_padding_ignored", "pool_padding is ignored", (
+         "With 'same' poolings the bottleneck is larger: pass pool_padding on.",
+     ), lambda h, w, c, num_pools=4, pool_padding="valid": _decoded_reference(h, w, c, num_pools))],
+    ("decoded = bottleneck size * 2**num_pools, with num_classes channels.",),
+    output_ok=lambda output: _as_shape_list([output]) is not None)
+
+
+def check_decoded_shape(decoded_shape, assignment=None, quiet=False):
+    """Check ``decoded_shape(height, width, num_classes, num_pools=4, pool_padding="valid")``."""
+    return _run_check(_DECODED_CHECK, decoded_shape, assignment, quiet)
+
+
+_PADDED_CHECK = _variant_check(
+    "padded_size",
+    [_Case("the notebook's padded_size(256) (already a multiple)", (256,), public=True), _Case("100 pixels", (100,)),
+     _Case("33 pixels, 3 poolings", (33, 3)), _Case("64 pixels, 3 poolings", (64, 3)), _Case("1 pixel", (1,))],
+    _padded_reference,
+    [("full_extra_block", "a whole block is added to sizes that already fit", (
+        "A size that is already a multiple must stay as it is.",
+        "size + m - size % m adds m when size % m == 0; round up with -(-size // m) * m.",
+    ), lambda size, num_pools=4: size + 2 ** num_pools - size % 2 ** num_pools),
+     ("rounds_down", "the size is rounded down", (
+         "Padding makes the page larger, never smaller.",
+     ), lambda size, num_pools=4: size // 2 ** num_pools * 2 ** num_pools)],
+    ("The smallest multiple of 2**num_pools that is >= size.",),
+    output_ok=_is_int, extra_mistakes=[_int_values_right()])
+
+
+def check_padded_size(padded_size, assignment=None, quiet=False):
+    """Check ``padded_size(size, num_pools=4)``."""
+    return _run_check(_PADDED_CHECK, padded_size, assignment, quiet)
+
+
+def _kernel_area(kernel_size):
+    if isinstance(kernel_size, (int, np.integer)):
+        return int(kernel_size) ** 2
+    return int(kernel_size[0]) * int(kernel_size[1])
+
+
+def _conv_params_reference(kernel_size, in_channels, filters, use_bias=True):
+    return _kernel_area(kernel_size) * in_channels * filters + (filters if use_bias else 0)
+
+
+_PARAM_CASES = [
+    _Case("the notebook's conv2d_params(4, in_channels=40, filters=80)", (4, 40, 80), public=True),
+    _Case("3x3, 1 -> 40 channels", (3, 1, 40)),
+    _Case("kernel (3, 5), 7 -> 2 channels", ((3, 5), 7, 2)),
+    _Case("1x1, 160 -> 4 channels, no bias", (1, 160, 4, False)),
+]
+
+_PARAM_VARIANTS = [
+    ("forget_in_channels", "the input channels are missing", (
+        "A filter has one kh x kw kernel per input channel.",
+        "weights = kh * kw * in_channels * filters.",
+    ), lambda k, i, f, use_bias=True: _kernel_area(k) * f + (f if use_bias else 0)),
+    ("always_bias", "use_bias=False still counts a bias", (
+        "Look at the case without bias.",
+        "Add filters biases only if use_bias is True.",
+    ), lambda k, i, f, use_bias=True: _kernel_area(k) * i * f + f),
+    ("bias_per_input", "one bias per input channel instead of per filter", (
+        "Each filter (output channel) has one bias.",
+    ), lambda k, i, f, use_bias=True: _kernel_area(k) * i * f + (i if use_bias else 0)),
+    ("square_kernel_only", "a (kh, kw) kernel is not handled", (
+        "kernel_size may be an int or a pair (kh, kw): handle both.",
+    ), lambda k, i, f, use_bias=True: (k if isinstance(k, int) else k[0]) ** 2 * i * f + (f if use_bias else 0)),
+]
+
+
+def _params_check(name):
+    return _variant_check(name, _PARAM_CASES, _conv_params_reference, _PARAM_VARIANTS,
+                          ("Count the weights (kh * kw * in_channels * filters) and the biases "
+                           "(filters, if use_bias) separately.",),
+                          output_ok=_is_int, extra_mistakes=[_int_values_right()])
+
+
+_CONV_PARAMS_CHECK = _params_check("conv2d_params")
+_CONV_TRANSPOSE_PARAMS_CHECK = _params_check("conv2d_transpose_params")
+
+
+def check_conv2d_params(conv2d_params, assignment=None, quiet=False):
+    """Check ``conv2d_params(kernel_size, in_channels, filters, use_bias=True)``."""
+    return _run_check(_CONV_PARAMS_CHECK, conv2d_params, assignment, quiet)
+
+
+def check_conv2d_transpose_params(conv2d_transpose_params, assignment=None, quiet=False):
+    """Check ``conv2d_transpose_params(kernel_size, in_channels, filters, use_bias=True)``
+    (the same count as a convolution: the kernel is only used the other way round)."""
+    return _run_check(_CONV_TRANSPOSE_PARAMS_CHECK, conv2d_transpose_params, assignment, quiet)
+
+
+_DENSE_CHECK = _variant_check(
+    "dense_params",
+    [_Case("the notebook's dense_params(1280, 100)", (1280, 100), public=True), _Case("10 -> 3", (10, 3)),
+     _Case("7 -> 5, no bias", (7, 5, False))],
+    lambda i, u, use_bias=True: i * u + (u if use_bias else 0),
+    [("always_bias", "use_bias=False still counts a bias", (
+        "Add units biases only if use_bias is True.",
+    ), lambda i, u, use_bias=True: i * u + u),
+     ("bias_per_input", "one bias per input instead of per unit", (
+         "Each unit has one bias.",
+     ), lambda i, u, use_bias=True: i * u + (i if use_bias else 0))],
+    ("in_features * units weights, plus units biases if use_bias.",),
+    output_ok=_is_int, extra_mistakes=[_int_values_right()])
+
+
+def check_dense_params(dense_params, assignment=None, quiet=False):
+    """Check ``dense_params(in_features, units, use_bias=True)``."""
+    return _run_check(_DENSE_CHECK, dense_params, assignment, quiet)
+
+
+def _skip_table_reference(height, width, num_classes, in_channels=1, decoder="upscaling",
+                          fuse_channels="both"):
+    """(name, (h, w, c), params) rows of the slide's skip FCN; ``fuse_channels``: 'first'
+    and ``decoder`` switches reproduce mistakes."""
+    rows, shape = [], {}
+
+    def add(name, hwc, params):
+        shape[name] = hwc
+        rows.append((name, hwc, params))
+
+    def conv(name, source, filters, kernel):
+        h, w, c = shape[source] if source else (height, width, in_channels)
+        add(name, (h, w, filters), kernel * kernel * c * filters + filters)
+
+    def pool(name, source):
+        h, w, c = shape[source]
+        add(name, (h // 2, w // 2, c), 0)
+
+    def up(name, source, filters):
+        h, w, c = shape[source]
+        if decoder == "upscaling":
+            add(name, (2 * h, 2 * w, c), 0)
+        else:
+            add(name, (2 * h, 2 * w, filters), 9 * c * filters + filters)
+
+    def fuse(name, first, second):
+        h, w, c1 = shape[first]
+        add(name, (h, w, c1 + (shape[second][2] if fuse_channels == "both" else 0)), 0)
+
+    conv("conv1", None, 40, 3)
+    pool("pool1", "conv1")
+    conv("conv2", "pool1", 80, 4)
+    pool("pool2", "conv2")
+    conv("conv3", "pool2", 80, 4)
+    pool("pool3", "conv3")
+    conv("fc4", "pool3", 160, 1)
+    conv("fc5", "fc4", 160, 1)
+    for up_name, source, filters, fuse_name, skip in (("up1", "fc5", 80, "fuse2", "conv3"),
+                                                      ("up2", "fuse2", 80, "fuse3", "conv2"),
+                                                      ("up3", "fuse3", 40, "fuse4", "conv1")):
+        up(up_name, source, filters)
+        fuse(fuse_name, up_name, skip)
+    conv("logits", "fuse4", num_classes, 1)
+    add("softmax", shape["logits"], 0)
+    return rows
+
+
+def _table_numbers(rows):
+    """A table as an int array (rows, 4): h, w, c, params; the output itself if it has
+    another form (then it fails the comparison and the message shows what it is)."""
+    try:
+        return np.array([[*(int(v) for v in hwc), int(params)] for _, hwc, params in rows])
+    except (TypeError, ValueError):
+        return rows
+
+
+def _table_check_variant(table_function):
+    return lambda *args: _table_numbers(table_function(*args))
+
+
+_SKIP_TABLE_CHECK = _variant_check(
+    "skip_fcn_table",
+    [_Case("a 64 x 64 page, 4 classes, up-scaling decoder", (64, 64, 4)),
+     _Case("a 48 x 80 page, 3 classes, 2 channels", (48, 80, 3, 2)),
+     _Case("a 64 x 64 page, 4 classes, transposed decoder", (64, 64, 4, 1, "transposed")),
+     _Case("a 32 x 24 page, 2 classes, 3 channels, transposed decoder", (32, 24, 2, 3, "transposed"))],
+    _table_check_variant(_skip_table_reference),
+    [("transposed_as_upscaling", "decoder='transposed' gives the up-scaling table", (
+        "Compare the rows up1, up2, up3 of both decoders: a transposed convolution has "
+        "filters and parameters.",
+        "Conv2DTranspose(filters, 3, strides=2, padding='same'): output filters channels, "
+        "9 * in_channels * filters + filters parameters.",
+    ), _table_check_variant(lambda h, w, k, c=1, decoder="upscaling": _skip_table_reference(h, w, k, c))),
+     ("fuse_keeps_first_channels", "a concatenation keeps only the channels of its first input", (
+         "Concatenation joins the channel axis: the channels add up.",
+         "fuse = (h, w, c_up + c_skip), no parameters.",
+     ), _table_check_variant(lambda h, w, k, c=1, decoder="upscaling": _skip_table_reference(
+         h, w, k, c, decoder, "first")))],
+    ("Go through the slide's layers in order: conv1, pool1, conv2, pool2, conv3, pool3, fc4, "
+     "fc5, then up / fuse three times, logits, softmax: 16 rows of (name, (h, w, c), params).",))
+
+
+def check_skip_fcn_table(skip_fcn_table, assignment=None, quiet=False):
+    """Check ``skip_fcn_table(height, width, num_classes, in_channels=1, decoder="upscaling")``
+    (the shapes and parameter counts of its 16 rows).
+
+    Diagnoses: the transposed decoder computed as the up-scaling one, concatenations that
+    keep only the first input's channels.
+    """
+    return _run_check(_SKIP_TABLE_CHECK, _table_check_variant(skip_fcn_table), assignment, quiet)
+
+
+# --- Assignment "sliding_window_vs_fcn": patches, sliding window, whole-page FCN -------------------
+
+
+def _patches_reference(page, patch_size, stride, before=None):
+    """Patches centred on every stride-th pixel; ``before``: zero rows/columns before the
+    centre (patch_size // 2; other values reproduce mistakes)."""
+    page = np.asarray(page, dtype=np.float32)
+    page = page[:, :, None] if page.ndim == 2 else page
+    height, width = page.shape[:2]
+    before = patch_size // 2 if before is None else before
+    padded = np.pad(page, ((before, patch_size), (before, patch_size), (0, 0)))
+    centers = [(r, c) for r in range(0, height, stride) for c in range(0, width, stride)]
+    patches = np.stack([padded[r:r + patch_size, c:c + patch_size] for r, c in centers])
+    return patches, np.array(centers)
+
+
+def _patch_cases():
+    rng = np.random.default_rng(11)
+    return [
+        _Case("a 5x5 page, 3x3 patches, stride 2", (np.arange(25, dtype=np.float32).reshape(5, 5), 3, 2)),
+        _Case("a random 7x9 page with 3 channels, 4x4 patches (even), stride 3",
+              (rng.random((7, 9, 3)).astype(np.float32), 4, 3)),
+        _Case("a random 6x5 page, 5x5 patches, stride 1", (rng.random((6, 5)).astype(np.float32), 5, 1)),
+    ]
+
+
+_PATCHES_CHECK = _variant_check(
+    "extract_patches", _patch_cases(), _patches_reference,
+    [("no_padding", "the patches start at the pixel instead of being centred on it", (
+        "Look at the first patch: its centre must be pixel (0, 0), so it sticks out of the page.",
+        "Pad patch_size // 2 zeros before the page (and enough after), then cut the patch "
+        "starting at (r, c) of the padded page.",
+    ), lambda page, ps, s: _patches_reference(page, ps, s, before=0)),
+     ("even_size_centre", "the centre of an even-sized patch is off by one", (
+         "For an even patch size the centre is the pixel just right of / below the middle.",
+         "Pad patch_size // 2 zeros before the page, not (patch_size - 1) // 2.",
+     ), lambda page, ps, s: _patches_reference(page, ps, s, before=(ps - 1) // 2)),
+     ("centers_swapped", "the centres are (col, row) instead of (row, col)", (
+         "centers[i] = (row, col) of patch i, rows first.",
+     ), lambda page, ps, s: (lambda p, c: (p, c[:, ::-1]))(*_patches_reference(page, ps, s)))],
+    ("Centres: every stride-th row and column, row-major; each patch is zero-padded at the "
+     "borders and always patch_size x patch_size x C.",))
+
+
+def check_extract_patches(extract_patches, assignment=None, quiet=False):
+    """Check ``extract_patches(page, patch_size, stride)`` -> ``(patches, centers)``.
+
+    Diagnoses: patches anchored at their top-left pixel (no centring), an off-by-one
+    centre for even patch sizes, (col, row) centres.
+    """
+    return _run_check(_PATCHES_CHECK, extract_patches, assignment, quiet)
+
+
+class _CentreClassifier:
+    """A fake classifier: the class of a patch is int(its centre pixel) % 4; records the batch sizes."""
+
+    def __init__(self):
+        self.batch_sizes = []
+
+    def __call__(self, patches):
+        patches = np.asarray(patches)
+        self.batch_sizes.append(len(patches))
+        centre = patches[:, patches.shape[1] // 2, patches.shape[2] // 2, 0].astype(int) % 4
+        return np.eye(4, dtype=np.float32)[centre]
+
+
+def _sliding_reference(page, patch_size, stride, upsample=True):
+    page = np.asarray(page, dtype=np.float32)
+    patches, centers = _patches_reference(page, patch_size, stride)
+    labels = _CentreClassifier()(patches).argmax(-1).astype(np.uint8)
+    coarse = labels.reshape(-(-page.shape[0] // stride), -(-page.shape[1] // stride))
+    if not upsample:
+        return coarse
+    return np.repeat(np.repeat(coarse, stride, 0), stride, 1)[:page.shape[0], :page.shape[1]]
+
+
+def _sliding_cases():
+    rng = np.random.default_rng(12)
+    return [(rng.integers(0, 4, size=(9, 13)).astype(np.float32), 5, 4),
+            (rng.integers(0, 4, size=(8, 8)).astype(np.float32), 3, 2),
+            (rng.integers(0, 4, size=(5, 11)).astype(np.float32), 4, 3)]
+
+
+def check_predict_sliding_window(predict_sliding_window, assignment=None, quiet=False):
+    """Check ``predict_sliding_window(classify, page, patch_size, stride, batch_size=256)``
+    with a fake classifier (the class of a patch is its centre pixel's value).
+
+    Diagnoses: the coarse grid returned without up-sampling, a wrong shape, batches larger
+    than batch_size, labels that are not integers.
+    """
+    return _run_model_check("predict_sliding_window", _sliding_window_problem, predict_sliding_window,
+                            _SLIDING_WINDOW_MISTAKES, assignment, quiet)
+
+
+def _sliding_window_problem(predict_sliding_window):
+    problem = None
+    if True:
+        for page, patch_size, stride in _sliding_cases():
+            described = f"a {page.shape[0]}x{page.shape[1]} page, {patch_size}x{patch_size} patches, stride {stride}"
+            classify = _CentreClassifier()
+            try:
+                got = _to_numpy(predict_sliding_window(classify, page, patch_size, stride, batch_size=5))
+            except NotImplementedError:
+                raise
+            except Exception as error:
+                problem = (described, "raises", str(_Raised(error)))
+                break
+            if got.shape == _sliding_reference(page, patch_size, stride, upsample=False).shape != page.shape:
+                problem = (described, "coarse_grid", f"shape {got.shape}")
+            elif got.shape != page.shape:
+                problem = (described, "wrong_shape", f"shape {got.shape}")
+            elif classify.batch_sizes and max(classify.batch_sizes) > 5:
+                problem = (described + " with batch_size=5", "batch_size_ignored",
+                           f"batches of {max(classify.batch_sizes)} patches")
+            elif not np.array_equal(got, _sliding_reference(page, patch_size, stride)):
+                problem = (described, "wrong_labels", "other labels")
+            elif got.dtype.kind not in "iu":
+                problem = (described, "not_integer", f"dtype {got.dtype}")
+            if problem:
+                break
+    return problem
+
+
+_SLIDING_WINDOW_MISTAKES = {
+        "raises": ("the function raises an error", (
+            "Read the error: which line raises it? Call classify on batches of patches, "
+            "shape (B, patch_size, patch_size, C).",)),
+        "coarse_grid": ("the coarse grid of patch labels is returned, not a full-size map", (
+            "One label per stride x stride cell: repeat each label stride times along both axes.",
+            "np.repeat(np.repeat(coarse, stride, axis=0), stride, axis=1), then crop to (H, W).",
+        )),
+        "wrong_shape": ("the output does not have the page's shape (H, W)", (
+            "After repeating the labels, crop to the page's height and width.",)),
+        "batch_size_ignored": ("classify gets more than batch_size patches at once", (
+            "Loop over the patches in slices of batch_size: patches[start:start + batch_size].",)),
+        "wrong_labels": ("the labels are at the wrong places", (
+            "The label of the patch centred on (r, c) covers rows r .. r + stride - 1 and "
+            "columns c .. c + stride - 1.",
+            "Take the argmax of the scores per patch, reshape to (ceil(H / s), ceil(W / s)) "
+            "in row-major order, then repeat.",
+        )),
+        "not_integer": ("the labels are not integers", ("Return a uint8 array: .astype(np.uint8).",)),
+}
+
+
+class _PositionalNetwork:
+    """A fake FCN: class of a pixel = (int(value) + row + 2 * col) % 5; it refuses sizes that
+    are not multiples of 8 (the real FCN would crop them) and, when ``page_shape`` is set,
+    more padding than needed."""
+
+    page_shape = None
+
+    def __call__(self, batch):
+        batch = np.asarray(batch, dtype=np.float32)
+        if batch.shape[1] % 8 or batch.shape[2] % 8:
+            raise ValueError(f"the FCN needs multiples of 8, got {batch.shape[1:3]}")
+        if self.page_shape is not None:
+            needed = tuple(-(-size // 8) * 8 for size in self.page_shape[:2])
+            if tuple(batch.shape[1:3]) != needed:
+                raise ValueError(f"padded to {batch.shape[1:3]}, larger than needed {needed}")
+        rows = np.arange(batch.shape[1])[:, None]
+        cols = np.arange(batch.shape[2])[None, :]
+        return np.eye(5, dtype=np.float32)[(batch[..., 0].astype(int) + rows + 2 * cols) % 5]
+
+
+def _predict_fcn_reference(page, multiple=8, pad_before=False):
+    page = np.asarray(page, dtype=np.float32)
+    page = page[:, :, None] if page.ndim == 2 else page
+    h, w = page.shape[:2]
+    ph, pw = -h % multiple, -w % multiple
+    padding = ((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)) if pad_before else ((0, ph), (0, pw), (0, 0))
+    scores = _PositionalNetwork()(np.pad(page, padding)[None])[0]
+    top, left = (ph // 2, pw // 2) if pad_before else (0, 0)
+    return scores[top:top + h, left:left + w].argmax(-1).astype(np.uint8)
+
+
+def _predict_fcn_cases():
+    rng = np.random.default_rng(13)
+    return [
+        _Case("a 13x21 page of labels", (rng.integers(0, 5, size=(13, 21)).astype(np.float32),)),
+        _Case("a 16x24 page (already multiples of 8)", (rng.integers(0, 5, size=(16, 24)).astype(np.float32),)),
+        _Case("a 10x7x2 page", (rng.integers(0, 5, size=(10, 7, 2)).astype(np.float32),)),
+    ]
+
+
+def check_predict_fcn(predict_fcn, assignment=None, quiet=False):
+    """Check ``predict_fcn(predict, page, multiple=8)`` with a fake FCN that needs multiples
+    of 8 and whose answer depends on the pixel position.
+
+    Diagnoses: no padding, a whole extra block of padding, padding split over both sides,
+    scores returned instead of labels, the padded size returned.
+    """
+    network = _PositionalNetwork()
+    check = _variant_check(
+        "predict_fcn", _predict_fcn_cases(), lambda page: _predict_fcn_reference(page),
+        [("pads_both_sides", "the padding is split over both sides of the page", (
+            "The positions of the pixels must not move: pad at the bottom and the right only.",
+            "np.pad(page, ((0, -H % m), (0, -W % m), (0, 0))).",
+        ), lambda page: _predict_fcn_reference(page, pad_before=True)),
+         ("not_cropped", "the result keeps the padded size", (
+             "Crop the prediction back to the page's height and width.",
+         ), lambda page: network(np.pad(np.asarray(page, np.float32).reshape(*np.shape(page)[:2], -1),
+                                        ((0, -np.shape(page)[0] % 8), (0, -np.shape(page)[1] % 8), (0, 0)))[None])
+             [0].argmax(-1).astype(np.uint8))],
+        ("Pad the page with zeros at the bottom and right to multiples of `multiple`, run the "
+         "network once on a batch of one page, crop back to (H, W) and take the argmax.",),
+        extra_mistakes=[_Mistake("no_padding", "the page is not padded to a multiple of 8", (
+            "The network refuses sizes that are not multiples of 8: read the error.",
+            "-H % multiple rows and -W % multiple columns of zeros make the size a multiple.",
+        ), lambda cases, outputs, expected: any(isinstance(o, _Raised) and "multiples of 8" in str(o)
+                                               for o in outputs)),
+            _Mistake("full_extra_block", "a page that already fits gets a whole block of padding", (
+                "A 16 x 24 page needs no padding: -H % multiple is 0 then.",
+                "Pad -H % multiple rows, not multiple - H % multiple.",
+            ), lambda cases, outputs, expected: any(isinstance(o, _Raised) and "larger than needed" in str(o)
+                                                   for o in outputs)),
+            _Mistake("scores_not_labels", "the scores are returned, not the class labels", (
+                "Return one class per pixel, shape (H, W): argmax over the last axis.",
+            ), lambda cases, outputs, expected: any(not isinstance(o, _Raised) and _to_numpy(o).ndim == 3
+                                                   for o in outputs))])
+    def run(page):
+        network.page_shape = np.shape(page)
+        try:
+            return predict_fcn(network, page)
+        finally:
+            network.page_shape = None
+
+    return _run_check(check, run, assignment, quiet)
+
+
+# --- Assignment "skip_fcns": transposed convolution in NumPy and the two skip FCNs ----------------
+
+
+def _transpose_numpy_reference(inputs, kernel, strides=1, padding="valid", crop="centre"):
+    """Keras' Conv2DTranspose(use_bias=False) by scatter-add; ``crop`` reproduces mistakes:
+    'end' crops 'same' at the end only, 'none' does not crop at all."""
+    x, k = np.asarray(inputs, np.float64), np.asarray(kernel, np.float64)
+    sh, sw = (strides, strides) if np.isscalar(strides) else strides
+    b, h, w, _ = x.shape
+    kh, kw, c_out, _ = k.shape
+    full = np.zeros((b, (h - 1) * sh + kh, (w - 1) * sw + kw, c_out))
+    for i in range(h):
+        for j in range(w):
+            full[:, i * sh:i * sh + kh, j * sw:j * sw + kw] += np.einsum("bc,hwoc->bhwo", x[:, i, j], k)
+    if crop == "none":
+        return full
+    sizes = []
+    for n, kk, s, length in ((h, kh, sh, full.shape[1]), (w, kw, sw, full.shape[2])):
+        out = n * s if padding == "same" else (n - 1) * s + max(kk, s)
+        start = (max(length - out, 0) // 2 if crop == "centre" else 0) if padding == "same" else 0
+        sizes.append((out, start))
+    (oh, top), (ow, left) = sizes
+    result = np.zeros((b, oh, ow, c_out))
+    part = full[:, top:top + oh, left:left + ow]
+    result[:, :part.shape[1], :part.shape[2]] = part
+    return result
+
+
+def _transpose_numpy_cases():
+    rng = np.random.default_rng(14)
+    slide_kernel = np.array([[1.0, 10.0], [100.0, 1000.0]]).reshape(2, 2, 1, 1)
+    return [
+        _Case("the notebook's 2x2 kernel, stride 2 (no overlap)",
+              (np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 2, 2, 1), slide_kernel, 2), public=True),
+        _Case("random 3x3 input, 3x3 kernel, stride 2, 'valid'",
+              (rng.normal(size=(1, 3, 3, 2)), rng.normal(size=(3, 3, 3, 2)), 2, "valid")),
+        _Case("random 3x4 input, 3x3 kernel, stride 2, 'same'",
+              (rng.normal(size=(2, 3, 4, 1)), rng.normal(size=(3, 3, 2, 1)), 2, "same")),
+        _Case("random 2x3 input, 4x4 kernel, stride 2, 'same'",
+              (rng.normal(size=(1, 2, 3, 2)), rng.normal(size=(4, 4, 1, 2)), 2, "same")),
+        _Case("random 2x2 input, 2x2 kernel, stride 3 (gaps), 'valid'",
+              (rng.normal(size=(1, 2, 2, 1)), rng.normal(size=(2, 2, 1, 1)), 3, "valid")),
+    ]
+
+
+_TRANSPOSE_NUMPY_CHECK = _variant_check(
+    "conv2d_transpose_numpy", _transpose_numpy_cases(), _transpose_numpy_reference,
+    [("same_without_crop", "'same' is not cropped", (
+        "With 'same' the output has n * s pixels per axis: crop the scattered result.",
+        "Crop (length - n * s) // 2 pixels at the start, the rest at the end.",
+    ), lambda x, k, s=1, padding="valid": _transpose_numpy_reference(x, k, s, padding, crop="none")
+        if padding == "same" else _transpose_numpy_reference(x, k, s, padding)),
+     ("crop_at_end", "'same' crops only at the end", (
+         "Keras crops (length - n * s) // 2 pixels at the start and the rest at the end.",
+     ), lambda x, k, s=1, padding="valid": _transpose_numpy_reference(x, k, s, padding, crop="end")),
+     ("no_gap_after_last_stamp", "the gap after the last stamp is missing (stride > kernel)", (
+         "Try a kernel smaller than the stride: Keras keeps (n - 1) * s + max(k, s) pixels.",
+     ), lambda x, k, s=1, padding="valid": _transpose_numpy_reference(x, k, s, padding, crop="none")
+         if padding == "valid" else _transpose_numpy_reference(x, k, s, padding)),
+     ("kernel_layout", "the kernel's channel axes are swapped", (
+         "The Keras Conv2DTranspose kernel is (kh, kw, C_out, C_in): the last axis matches the input.",
+     ), lambda x, k, s=1, padding="valid": _transpose_numpy_reference(
+         x, np.swapaxes(np.asarray(k), 2, 3), s, padding))],
+    ("Scatter-add: input pixel (i, j) adds inputs[:, i, j] @ kernel into the output at rows "
+     "i*s .. i*s+kh-1 and columns j*s .. j*s+kw-1; then crop for the padding.",),
+    rtol=1e-5, atol=1e-6)
+
+
+def check_conv2d_transpose_numpy(conv2d_transpose_numpy, assignment=None, quiet=False):
+    """Check ``conv2d_transpose_numpy(inputs, kernel, strides=1, padding="valid")`` against
+    a scatter-add reference equal to Keras' Conv2DTranspose(use_bias=False).
+
+    Diagnoses: 'same' not cropped or cropped at the end only, the missing gap for
+    stride > kernel, swapped kernel channel axes.
+    """
+    return _run_check(_TRANSPOSE_NUMPY_CHECK, conv2d_transpose_numpy, assignment, quiet)
+
+
+def _skip_model_problem(build, transposed):
+    """The first difference of ``build(num_classes, num_channels)`` from the slide's network."""
+    import keras
+
+    from course_utils import models
+
+    reference_builder = models.build_fcn_transposed_skip if transposed else models.build_fcn_skip_upscaling
+    try:
+        model = build(3, 2)
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        return "building the model with num_classes=3, num_channels=2", "build_fails", str(_Raised(error))
+    if not isinstance(model, keras.Model):
+        return "the returned object", "not_a_model", type(model).__name__
+    page = np.random.default_rng(15).random((1, 16, 24, 2)).astype("float32")
+    try:
+        output = _to_numpy(model(page))
+    except Exception as error:
+        return "a (1, 16, 24, 2) page", "fixed_input_size", str(_Raised(error))
+    if output.shape != (1, 16, 24, 3):
+        return "a (1, 16, 24, 2) page, 3 classes", "wrong_output_shape", f"shape {output.shape}"
+    if not np.allclose(output.sum(-1), 1.0, atol=1e-4):
+        return "the sum of the class probabilities per pixel", "missing_softmax", "other sums"
+    reference = reference_builder(num_classes=3, num_channels=2)
+    if model.count_params() != reference.count_params():
+        return "the number of parameters", "wrong_parameter_count", f"{model.count_params()} parameters"
+    if [w.shape for w in model.get_weights()] != [w.shape for w in reference.get_weights()]:
+        return "the shapes of the weights, layer by layer", "wrong_connections", "other shapes"
+    reference.set_weights(model.get_weights())
+    if not np.allclose(output, _to_numpy(reference(page)), atol=1e-4):
+        return "the outputs with your model's weights in the slide's network", "wrong_connections", "other values"
+    return None
+
+
+_SKIP_MODEL_MISTAKES = {
+    **{key: _FCN_MISTAKES[key] for key in ("build_fails", "not_a_model", "fixed_input_size", "missing_softmax")},
+    "wrong_output_shape": ("the output shape is not (batch, height, width, num_classes)", (
+        "Three poolings and three 2x up-samplings: the output has the page's size.",
+        "The last layer is Conv2D(num_classes, 1), followed by the softmax.",
+    )),
+    "wrong_parameter_count": ("the number of parameters differs from the slide's network", (
+        "Compare filters and kernel sizes layer by layer with the slide's table.",
+        "The skips join the encoder convolutions conv3, conv2, conv1 (before pooling); the "
+        "concatenations add their channels.",
+    )),
+    "wrong_connections": ("the same layers compute something else: a connection differs", (
+        "Check what each concatenation joins, and in which order.",
+        "Concatenate([up-sampled, encoder conv of the same resolution]) along the channels: "
+        "the up-sampled tensor first; each up-sampling takes the previous fusion.",
+        "No activation on the transposed convolutions (as on the slide); ReLU on conv1 ... fc5.",
+    )),
+}
+
+
+def check_fcn_skip_upscaling(build_fcn_skip_upscaling, assignment=None, quiet=False):
+    """Check ``build_fcn_skip_upscaling(num_classes, num_channels=1)`` against the slide's
+    network (course_utils.models): output, softmax, parameters, and the outputs with the
+    same weights (which catches swapped or wrong skip connections)."""
+    return _run_model_check("build_fcn_skip_upscaling", lambda b: _skip_model_problem(b, False),
+                            build_fcn_skip_upscaling, _SKIP_MODEL_MISTAKES, assignment, quiet)
+
+
+def check_fcn_transposed_skip(build_fcn_transposed_skip, assignment=None, quiet=False):
+    """Check ``build_fcn_transposed_skip(num_classes, num_channels=1)`` like
+    :func:`check_fcn_skip_upscaling`, with transposed convolutions."""
+    return _run_model_check("build_fcn_transposed_skip", lambda b: _skip_model_problem(b, True),
+                            build_fcn_transposed_skip, _SKIP_MODEL_MISTAKES, assignment, quiet)
+
+
+# --- Assignment "unet" ---------------------------------------------------------------------------
+
+
+def _unet_bottleneck_reference(height, width, depth):
+    if depth < 1:
+        raise ValueError(f"depth must be at least 1, got {depth}")
+    multiple = 2 ** depth
+    for side, size in (("height", height), ("width", width)):
+        if size % multiple:
+            raise ValueError(f"{side} {size} is not a multiple of 2**{depth} = {multiple}")
+    return height // multiple, width // multiple
+
+
+def _raises_value_error_naming_the_side(cases, outputs, expected):
+    """Detector: an error case returns a value, or raises without naming side, size, multiple."""
+    for case, output, right in zip(cases, outputs, expected):
+        if isinstance(right, _Raised) and not isinstance(output, _Raised):
+            return True
+    return False
+
+
+def check_unet_bottleneck_size(unet_bottleneck_size, assignment=None, quiet=False):
+    """Check ``unet_bottleneck_size(height, width, depth)``: the size at the bottleneck, or a
+    ValueError naming the side, its size and the multiple.
+
+    Diagnoses: errors for sizes that fit (2 * depth instead of 2**depth), no ValueError
+    for sizes that do not fit, float sizes, messages that do not name the side, its size and the multiple.
+    """
+    name = "unet_bottleneck_size"
+    cases = [_Case("the notebook's 64 x 64, depth 2", (64, 64, 2), public=True),
+             _Case("the notebook's 64 x 48, depth 3", (64, 48, 3), public=True),
+             _Case("the notebook's 96 x 160, depth 5", (96, 160, 5), public=True), _Case("40 x 56, depth 3", (40, 56, 3)),
+             _Case("36 x 64, depth 3 (the height does not fit)", (36, 64, 3)),
+             _Case("64 x 100, depth 3 (the width does not fit)", (64, 100, 3)),
+             _Case("64 x 64, depth 0", (64, 64, 0))]
+    check = _variant_check(
+        name, cases, _unet_bottleneck_reference,
+        [],
+        ("Check depth >= 1 first; then each side must be a multiple of 2**depth, else raise "
+         "ValueError naming the side, its size and the multiple; return (height // m, width // m).",),
+        output_ok=lambda output: isinstance(output, _Raised) or (
+            isinstance(output, (tuple, list)) and all(_is_int(v) for v in output)),
+        extra_mistakes=[
+            _Mistake("raises_for_fitting_sizes", "a size that fits raises an error", (
+                "64 x 48 with depth 3 fits: both are multiples of 8.",
+                "The multiple is 2**depth (depth poolings, each halving the size), not 2 * depth.",
+            ), lambda cases, outputs, expected: any(
+                isinstance(o, _Raised) and not isinstance(e, _Raised) for o, e in zip(outputs, expected))),
+            _Mistake("no_value_error", "sizes that do not fit give no ValueError", (
+                "A side that is not a multiple of 2**depth cannot go down and up again: raise.",
+                "raise ValueError(f\"height {height} is not a multiple of {multiple}\") (and the "
+                "same for the width, and for depth < 1).",
+            ), _raises_value_error_naming_the_side),
+            _Mistake("float_sizes", "the sizes are floats", (
+                "Use integer division //: sizes are whole pixels.",
+            ), lambda cases, outputs, expected: any(
+                isinstance(o, (tuple, list)) and any(isinstance(v, float) for v in o) for o in outputs))])
+    result = _run_check(check, unet_bottleneck_size, assignment, quiet=True)
+    if result.passed:   # the messages of the errors, which _same does not compare
+        for case in cases[4:6]:
+            height, width, depth = case.args
+            side, size = ("height", height) if height % 2 ** depth else ("width", width)
+            try:
+                unet_bottleneck_size(*case.args)
+            except ValueError as error:
+                if not (side in str(error) and str(size) in str(error) and str(2 ** depth) in str(error)):
+                    result = _report_failure(
+                        name, "an error message is incomplete.",
+                        f"  First failing case: {case.description}: your message was {str(error)!r}.",
+                        _Mistake("message", "the error message does not name the side, its size and the multiple", (
+                            "Say which side does not fit, its size, and the multiple it must be.",
+                        ), None), assignment, True)
+                    break
+    if not quiet:
+        print(result.message)
+    return result
+
+
+def _double_conv_problem(double_conv):
+    import keras
+
+    inputs = keras.Input((None, None, 3))
+    try:
+        block = keras.Model(inputs, double_conv(inputs, 16))
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        return "double_conv(keras.Input((None, None, 3)), 16)", "build_fails", str(_Raised(error))
+    convs = [layer for layer in block.layers if isinstance(layer, keras.layers.Conv2D)]
+    if len(convs) != 2:
+        return "the Conv2D layers between input and output", "not_two_convs", f"{len(convs)} of them"
+    settings = [(c.filters, tuple(c.kernel_size), c.padding, getattr(c.activation, "__name__", "")) for c in convs]
+    if any(s[2] != "same" for s in settings):
+        return "the padding", "valid_padding", str([s[2] for s in settings])
+    if any(s[1] != (3, 3) for s in settings):
+        return "the kernel sizes", "kernel_size", str([s[1] for s in settings])
+    if any(s[3] != "relu" for s in settings):
+        return "the activations", "missing_relu", str([s[3] for s in settings])
+    if block.count_params() != 9 * 3 * 16 + 16 + 9 * 16 * 16 + 16:
+        return "the number of parameters", "wrong_filters", f"{block.count_params()} parameters"
+    return None
+
+
+_DOUBLE_CONV_MISTAKES = {
+    "build_fails": ("calling the block fails", (
+        "Apply each layer to a tensor: y = layers.Conv2D(...)(x), then the second to y.",)),
+    "not_two_convs": ("the output does not go through exactly two convolutions", (
+        "The second convolution must be applied to the output of the first, and its output "
+        "returned (a layer whose output is not used is not part of the block).",)),
+    "valid_padding": ("a convolution uses 'valid' padding", (
+        "The U-Net of this assignment keeps the size: padding='same'.",)),
+    "kernel_size": ("the kernels are not 3x3", ("Conv2D(filters, (3, 3), ...).",)),
+    "missing_relu": ("a convolution has no ReLU", ("Both convolutions: activation='relu'.",)),
+    "wrong_filters": ("the filter counts differ", ("Both convolutions have `filters` filters.",)),
+}
+
+
+def check_double_conv(double_conv, assignment=None, quiet=False):
+    """Check ``double_conv(x, filters)`` on a ``keras.Input`` with 3 channels and 16 filters."""
+    return _run_model_check("double_conv", _double_conv_problem, double_conv, _DOUBLE_CONV_MISTAKES,
+                            assignment, quiet)
+
+
+def _reference_unet(num_classes, depth, base_filters, num_channels=1):
+    """The assignment's U-Net ('same' padding, 2x2 transposed convolutions), for comparisons."""
+    import keras
+
+    layers = keras.layers
+    inputs = keras.Input((None, None, num_channels))
+    x, skips = inputs, []
+    for level in range(depth + 1):
+        for _ in range(2):
+            x = layers.Conv2D(base_filters * 2 ** level, 3, padding="same", activation="relu")(x)
+        if level < depth:
+            skips.append(x)
+            x = layers.MaxPooling2D(2)(x)
+    for level in reversed(range(depth)):
+        x = layers.Conv2DTranspose(base_filters * 2 ** level, 2, strides=2)(x)
+        x = layers.Concatenate()([x, skips[level]])
+        for _ in range(2):
+            x = layers.Conv2D(base_filters * 2 ** level, 3, padding="same", activation="relu")(x)
+    return keras.Model(inputs, layers.Conv2D(num_classes, 1, activation="softmax")(x))
+
+
+def _unet_problem(build_unet):
+    import keras
+
+    try:
+        model = build_unet(num_classes=3, depth=2, base_filters=4, num_channels=2)
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        return "build_unet(num_classes=3, depth=2, base_filters=4, num_channels=2)", "build_fails", str(_Raised(error))
+    if not isinstance(model, keras.Model):
+        return "the returned object", "not_a_model", type(model).__name__
+    page = np.random.default_rng(16).random((1, 16, 12, 2)).astype("float32")
+    try:
+        output = _to_numpy(model(page))
+    except Exception as error:
+        return "a (1, 16, 12, 2) page", "fixed_input_size", str(_Raised(error))
+    if output.shape != (1, 16, 12, 3):
+        return "a (1, 16, 12, 2) page, 3 classes", "wrong_output_shape", f"shape {output.shape}"
+    if not np.allclose(output.sum(-1), 1.0, atol=1e-4):
+        return "the sum of the class probabilities per pixel", "missing_softmax", "other sums"
+    kinds = [type(layer).__name__ for layer in model.layers]
+    if kinds.count("Conv2DTranspose") != 2:
+        return "the number of Conv2DTranspose layers", "no_transposed_conv", str(kinds.count("Conv2DTranspose"))
+    reference = _reference_unet(3, 2, 4, 2)
+    if model.count_params() != reference.count_params():
+        return "the number of parameters", "wrong_parameter_count", f"{model.count_params()} parameters"
+    if [w.shape for w in model.get_weights()] != [w.shape for w in reference.get_weights()]:
+        return "the shapes of the weights, layer by layer", "wrong_connections", "other shapes"
+    reference.set_weights(model.get_weights())
+    if not np.allclose(output, _to_numpy(reference(page)), atol=1e-4):
+        return "the outputs with your weights in the reference U-Net", "wrong_connections", "other values"
+    return None
+
+
+_UNET_MISTAKES = {
+    **{key: _FCN_MISTAKES[key] for key in ("build_fails", "not_a_model", "missing_softmax")},
+    "fixed_input_size": ("the model refuses a 16 x 12 page", (
+        "keras.Input((None, None, num_channels)): height and width may vary.",)),
+    "wrong_output_shape": ("the output shape is not (batch, height, width, num_classes)", (
+        "Every pooling needs its up-sampling back (depth of each), and a 1x1 convolution "
+        "with num_classes filters at the end.",)),
+    "no_transposed_conv": ("the decoder does not up-sample with Conv2DTranspose", (
+        "Each decoder level: Conv2DTranspose(filters, (2, 2), strides=2), then concatenate, "
+        "then double_conv.",)),
+    "wrong_parameter_count": ("the number of parameters differs from the formula of Part 4", (
+        "Count per level: two 3x3 convolutions, a 2x2 transposed convolution, and the "
+        "double convolution after the concatenation (2 * filters input channels).",
+        "Filters base_filters * 2**level; the bottleneck has base_filters * 2**depth.",
+    )),
+    "wrong_connections": ("the same layers compute something else: a skip connection differs", (
+        "Check what each concatenation joins, and in which order.",
+        "Keep the encoder output of each level BEFORE pooling; concatenate [up-sampled, skip] "
+        "(up-sampled first), deepest level first.",
+    )),
+}
+
+
+def check_build_unet(build_unet, assignment=None, quiet=False):
+    """Check ``build_unet(num_classes, depth, base_filters, num_channels=1)`` against the
+    assignment's U-Net: output, softmax, transposed convolutions, parameters, and the outputs
+    with the same weights (which catches swapped or wrong skip connections)."""
+    return _run_model_check("build_unet", _unet_problem, build_unet, _UNET_MISTAKES, assignment, quiet)
+
+
+def _train_unet_problem(train_unet, seconds):
+    import keras
+
+    from course_utils.data import make_page_dataset
+
+    images, labels = make_page_dataset(48, seed=71, height=64, width=64)
+    test_images, test_labels = make_page_dataset(8, seed=72, height=64, width=64)
+    keras.utils.set_random_seed(0)
+    try:
+        model = train_unet(images, labels, num_classes=4, seconds=seconds)
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        return "train_unet on 48 pages", "train_fails", str(_Raised(error))
+    if not isinstance(model, keras.Model):
+        return "the returned object", "not_a_model", type(model).__name__
+    probabilities = _to_numpy(model(test_images))
+    confidence = float(probabilities.max(-1).mean())
+    if confidence <= 0.48:
+        return "the mean probability of the most likely class", "softmax_twice", f"{confidence:.2f}"
+    score = metrics.mean_iou(test_labels, probabilities.argmax(-1), num_classes=4)
+    if score < 0.45:
+        return f"the mean IoU on 8 held-out pages after {seconds} s", "not_trained", f"{score:.2f}"
+    return None
+
+
+_TRAIN_UNET_MISTAKES = {
+    "train_fails": ("training fails", (
+        "Read the error. compile(optimizer, loss='sparse_categorical_crossentropy') and "
+        "fit_for(model, images, labels, seconds=seconds, batch_size=4).",)),
+    "not_a_model": ("train_unet does not return the trained model", ("Return the model.",)),
+    "softmax_twice": ("the probabilities are flat: a softmax applied twice?", (
+        "build_unet already ends with a softmax: add no second one.",
+        "A softmax of 4 probabilities is never above 0.48; use loss='sparse_categorical_crossentropy' "
+        "without from_logits=True.",
+    )),
+    "not_trained": ("the model has not learned enough", (
+        "Is fit_for called with seconds=seconds on the images and labels?",
+        "Depth 2, 8 base filters, Adam with learning rate 3e-3, batch size 4: see the hints of Part 5.",
+    )),
+}
+
+
+def check_train_unet(train_unet, seconds=20, assignment=None, quiet=False):
+    """Check ``train_unet(images, labels, num_classes, seconds)``: trains for ``seconds`` on
+    48 synthetic pages and looks at the predictions on 8 others (takes about ``seconds``).
+
+    Diagnoses: training errors, no model returned, flat probabilities (a softmax applied
+    twice), too low a mean IoU.
+    """
+    return _run_model_check("train_unet", lambda t: _train_unet_problem(t, seconds), train_unet,
+                            _TRAIN_UNET_MISTAKES, assignment, quiet, seconds=max(_check_seconds(), 4 * seconds))
+
+
+# --- Assignment "losses_metrics": mean IoU and class weights -------------------------------------
+
+
+def _mean_iou_reference(y_true, y_pred, num_classes, ignore_label=None):
+    return metrics.mean_iou(np.asarray(y_true), np.asarray(y_pred), num_classes, ignore_label=ignore_label)
+
+
+def _mean_iou_variant(count_ignored=False, absent_as_zero=False, drop_only_predicted=False):
+    def variant(y_true, y_pred, num_classes, ignore_label=None):
+        t, p = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
+        if ignore_label is not None and not count_ignored:
+            t, p = t[t != ignore_label], p[t != ignore_label]
+        scores = []
+        for c in range(num_classes):
+            union = np.count_nonzero((t == c) | (p == c))
+            if drop_only_predicted and not np.any(t == c):
+                continue
+            if union:
+                scores.append(np.count_nonzero((t == c) & (p == c)) / union)
+            elif absent_as_zero:
+                scores.append(0.0)
+        return float(np.mean(scores)) if scores else float("nan")
+
+    return variant
+
+
+def _mean_iou_cases():
+    rng = np.random.default_rng(17)
+    t = np.array([[0, 0, 1], [0, 1, 1], [2, 2, 255]])
+    p = np.array([[0, 1, 1], [0, 1, 1], [2, 0, 1]])
+    random_t = rng.choice([0, 1, 3], size=(2, 6, 7))
+    random_p = np.where(rng.random((2, 6, 7)) < 0.6, random_t, rng.integers(0, 4, size=(2, 6, 7)))
+    return [
+        _Case("the notebook's 3x3 maps, ignore_label=255", (t, p, 4, 255), public=True),
+        _Case("random maps, class 2 absent from the truth", (random_t, random_p, 5)),
+        _Case("random maps with ignored pixels", (np.where(rng.random((2, 6, 7)) < 0.2, 9, random_t),
+                                                  random_p, 4, 9)),
+        _Case("a class that is only predicted", (np.zeros((2, 2), int), np.array([[0, 1], [0, 0]]), 3)),
+        _Case("every pixel ignored", (np.full((2, 2), 255), np.zeros((2, 2), int), 4, 255)),
+    ]
+
+
+_MEAN_IOU_CHECK = _variant_check(
+    "mean_iou", _mean_iou_cases(), _mean_iou_reference,
+    [("ignore_counted", "the ignored pixels are counted", (
+        "Drop the pixels whose true label is ignore_label from both maps first.",
+        "keep = y_true != ignore_label; y_true, y_pred = y_true[keep], y_pred[keep].",
+    ), _mean_iou_variant(count_ignored=True)),
+     ("absent_as_zero", "classes absent from both maps count as 0", (
+         "A class that is neither true nor predicted anywhere has no IoU: leave it out of the mean.",
+     ), _mean_iou_variant(absent_as_zero=True)),
+     ("only_predicted_dropped", "classes absent from the truth are left out even when predicted", (
+         "A class that is predicted but not there is a mistake: its IoU is 0 and counts.",
+         "Leave a class out only when its union is empty.",
+     ), _mean_iou_variant(drop_only_predicted=True))],
+    ("Per class c: |true == c and pred == c| / |true == c or pred == c|; the mean over the "
+     "classes with a non-empty union; nan if none is left.",),
+    output_ok=_is_python_float)
+
+
+def check_mean_iou(mean_iou, assignment=None, quiet=False):
+    """Check ``mean_iou(y_true, y_pred, num_classes, ignore_label=None)``.
+
+    Diagnoses: ignored pixels counted, absent classes counted as 0, predicted-only classes
+    left out, a result that is not a Python float.
+    """
+    return _run_check(_MEAN_IOU_CHECK, mean_iou, assignment, quiet)
+
+
+def _class_weights_reference(frequencies):
+    f = np.asarray(frequencies, np.float64)
+    present = f > 0
+    weights = np.zeros_like(f)
+    weights[present] = np.median(f[present]) / f[present]
+    return weights
+
+
+_CLASS_WEIGHTS_CHECK = _variant_check(
+    "class_weights_from_frequencies",
+    [_Case("the notebook's four frequencies", (np.array([0.5, 0.3, 0.15, 0.05]),), public=True),
+     _Case("the notebook's pixel counts 5000, 3000, 1500, 500 (a list)", ([5000, 3000, 1500, 500],), public=True),
+     _Case("five frequencies, odd count", (np.array([0.4, 0.1, 0.2, 0.25, 0.05]),)),
+     _Case("an absent class", (np.array([0.6, 0.0, 0.3, 0.1]),)),
+     _Case("counts with two absent classes", (np.array([900, 0, 50, 0, 30, 20]),))],
+    _class_weights_reference,
+    [("inverted", "frequency / median instead of median / frequency", (
+        "Rare classes must get LARGE weights.",
+        "w_c = median / f_c.",
+    ), lambda f: np.where(np.asarray(f, float) > 0, np.asarray(f, float) / np.median(
+        np.asarray(f, float)[np.asarray(f, float) > 0]), 0.0)),
+     ("median_with_zeros", "the absent classes are included in the median", (
+         "Take the median over the present classes only (f > 0).",
+     ), lambda f: np.where(np.asarray(f, float) > 0, np.median(np.asarray(f, float)) / np.where(
+         np.asarray(f, float) > 0, np.asarray(f, float), 1.0), 0.0)),
+     ("mean_not_median", "the mean instead of the median", (
+         "Median frequency balancing uses the median (the mean of the two middle values for "
+         "an even count).",
+     ), lambda f: np.where(np.asarray(f, float) > 0, np.mean(np.asarray(f, float)[np.asarray(f, float) > 0]) / np.where(
+         np.asarray(f, float) > 0, np.asarray(f, float), 1.0), 0.0))],
+    ("w_c = median(frequencies of the present classes) / f_c, and 0 where f_c == 0.",),
+    extra_mistakes=[_Mistake("inf_for_absent", "an absent class gets inf or nan (division by 0)", (
+        "Frequency 0: do not divide; that class gets weight 0.",
+    ), lambda cases, outputs, expected: any(not isinstance(o, _Raised) and not np.all(np.isfinite(_to_numpy(o)))
+                                           for o in outputs))])
+
+
+def check_class_weights(class_weights_from_frequencies, assignment=None, quiet=False):
+    """Check ``class_weights_from_frequencies(frequencies)`` (median frequency balancing).
+
+    Diagnoses: inverted weights, absent classes in the median, the mean instead of the
+    median, inf or nan for absent classes.
+    """
+    return _run_check(_CLASS_WEIGHTS_CHECK, class_weights_from_frequencies, assignment, quiet)

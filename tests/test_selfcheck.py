@@ -601,3 +601,148 @@ def test_assignment_comes_from_argument_environment_or_folder(monkeypatch, tmp_p
     assert set(selfcheck.load_progress()) == {
         "dimensions/conv_output_size", "skip_fcns/max_unpool",
         "dimensions/conv_transpose_output_size"}
+
+
+# --- The self-checks agree with the grader on the grading-validity variants --------------------------
+
+SELF_CHECKED_ASSIGNMENTS = ["fcn_basics", "dimensions", "sliding_window_vs_fcn", "skip_fcns", "unet",
+                            "losses_metrics"]
+
+
+def test_every_exercise_has_a_self_check():
+    table = selfcheck._discover_exercises()
+    for assignment in SELF_CHECKED_ASSIGNMENTS:
+        assert table.get(assignment) == selfcheck.ASSIGNMENT_EXERCISES[assignment], assignment
+        for exercise in table[assignment]:
+            assert callable(getattr(selfcheck, selfcheck.EXERCISE_CHECKS[exercise])), exercise
+
+
+def _solution_namespace(assignment, variant=None):
+    """The solution notebook's answers (one cell replaced by ``variant``), executed."""
+    import sys as _sys
+
+    from autograder import demo_class
+    from conftest import REPO_ROOT
+
+    _sys.path.insert(0, str(REPO_ROOT / "tests" / "validity"))
+    answers = demo_class.solution_answers(REPO_ROOT / f"solutions/{assignment}/{assignment}.ipynb")
+    if variant is not None:
+        answers[variant.cell] = variant.answer(answers[variant.cell])
+    namespace = {}
+    exec("import math\nimport numpy as np\nimport keras\nfrom keras import ops\nlayers = keras.layers\n"
+         "from course_utils.training import fit_for\n" + "\n".join(answers.values()), namespace)
+    return namespace, answers
+
+
+def _checked_functions(answer):
+    """The exercise functions an answer cell defines (a given helper starts with '_')."""
+    return [name for name in re.findall(r"^def ([A-Za-z]\w*)\(", answer, re.M)
+            if name in selfcheck.EXERCISE_CHECKS and name != "train_unet"]   # training: too slow here
+
+
+def _self_check(assignment, name, function):
+    kwargs = {}
+    if assignment == "losses_metrics" and name in ("soft_dice_loss", "weighted_crossentropy"):
+        kwargs["require_tensor"] = True     # the notebook asks for keras.ops
+    if (assignment, name) == ("losses_metrics", "weighted_crossentropy"):
+        kwargs["sparse_labels"] = True
+    return getattr(selfcheck, selfcheck.EXERCISE_CHECKS[name])(function, assignment=assignment, quiet=True, **kwargs)
+
+
+@pytest.mark.parametrize("assignment", SELF_CHECKED_ASSIGNMENTS)
+def test_self_checks_agree_with_the_grading_variants(assignment):
+    """Correct variants of tests/validity/variants.py pass every self-check of their cell;
+    each wrong variant fails at least one of them, never with "not implemented"."""
+    pytest.importorskip("keras")
+    import sys as _sys
+
+    from conftest import REPO_ROOT
+
+    _sys.path.insert(0, str(REPO_ROOT / "tests" / "validity"))
+    from variants import VARIANTS
+
+    problems = []
+    for variant in [None, *VARIANTS.get(assignment, [])]:
+        namespace, answers = _solution_namespace(assignment, variant)
+        cells = [variant.cell] if variant else list(answers)
+        results = {name: _self_check(assignment, name, namespace[name])
+                   for cell in cells for name in _checked_functions(answers[cell])}
+        label = variant.name if variant else "solution"
+        if variant is None or not variant.fails:
+            problems += [f"{label}: {name} fails its self-check: {r.message}" for name, r in results.items()
+                         if not r.passed]
+        elif results and all(r.passed for r in results.values()):
+            problems.append(f"{label}: every self-check of cell {variant.cell} passes")
+        problems += [f"{label}: {name}: {r.message}" for name, r in results.items() if r.mistake == "not_implemented"]
+    assert not problems, "\n".join(problems)
+
+
+# --- The new checks name the mistake --------------------------------------------------------------
+
+
+def _transpose_crop_at_end(x, k, strides=1, padding="valid"):
+    return selfcheck._transpose_numpy_reference(x, k, strides, padding, crop="end")
+
+
+def _bottleneck_two_times_depth(height, width, depth):
+    multiple = 2 * depth
+    if depth < 1 or height % multiple or width % multiple:
+        raise ValueError(f"height {height} or width {width} is not a multiple of {multiple}")
+    return height // multiple, width // multiple
+
+
+def _soft_dice_numpy_for_tensor_check(y_true, y_pred, smooth=1.0):
+    return np.asarray(soft_dice_loss(y_true, y_pred, smooth))
+
+
+NEW_WRONG = [
+    (selfcheck.check_pool_output_size, lambda n, p=2, s=None, padding="valid": selfcheck.shapes.pool_output_size(
+        n, p, s or 1, padding), {}, "strides_none_as_one"),
+    (selfcheck.check_padded_size, lambda size, num_pools=4: size + 2 ** num_pools - size % 2 ** num_pools, {},
+     "full_extra_block"),
+    (selfcheck.check_conv2d_params, lambda k, i, f, use_bias=True: (k if isinstance(k, int) else k[0] * k[1]) ** (
+        2 if isinstance(k, int) else 1) * f + (f if use_bias else 0), {}, "forget_in_channels"),
+    (selfcheck.check_mean_iou, selfcheck._mean_iou_variant(count_ignored=True), {}, "ignore_counted"),
+    (selfcheck.check_class_weights, lambda f: np.asarray(f, float) / np.median(
+        np.asarray(f, float)[np.asarray(f, float) > 0]), {}, "inverted"),
+    (selfcheck.check_extract_patches, lambda page, ps, s: selfcheck._patches_reference(page, ps, s, before=0), {},
+     "no_padding"),
+    (selfcheck.check_conv2d_transpose_numpy, _transpose_crop_at_end, {}, "crop_at_end"),
+    (selfcheck.check_predict_fcn, lambda predict, page, multiple=8: np.asarray(predict(np.pad(
+        np.asarray(page, np.float32).reshape(*np.shape(page)[:2], -1),
+        ((0, multiple - np.shape(page)[0] % multiple), (0, multiple - np.shape(page)[1] % multiple), (0, 0)))[None]))[
+        0, :np.shape(page)[0], :np.shape(page)[1]].argmax(-1).astype(np.uint8), {}, "full_extra_block"),
+    (selfcheck.check_unet_bottleneck_size, _bottleneck_two_times_depth, {}, "raises_for_fitting_sizes"),
+    (selfcheck.check_weighted_crossentropy, lambda t, p, w: ce_log_of_zero(np.eye(3)[t], p, w),
+     {"sparse_labels": True}, "log_of_zero"),
+]
+
+
+@pytest.mark.parametrize("check, function, options, mistake", NEW_WRONG, ids=[m for *_, m in NEW_WRONG])
+def test_new_checks_diagnose_their_mistakes(check, function, options, mistake):
+    result = check(function, quiet=True, **options)
+    assert not result.passed and result.mistake == mistake, result.message
+
+
+def test_numpy_loss_fails_where_a_tensor_is_required():
+    pytest.importorskip("keras")
+    assert selfcheck.check_soft_dice(_soft_dice_numpy_for_tensor_check, quiet=True).passed
+    result = selfcheck.check_soft_dice(_soft_dice_numpy_for_tensor_check, quiet=True, require_tensor=True)
+    assert not result.passed and result.mistake == "not_a_tensor", result.message
+
+
+def test_an_endless_loop_gives_a_result_not_a_hang(monkeypatch):
+    monkeypatch.setenv("SEGCOURSE_CHECK_SECONDS", "0.5")
+
+    def endless(y_true, y_pred):
+        while True:
+            pass
+
+    result = selfcheck.check_dice(endless, quiet=True)
+    assert not result.passed and result.mistake == "too_slow" and "endless loop" in result.message
+
+
+def test_progress_is_show_progress(capsys):
+    selfcheck.check_dice(dice_coefficient, quiet=True)
+    assert selfcheck.progress() == selfcheck.show_progress()
+    assert "exercises pass their self-check" in capsys.readouterr().out
