@@ -18,6 +18,10 @@ One module per concept:
 - ``training``: training on a wall-clock budget.
 - ``pipeline``: a backend-neutral data pipeline (Keras ``PyDataset``) with augmentation.
 - ``shapes_dataset``: synthetic shapes with instance masks (instance segmentation).
+- ``instance``: mask IoU, matching predicted to true instances, COCO-style mask AP.
+- ``maskrcnn``: a compact Mask R-CNN (anchors, RPN, RoIAlign, box and mask heads) that
+  trains on the shapes on a CPU.
+- ``panoptic``: things merged over stuff into a panoptic map, panoptic quality (PQ).
 - ``widgets``: interactive explorers (ipywidgets) that also draw static figures.
 - ``selfcheck``: student self-checks with progressive hints, and ``show_progress()``.
 - ``transfer``: a pretrained encoder (shipped weights, ``pretrain`` makes them) and
