@@ -46,9 +46,9 @@ SKIPPED_CELLS = {"timing", "compare_losses"}          # not graded, slow
 # Grade cells whose probes read the model that the visible test cell trains (``trained_unet``,
 # TRAIN_SECONDS of training): judged only by the slow ``test_training_checks``, which runs
 # the training cell in-process; the solution cell they grade.
-TRAINING_CELLS = {"test_train_unet_visible", "test_train_unet_hidden"}
-TRAINED_BY = {"test_train_unet_visible"}
-TRAINING_SOLUTION_CELLS = {"train_unet"}
+TRAINING_CELLS = {"test_train_unet_visible", "test_train_unet_hidden", "test_fine_tune_visible", "test_fine_tune_hidden"}
+TRAINED_BY = {"test_train_unet_visible", "test_fine_tune_visible"}
+TRAINING_SOLUTION_CELLS = {"train_unet", "fine_tune"}
 
 
 def _harness_module():
@@ -173,17 +173,20 @@ def test_references_judge_variants(assignment):
 
 
 @pytest.mark.slow
-def test_training_checks(monkeypatch):
-    """The U-Net training checks: the solution and a correct variant pass, an untrained
-    model and a softmax applied twice fail (the model trained once per variant, with the
-    autograder's shortened TRAIN_SECONDS)."""
+@pytest.mark.parametrize("assignment", ["unet", "transfer_learning"])
+def test_training_checks(monkeypatch, assignment):
+    """The training checks (U-Net; transfer learning's fine-tuning): the solution and a
+    correct variant pass, the wrong ones fail (e.g. an untrained model, a softmax applied
+    twice, the whole encoder unfrozen); the model trained once per variant, with the
+    autograder's shortened TRAIN_SECONDS."""
     pytest.importorskip("keras")
     monkeypatch.setenv("COURSE_FAST", "1")
     problems = []
-    for variant in [None] + [v for v in VARIANTS["unet"] if v.cell in TRAINING_SOLUTION_CELLS]:
+    for variant in [None] + [v for v in VARIANTS[assignment] if v.cell in TRAINING_SOLUTION_CELLS]:
         chosen = [variant] if variant else []
-        verdicts = judge_in_process("unet", chosen, training=True)
-        problems += check_verdicts(verdicts, expected_failures(chosen), sorted(TRAINING_CELLS),
+        verdicts = judge_in_process(assignment, chosen, training=True)
+        cells = sorted(TRAINING_CELLS & set(load_checks(assignment)))
+        problems += check_verdicts(verdicts, expected_failures(chosen), cells,
                                    variant.name if variant else "solution")
     assert not problems, "\n".join(problems)
 
