@@ -2338,39 +2338,58 @@ def check_conv2d_transpose_numpy(conv2d_transpose_numpy, assignment=None, quiet=
     return _run_check(_TRANSPOSE_NUMPY_CHECK, conv2d_transpose_numpy, assignment, quiet)
 
 
-def _skip_model_problem(build, transposed):
-    """The first difference of ``build(num_classes, num_channels)`` from the slide's network."""
+def _built_model_problem(build, described, page, num_classes):
+    """Build a model with ``build()`` and run it on ``page``.
+
+    Returns ``(problem, model, output)``: problem is ``(checked, key, got)`` for a build
+    error, a non-model, a refused page, a wrong output shape or a missing softmax, else None.
+    """
     import keras
 
-    from course_utils import models
-
-    reference_builder = models.build_fcn_transposed_skip if transposed else models.build_fcn_skip_upscaling
     try:
-        model = build(3, 2)
+        model = build()
     except NotImplementedError:
         raise
     except Exception as error:
-        return "building the model with num_classes=3, num_channels=2", "build_fails", str(_Raised(error))
+        return (described, "build_fails", str(_Raised(error))), None, None
     if not isinstance(model, keras.Model):
-        return "the returned object", "not_a_model", type(model).__name__
-    page = np.random.default_rng(15).random((1, 16, 24, 2)).astype("float32")
+        return ("the returned object", "not_a_model", type(model).__name__), None, None
     try:
         output = _to_numpy(model(page))
     except Exception as error:
-        return "a (1, 16, 24, 2) page", "fixed_input_size", str(_Raised(error))
-    if output.shape != (1, 16, 24, 3):
-        return "a (1, 16, 24, 2) page, 3 classes", "wrong_output_shape", f"shape {output.shape}"
+        return (f"a {page.shape} page", "fixed_input_size", str(_Raised(error))), model, None
+    if output.shape != page.shape[:3] + (num_classes,):
+        return (f"a {page.shape} page, {num_classes} classes", "wrong_output_shape", f"shape {output.shape}"), model, None
     if not np.allclose(output.sum(-1), 1.0, atol=1e-4):
-        return "the sum of the class probabilities per pixel", "missing_softmax", "other sums"
-    reference = reference_builder(num_classes=3, num_channels=2)
+        return ("the sum of the class probabilities per pixel", "missing_softmax", "other sums"), model, output
+    return None, model, output
+
+
+def _same_weights_problem(model, reference, page, output, what):
+    """Compare ``model`` with ``reference``: parameter count, weight shapes, then the outputs
+    with the model's weights copied into the reference (catches wrong connections)."""
     if model.count_params() != reference.count_params():
         return "the number of parameters", "wrong_parameter_count", f"{model.count_params()} parameters"
     if [w.shape for w in model.get_weights()] != [w.shape for w in reference.get_weights()]:
         return "the shapes of the weights, layer by layer", "wrong_connections", "other shapes"
     reference.set_weights(model.get_weights())
     if not np.allclose(output, _to_numpy(reference(page)), atol=1e-4):
-        return "the outputs with your model's weights in the slide's network", "wrong_connections", "other values"
+        return f"the outputs with your weights in {what}", "wrong_connections", "other values"
     return None
+
+
+def _skip_model_problem(build, transposed):
+    """The first difference of ``build(num_classes, num_channels)`` from the slide's network."""
+    from course_utils import models
+
+    reference_builder = models.build_fcn_transposed_skip if transposed else models.build_fcn_skip_upscaling
+    page = np.random.default_rng(15).random((1, 16, 24, 2)).astype("float32")
+    problem, model, output = _built_model_problem(
+        lambda: build(3, 2), "building the model with num_classes=3, num_channels=2", page, 3)
+    if problem is not None:
+        return problem
+    return _same_weights_problem(model, reference_builder(num_classes=3, num_channels=2), page, output,
+                                 "the slide's network")
 
 
 _SKIP_MODEL_MISTAKES = {
@@ -2553,37 +2572,16 @@ def _reference_unet(num_classes, depth, base_filters, num_channels=1):
 
 
 def _unet_problem(build_unet):
-    import keras
-
-    try:
-        model = build_unet(num_classes=3, depth=2, base_filters=4, num_channels=2)
-    except NotImplementedError:
-        raise
-    except Exception as error:
-        return "build_unet(num_classes=3, depth=2, base_filters=4, num_channels=2)", "build_fails", str(_Raised(error))
-    if not isinstance(model, keras.Model):
-        return "the returned object", "not_a_model", type(model).__name__
     page = np.random.default_rng(16).random((1, 16, 12, 2)).astype("float32")
-    try:
-        output = _to_numpy(model(page))
-    except Exception as error:
-        return "a (1, 16, 12, 2) page", "fixed_input_size", str(_Raised(error))
-    if output.shape != (1, 16, 12, 3):
-        return "a (1, 16, 12, 2) page, 3 classes", "wrong_output_shape", f"shape {output.shape}"
-    if not np.allclose(output.sum(-1), 1.0, atol=1e-4):
-        return "the sum of the class probabilities per pixel", "missing_softmax", "other sums"
+    problem, model, output = _built_model_problem(
+        lambda: build_unet(num_classes=3, depth=2, base_filters=4, num_channels=2),
+        "build_unet(num_classes=3, depth=2, base_filters=4, num_channels=2)", page, 3)
+    if problem is not None:
+        return problem
     kinds = [type(layer).__name__ for layer in model.layers]
     if kinds.count("Conv2DTranspose") != 2:
         return "the number of Conv2DTranspose layers", "no_transposed_conv", str(kinds.count("Conv2DTranspose"))
-    reference = _reference_unet(3, 2, 4, 2)
-    if model.count_params() != reference.count_params():
-        return "the number of parameters", "wrong_parameter_count", f"{model.count_params()} parameters"
-    if [w.shape for w in model.get_weights()] != [w.shape for w in reference.get_weights()]:
-        return "the shapes of the weights, layer by layer", "wrong_connections", "other shapes"
-    reference.set_weights(model.get_weights())
-    if not np.allclose(output, _to_numpy(reference(page)), atol=1e-4):
-        return "the outputs with your weights in the reference U-Net", "wrong_connections", "other values"
-    return None
+    return _same_weights_problem(model, _reference_unet(3, 2, 4, 2), page, output, "the reference U-Net")
 
 
 _UNET_MISTAKES = {
@@ -2621,7 +2619,7 @@ def _train_unet_problem(train_unet, seconds):
 
     from course_utils.data import make_page_dataset
 
-    images, labels = make_page_dataset(48, seed=71, height=64, width=64)
+    images, labels = make_page_dataset(96, seed=71, height=64, width=64)
     test_images, test_labels = make_page_dataset(8, seed=72, height=64, width=64)
     keras.utils.set_random_seed(0)
     try:
@@ -2629,16 +2627,16 @@ def _train_unet_problem(train_unet, seconds):
     except NotImplementedError:
         raise
     except Exception as error:
-        return "train_unet on 48 pages", "train_fails", str(_Raised(error))
+        return "train_unet on 96 pages", "train_fails", str(_Raised(error))
     if not isinstance(model, keras.Model):
         return "the returned object", "not_a_model", type(model).__name__
     probabilities = _to_numpy(model(test_images))
-    confidence = float(probabilities.max(-1).mean())
-    if confidence <= 0.48:
-        return "the mean probability of the most likely class", "softmax_twice", f"{confidence:.2f}"
     score = metrics.mean_iou(test_labels, probabilities.argmax(-1), num_classes=4)
     if score < 0.45:
         return f"the mean IoU on 8 held-out pages after {seconds} s", "not_trained", f"{score:.2f}"
+    confidence = float(probabilities.max(-1).mean())
+    if confidence <= 0.48:   # right classes, flat probabilities
+        return "the mean probability of the most likely class", "softmax_twice", f"{confidence:.2f}"
     return None
 
 
@@ -2661,7 +2659,8 @@ _TRAIN_UNET_MISTAKES = {
 
 def check_train_unet(train_unet, seconds=20, assignment=None, quiet=False):
     """Check ``train_unet(images, labels, num_classes, seconds)``: trains for ``seconds`` on
-    48 synthetic pages and looks at the predictions on 8 others (takes about ``seconds``).
+    96 synthetic pages (as the visible test) and looks at the predictions on 8 others (takes
+    about ``seconds``).
 
     Diagnoses: training errors, no model returned, flat probabilities (a softmax applied
     twice), too low a mean IoU.

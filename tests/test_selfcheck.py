@@ -746,3 +746,15 @@ def test_progress_is_show_progress(capsys):
     selfcheck.check_dice(dice_coefficient, quiet=True)
     assert selfcheck.progress() == selfcheck.show_progress()
     assert "exercises pass their self-check" in capsys.readouterr().out
+
+
+@pytest.mark.slow   # draws 104 pages
+def test_train_unet_check_reports_an_untrained_model():
+    keras = pytest.importorskip("keras")
+
+    def untrained(images, labels, num_classes, seconds):
+        inputs = keras.Input((None, None, 1))
+        return keras.Model(inputs, keras.layers.Conv2D(num_classes, 1, activation="softmax")(inputs))
+
+    result = selfcheck.check_train_unet(untrained, seconds=1, quiet=True)
+    assert not result.passed and result.mistake == "not_trained", result.message
