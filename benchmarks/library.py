@@ -3,15 +3,25 @@ of the lecture trained on the same synthetic pages with the same time budget.
 
     python -m benchmarks.library            # full run (about 20 minutes on 2 CPU cores)
     python -m benchmarks.library --quick    # smoke run with tiny budgets (about 2 minutes)
+    python -m benchmarks.library --only unet   # rerun one network, merge its row
 
-Writes ``benchmarks/results/library.json``, ``library.md`` (tables and targets) and
-``library_predictions.png`` (the lecture's comparison slides, reproduced). Targets are
-checked here and reported in the files, never asserted in tests.
+Writes ``benchmarks/results/library.json``, ``library.md`` (tables and targets),
+``library_predictions.png`` (the lecture's comparison slides, reproduced) and
+``library_predictions.npz`` (the predicted label maps the figure draws, so that a
+partial rerun can redraw it). Targets are checked here and reported in the files, never
+asserted in tests.
+
+``--only NAME[,NAME]`` trains only the named networks and merges their rows into the
+existing ``library.json`` of the output folder (the other rows, and the sliding-window
+comparison unless both ``sliding_window_patch_cnn`` and ``fcn_upscaling`` are rerun, are
+kept as they were). Every row records when it was measured and the machine's load
+average before and after, because other jobs on a shared machine slow training down.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import functools
 import json
 import logging
@@ -27,7 +37,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
-from course_utils import data, metrics, models, pipeline, sliding_window, timing, training, viz  # noqa: E402
+from course_utils import data, losses, metrics, models, pipeline, sliding_window, timing, training, viz  # noqa: E402
 
 # Predicting pages of several sizes retraces the graph; TensorFlow warns about it each time.
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
@@ -53,16 +63,21 @@ def boundary_accuracy(true_labels, predicted, width=3):
     return float(np.mean(true_labels[band] == predicted[band]))
 
 
+# Band width (pixels) of the boundary metrics: half a text line (6 px) on either side.
+BOUNDARY_WIDTH = 3
+
+
 def evaluate(predict, pages, labels):
-    """Mean IoU, mean Dice, FgPA and boundary accuracy of ``predict`` over held-out pages
-    (each averaged over pages, as in Wick & Puppe)."""
-    scores = {"mean_iou": [], "dice": [], "fgpa": [], "boundary_acc": []}
+    """Mean IoU, mean Dice, FgPA, boundary accuracy and boundary IoU of ``predict`` over
+    held-out pages (each averaged over pages, as in Wick & Puppe)."""
+    scores = {"mean_iou": [], "dice": [], "fgpa": [], "boundary_acc": [], "boundary_iou": []}
     for page, truth in zip(pages, labels):
         predicted = predict(page)
         scores["mean_iou"].append(metrics.mean_iou(truth, predicted, NUM_CLASSES))
         scores["dice"].append(metrics.mean_dice(truth, predicted, NUM_CLASSES))
         scores["fgpa"].append(metrics.foreground_pixel_accuracy(truth, predicted, data.ink_mask(page)))
-        scores["boundary_acc"].append(boundary_accuracy(truth, predicted))
+        scores["boundary_acc"].append(boundary_accuracy(truth, predicted, BOUNDARY_WIDTH))
+        scores["boundary_iou"].append(metrics.mean_boundary_iou(truth, predicted, NUM_CLASSES, BOUNDARY_WIDTH))
     return {name: round(float(np.mean(values)), 4) for name, values in scores.items()}
 
 
@@ -84,16 +99,72 @@ def matmul_peak_flops_per_s(size=2048, repeats=5):
     return 2 * size**3 / seconds
 
 
+# How the whole-page networks train: Adam, random crops of the training pages plus
+# horizontal flips. An architecture may override any entry (see ARCHITECTURES).
+DEFAULT_RECIPE = {"learning_rate": 3e-3, "batch_size": 8, "crop": 128, "dice_weight": 0.0, "from_logits": False}
+
+# name -> (build function, recipe overrides, model options recorded in the results)
+UNET_OPTIONS = {"depth": 3, "base_filters": 8, "padding": "same", "batch_norm": True, "batch_norm_momentum": 0.9}
 ARCHITECTURES = {
-    "fcn_upscaling": lambda: models.build_fcn_upscaling(NUM_CLASSES),
-    "fcn_skip_upscaling": lambda: models.build_fcn_skip_upscaling(NUM_CLASSES),
-    "fcn_transposed_skip": lambda: models.build_fcn_transposed_skip(NUM_CLASSES),
-    "unet": lambda: models.build_unet(NUM_CLASSES, depth=4, base_filters=16, padding="same"),
-    "deconvnet": lambda: models.build_deconvnet(NUM_CLASSES),
+    "fcn_upscaling": (lambda: models.build_fcn_upscaling(NUM_CLASSES), {}, {}),
+    "fcn_skip_upscaling": (lambda: models.build_fcn_skip_upscaling(NUM_CLASSES), {}, {}),
+    "fcn_transposed_skip": (lambda: models.build_fcn_transposed_skip(NUM_CLASSES), {}, {}),
+    # A full-resolution U-Net with 16 base filters costs as much per batch as the FCNs; with
+    # 8 (half the CPU time per batch) and batch normalization it learns fast per batch.
+    # Momentum 0.9: the inference statistics forget the untrained first batches quickly.
+    "unet": (lambda: models.build_unet(NUM_CLASSES, output="logits", **UNET_OPTIONS),
+             {"learning_rate": 3e-3, "batch_size": 8, "crop": 128, "dice_weight": 0.0, "from_logits": True},
+             UNET_OPTIONS),
+    "deconvnet": (lambda: models.build_deconvnet(NUM_CLASSES), {}, {}),
 }
+PATCH_CNN = "sliding_window_patch_cnn"
+NETWORK_NAMES = (PATCH_CNN, *ARCHITECTURES)
 
 
-def run(train_seconds, num_train_pages, num_test_pages, page_size, sliding_page_size, out_dir):
+def _loss(dice_weight, from_logits):
+    """Cross-entropy (+ ``dice_weight`` x soft Dice) for a model ending in softmax or logits."""
+    if dice_weight:
+        return losses.CombinedCrossEntropyDiceLoss(dice_weight=dice_weight, from_logits=from_logits)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+
+
+def _now_utc():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _load_average():
+    """1, 5 and 15 minute load averages (runnable processes; above the core count the
+    machine is oversubscribed), or None where the OS does not report them."""
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def _budget(train_seconds, num_train_pages, num_test_pages, page_size):
+    return {"train_seconds": train_seconds, "train_pages": num_train_pages,
+            "test_pages": num_test_pages, "page_size": page_size}
+
+
+def run(train_seconds, num_train_pages, num_test_pages, page_size, sliding_page_size, out_dir, only=None):
+    """Train and score the networks; write the result files into ``out_dir``.
+
+    Args:
+        train_seconds: training budget per network (seconds after the compiling first batch).
+        num_train_pages, num_test_pages, page_size: the synthetic pages (square, pixels).
+        sliding_page_size: side of the page timed for sliding window against FCN.
+        out_dir: folder of library.json, library.md and the figure.
+        only: None (every network) or names from ``NETWORK_NAMES``: train only those and
+            merge their rows into the existing ``out_dir/library.json``, which must have
+            been written with the same budget.
+
+    Returns:
+        The results dict written to library.json.
+    """
+    selected = list(NETWORK_NAMES) if only is None else [name for name in NETWORK_NAMES if name in only]
+    previous = None
+    if only is not None:
+        previous = load_previous(out_dir, _budget(train_seconds, num_train_pages, num_test_pages, page_size))
     keras.utils.set_random_seed(0)
     started = time.perf_counter()
     train_x, train_y = data.make_page_dataset(num_train_pages, seed=0, height=page_size, width=page_size)
@@ -103,40 +174,56 @@ def run(train_seconds, num_train_pages, num_test_pages, page_size, sliding_page_
 
     results = {"machine": {"python": platform.python_version(), "keras": keras.__version__,
                            "backend": keras.backend.backend(), "cpus": os.cpu_count()},
-               "budget": {"train_seconds": train_seconds, "train_pages": num_train_pages,
-                          "test_pages": num_test_pages, "page_size": page_size},
+               "budget": _budget(train_seconds, num_train_pages, num_test_pages, page_size),
                "architectures": []}
     predictions_for_figure = {}
+    fcn = patch_cnn = None
 
-    # The sliding-window patch CNN, trained on balanced patches for the same budget.
-    patch_cnn = models.build_patch_cnn(PATCH_SIZE, NUM_CLASSES)
-    patch_cnn.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                      jit_compile=False)
-    patches, centre_classes = sliding_window.patch_training_set(train_x, train_y, PATCH_SIZE, 20_000, seed=1)
-    budget = training.fit_for(patch_cnn, patches, centre_classes, train_seconds, batch_size=128)
-    print(f"patch_cnn: trained {budget.elapsed_s:.0f} s", flush=True)
+    if PATCH_CNN in selected:
+        # The sliding-window patch CNN, trained on balanced patches for the same budget.
+        load_before, measured_at = _load_average(), _now_utc()
+        patch_cnn = models.build_patch_cnn(PATCH_SIZE, NUM_CLASSES)
+        patch_cnn.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+                          jit_compile=False)
+        patches, centre_classes = sliding_window.patch_training_set(train_x, train_y, PATCH_SIZE, 20_000, seed=1)
+        cpu_before = time.process_time()
+        budget = training.fit_for(patch_cnn, patches, centre_classes, train_seconds, batch_size=128)
+        train_cpu_s = time.process_time() - cpu_before
+        print(f"{PATCH_CNN}: trained {budget.elapsed_s:.0f} s", flush=True)
 
-    def sliding(page):
-        return sliding_window.predict_sliding_window(patch_cnn, page, PATCH_SIZE, stride=4)
+        def sliding(page):
+            return sliding_window.predict_sliding_window(patch_cnn, page, PATCH_SIZE, stride=4)
 
-    scores = evaluate(sliding, test_pages, test_y)
-    predictions_for_figure["sliding window"] = sliding(test_pages[0])
-    sliding_s = timing.best_time(lambda: sliding(big_page), repeats=1, warmup=0)
-    big_sliding = sliding(big_page)
-    results["architectures"].append({"name": "sliding_window_patch_cnn", "params": patch_cnn.count_params(),
-                                     "train_s": round(budget.elapsed_s, 1), "warmup_s": round(budget.warmup_s, 1),
-                                     "batches": budget.batches, **scores, "infer_1024_s": round(sliding_s, 3)})
+        scores = evaluate(sliding, test_pages, test_y)
+        predictions_for_figure[PATCH_CNN] = sliding(test_pages[0])
+        sliding_s = timing.best_time(lambda: sliding(big_page), repeats=1, warmup=0)
+        big_sliding = sliding(big_page)
+        results["architectures"].append({
+            "name": PATCH_CNN, "params": patch_cnn.count_params(),
+            "train_s": round(budget.elapsed_s, 1), "warmup_s": round(budget.warmup_s, 1),
+            "batches": budget.batches, "train_cpu_s": round(train_cpu_s, 1), **scores,
+            "infer_1024_s": round(sliding_s, 3),
+            "recipe": {"learning_rate": 1e-3, "batch_size": 128, "patches": 20_000},
+            "measured_at": measured_at, "load_avg_before": load_before, "load_avg_after": _load_average()})
 
-    # Whole-page networks train on random crops (more updates per second than whole pages).
-    crop = min(128, page_size)
-    augment = [functools.partial(pipeline.random_crop, height=crop, width=crop), pipeline.random_flip]
-    for name, build in ARCHITECTURES.items():
+    for name in selected:
+        if name == PATCH_CNN:
+            continue
+        build, overrides, options = ARCHITECTURES[name]
+        recipe = {**DEFAULT_RECIPE, **overrides}
+        load_before, measured_at = _load_average(), _now_utc()
         model = build()
         # XLA compilation (jit_compile) costs up to a minute per network on a CPU and buys little here.
-        model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
-                      jit_compile=False)
-        crops = pipeline.SegmentationSequence(train_x, train_y, batch_size=8, augment=augment, seed=0)
+        model.compile(optimizer=keras.optimizers.Adam(recipe["learning_rate"]),
+                      loss=_loss(recipe["dice_weight"], recipe["from_logits"]), jit_compile=False)
+        # Whole-page networks train on random crops (more updates per second than whole pages).
+        crop = min(recipe["crop"], page_size)
+        augment = [functools.partial(pipeline.random_crop, height=crop, width=crop), pipeline.random_flip]
+        crops = pipeline.SegmentationSequence(train_x, train_y, batch_size=recipe["batch_size"], augment=augment,
+                                              seed=0)
+        cpu_before = time.process_time()
         budget = training.fit_for(model, crops, None, train_seconds)
+        train_cpu_s = time.process_time() - cpu_before
 
         def predict(page, model=model):
             return sliding_window.predict_fcn(model, page, multiple=16)
@@ -144,73 +231,208 @@ def run(train_seconds, num_train_pages, num_test_pages, page_size, sliding_page_
         scores = evaluate(predict, test_pages, test_y)
         infer_s = timing.best_time(lambda: predict(big_page), repeats=3, warmup=1)
         predictions_for_figure[name] = predict(test_pages[0])
-        results["architectures"].append({"name": name, "params": model.count_params(),
-                                         "train_s": round(budget.elapsed_s, 1), "warmup_s": round(budget.warmup_s, 1),
-                                         "batches": budget.batches, **scores, "infer_1024_s": round(infer_s, 3)})
+        results["architectures"].append({
+            "name": name, "params": model.count_params(),
+            "train_s": round(budget.elapsed_s, 1), "warmup_s": round(budget.warmup_s, 1),
+            "batches": budget.batches, "train_cpu_s": round(train_cpu_s, 1), **scores,
+            "infer_1024_s": round(infer_s, 3),
+            "recipe": {**recipe, "crop": crop}, "model_options": dict(options),
+            "measured_at": measured_at, "load_avg_before": load_before, "load_avg_after": _load_average()})
         print(f"{name}: trained {budget.elapsed_s:.0f} s, {scores}, 1024x1024 in {infer_s:.3f} s", flush=True)
         if name == "fcn_upscaling":
             fcn, fcn_s = model, infer_s
 
-    big_fcn = sliding_window.predict_fcn(fcn, big_page)
-    results["sliding_vs_fcn"] = {
-        "page_size": sliding_page_size, "stride": 4, "sliding_s": round(sliding_s, 3), "fcn_s": round(fcn_s, 4),
-        "ratio": round(sliding_s / fcn_s, 1),
-        "sliding_iou": round(metrics.mean_iou(big_labels, big_sliding, NUM_CLASSES), 4),
-        "fcn_iou": round(metrics.mean_iou(big_labels, big_fcn, NUM_CLASSES), 4),
-        "lecture": {"sliding_s": 6.0, "fcn_s": 0.9, "ratio": 6.7},
-    }
-    flops = fcn_flops(sliding_page_size, sliding_page_size)
-    results["fcn_flops"] = flops
-    results["fcn_flops_per_s"] = round(flops / fcn_s)
-    results["matmul_peak_flops_per_s"] = round(matmul_peak_flops_per_s())
-    results["fcn_fraction_of_peak"] = round(results["fcn_flops_per_s"] / results["matmul_peak_flops_per_s"], 3)
+    if patch_cnn is not None and fcn is not None:
+        big_fcn = sliding_window.predict_fcn(fcn, big_page)
+        results["sliding_vs_fcn"] = {
+            "page_size": sliding_page_size, "stride": 4, "sliding_s": round(sliding_s, 3), "fcn_s": round(fcn_s, 4),
+            "ratio": round(sliding_s / fcn_s, 1),
+            "sliding_iou": round(metrics.mean_iou(big_labels, big_sliding, NUM_CLASSES), 4),
+            "fcn_iou": round(metrics.mean_iou(big_labels, big_fcn, NUM_CLASSES), 4),
+            "lecture": {"sliding_s": 6.0, "fcn_s": 0.9, "ratio": 6.7},
+        }
+        flops = fcn_flops(sliding_page_size, sliding_page_size)
+        results["fcn_flops"] = flops
+        results["fcn_flops_per_s"] = round(flops / fcn_s)
+        results["matmul_peak_flops_per_s"] = round(matmul_peak_flops_per_s())
+        results["fcn_fraction_of_peak"] = round(results["fcn_flops_per_s"] / results["matmul_peak_flops_per_s"], 3)
 
-    by_name = {entry["name"]: entry for entry in results["architectures"]}
-    results["targets"] = {
-        "fcn_at_least_25x_faster_than_sliding_stride_4": results["sliding_vs_fcn"]["ratio"] >= 25,
-        "unet_mean_iou_at_least_0.90": by_name["unet"]["mean_iou"] >= 0.90,
-        "unet_fgpa_at_least_0.95": by_name["unet"]["fgpa"] >= 0.95,
-        "unet_trained_within_180_s": by_name["unet"]["train_s"] + by_name["unet"]["warmup_s"] <= 180 + 15,
-        "skip_and_unet_beat_upscaling_on_boundaries": all(
-            by_name[name]["boundary_acc"] > by_name["fcn_upscaling"]["boundary_acc"]
-            for name in ("fcn_skip_upscaling", "fcn_transposed_skip", "unet")),
-    }
+    stored_predictions = {}
+    if previous is not None:
+        results = merge_results(previous, results)
+        stored_predictions = load_predictions(out_dir)
+    stored_predictions.update(predictions_for_figure)
+    results["targets"] = compute_targets(results)
     results["total_s"] = round(time.perf_counter() - started, 1)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "library.json").write_text(json.dumps(results, indent=2) + "\n")
     (out_dir / "library.md").write_text(markdown_report(results))
-    figure = viz.show_segmentation(test_pages[0], test_y[0], predictions_for_figure, data.CLASS_NAMES, panel_size=3.5)
+    # Figure panels in table order; rows measured before predictions were stored have none.
+    panels = {entry["name"]: stored_predictions[entry["name"]] for entry in results["architectures"]
+              if entry["name"] in stored_predictions}
+    np.savez_compressed(out_dir / "library_predictions.npz", **panels)
+    figure = viz.show_segmentation(test_pages[0], test_y[0], panels, data.CLASS_NAMES, panel_size=3.5)
     figure.savefig(out_dir / "library_predictions.png", dpi=80, bbox_inches="tight")
     return results
 
 
+def load_previous(out_dir, budget):
+    """The results of an earlier run in ``out_dir``, checked to have the same ``budget``.
+
+    Raises:
+        ValueError: if there is no ``library.json`` or it was measured with another budget
+            (rows from different budgets cannot be compared).
+    """
+    path = out_dir / "library.json"
+    if not path.is_file():
+        raise ValueError(f"--only merges into an existing {path}, but there is none: run the full "
+                         "benchmark (without --only) first")
+    previous = json.loads(path.read_text())
+    if previous.get("budget") != budget:
+        raise ValueError(f"{path} was measured with budget {previous.get('budget')}, this run has {budget}: "
+                         "rerun every network (without --only) or pass the same budget")
+    return previous
+
+
+def load_predictions(out_dir):
+    """Predicted label maps stored by an earlier run ({name: (H, W) uint8}), or {} if none."""
+    path = out_dir / "library_predictions.npz"
+    if not path.is_file():
+        return {}
+    with np.load(path) as stored:
+        return {name: stored[name] for name in stored.files}
+
+
+def merge_results(previous, new):
+    """``previous`` results with the rows and sections of ``new`` replacing theirs.
+
+    Rows keep the order of ``NETWORK_NAMES``; sections that ``new`` did not measure
+    (e.g. ``sliding_vs_fcn`` when the patch CNN was not rerun) stay as in ``previous``.
+    """
+    merged = {**previous, **{key: value for key, value in new.items() if key != "architectures"}}
+    rows = {entry["name"]: entry for entry in previous.get("architectures", [])}
+    rows.update({entry["name"]: entry for entry in new["architectures"]})
+    order = {name: index for index, name in enumerate(NETWORK_NAMES)}
+    merged["architectures"] = sorted(rows.values(), key=lambda entry: order.get(entry["name"], len(order)))
+    return merged
+
+
+# A target is met within the budget only if training stopped at the budget: the last batch
+# may end after it, so the clock may pass it by at most one batch (plus this slack).
+_BUDGET_SLACK_S = 1.0
+UNET_BUDGET_S = 180
+BOUNDARY_RIVALS = ("fcn_skip_upscaling", "fcn_transposed_skip", "unet")
+
+
+def _trained_within(entry, seconds):
+    """True if ``entry`` trained no longer than ``seconds`` (warm-up compilation excluded)."""
+    seconds_per_batch = entry["train_s"] / max(entry["batches"] - 1, 1)
+    return entry["train_s"] <= seconds + seconds_per_batch + _BUDGET_SLACK_S
+
+
+def compute_targets(results):
+    """The issue's targets: True (met), False (not met) or None (not measured)."""
+    by_name = {entry["name"]: entry for entry in results["architectures"]}
+    targets = {}
+    comparison = results.get("sliding_vs_fcn")
+    targets["fcn_at_least_25x_faster_than_sliding_stride_4"] = (
+        None if comparison is None else comparison["ratio"] >= 25)
+    unet = by_name.get("unet")
+    if unet is None:
+        targets.update({"unet_mean_iou_at_least_0.90": None, "unet_fgpa_at_least_0.95": None,
+                        "unet_trained_within_180_s": None})
+    else:
+        quality = unet["mean_iou"] >= 0.90 and unet["fgpa"] >= 0.95
+        targets["unet_mean_iou_at_least_0.90"] = unet["mean_iou"] >= 0.90
+        targets["unet_fgpa_at_least_0.95"] = unet["fgpa"] >= 0.95
+        # The issue's target: both quality bars reached within 3 minutes of CPU training.
+        targets["unet_trained_within_180_s"] = bool(quality and _trained_within(unet, UNET_BUDGET_S))
+    metric = boundary_metric(results)
+    targets["skip_and_unet_beat_upscaling_on_boundaries"] = None if metric is None else all(
+        by_name[name][metric] > by_name["fcn_upscaling"][metric] for name in BOUNDARY_RIVALS)
+    return targets
+
+
+def boundary_metric(results):
+    """The metric the boundary target compares: ``"boundary_iou"`` (Boundary IoU, Cheng et
+    al. 2021) when every row it needs has it, else ``"boundary_acc"`` (rows measured before
+    boundary IoU was added have only that), else None (a row is missing)."""
+    by_name = {entry["name"]: entry for entry in results["architectures"]}
+    needed = [by_name.get(name) for name in ("fcn_upscaling", *BOUNDARY_RIVALS)]
+    for metric in ("boundary_iou", "boundary_acc"):
+        if all(entry is not None and metric in entry for entry in needed):
+            return metric
+    return None
+
+
+def _cell(entry, key):
+    return entry.get(key, "-")
+
+
 def markdown_report(results):
     """The results as markdown tables."""
-    comparison = results["sliding_vs_fcn"]
+    comparison = results.get("sliding_vs_fcn")
     lines = [
         "# Library benchmark", "",
         f"Keras {results['machine']['keras']} on {results['machine']['backend']}, "
         f"{results['machine']['cpus']} CPU cores; every network trained {results['budget']['train_seconds']} s "
-        f"on {results['budget']['train_pages']} synthetic {results['budget']['page_size']}px pages, "
-        f"scored on {results['budget']['test_pages']} held-out pages.", "",
+        f"(after its compiling first batch) on {results['budget']['train_pages']} synthetic "
+        f"{results['budget']['page_size']}px pages, scored on {results['budget']['test_pages']} held-out pages.", "",
         "## Sliding window against FCN", "",
-        "| page | stride | sliding window (s) | FCN (s) | ratio | sliding mean IoU | FCN mean IoU |",
-        "|---|---|---|---|---|---|---|",
-        f"| {comparison['page_size']}x{comparison['page_size']} | {comparison['stride']} | {comparison['sliding_s']} "
-        f"| {comparison['fcn_s']} | {comparison['ratio']}x | {comparison['sliding_iou']} | {comparison['fcn_iou']} |",
-        "", "The lecture: 6 s against 0.9 s (6.7x).", "",
+    ]
+    if comparison is None:
+        lines += ["Not measured (rerun with the patch CNN and fcn_upscaling).", ""]
+    else:
+        lines += [
+            "| page | stride | sliding window (s) | FCN (s) | ratio | sliding mean IoU | FCN mean IoU |",
+            "|---|---|---|---|---|---|---|",
+            f"| {comparison['page_size']}x{comparison['page_size']} | {comparison['stride']} | "
+            f"{comparison['sliding_s']} | {comparison['fcn_s']} | {comparison['ratio']}x | "
+            f"{comparison['sliding_iou']} | {comparison['fcn_iou']} |",
+            "", "The lecture: 6 s against 0.9 s (6.7x).", "",
+        ]
+    lines += [
         "## Architectures", "",
-        "| network | params | train (s) | batches | mean IoU | Dice | FgPA | boundary acc. | 1024x1024 inference (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"Boundary metrics on bands of {BOUNDARY_WIDTH} px around the region borders: boundary acc. "
+        "(pixel accuracy in the band around the true borders) and boundary IoU (Cheng et al. 2021, "
+        "`course_utils.metrics.mean_boundary_iou`).", "",
+        "| network | params | train (s) | batches | mean IoU | Dice | FgPA | boundary acc. | boundary IoU "
+        "| 1024x1024 inference (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in results["architectures"]:
-        lines.append(f"| {entry['name']} | {entry['params']:,} | {entry['train_s']} | {entry['batches']} | {entry['mean_iou']} "
-                     f"| {entry['dice']} | {entry['fgpa']} | {entry['boundary_acc']} | {entry['infer_1024_s']} |")
-    lines += ["", f"FCN inference: {results['fcn_flops_per_s'] / 1e9:.1f} GFLOP/s; matmul peak "
-              f"{results['matmul_peak_flops_per_s'] / 1e9:.1f} GFLOP/s ({results['fcn_fraction_of_peak']:.0%}).",
-              "", "## Targets", ""]
-    lines += [f"- {'met' if met else 'NOT met'}: {name}" for name, met in results["targets"].items()]
+        lines.append(f"| {entry['name']} | {entry['params']:,} | {entry['train_s']} | {entry['batches']} "
+                     f"| {entry['mean_iou']} | {entry['dice']} | {entry['fgpa']} | {entry['boundary_acc']} "
+                     f"| {_cell(entry, 'boundary_iou')} | {entry['infer_1024_s']} |")
+    if "fcn_flops_per_s" in results:
+        lines += ["", f"FCN inference: {results['fcn_flops_per_s'] / 1e9:.1f} GFLOP/s; matmul peak "
+                  f"{results['matmul_peak_flops_per_s'] / 1e9:.1f} GFLOP/s ({results['fcn_fraction_of_peak']:.0%})."]
+    runs = [entry for entry in results["architectures"] if "measured_at" in entry]
+    if runs:
+        lines += ["", "## Runs", "",
+                  "Other jobs on the machine slow training down: a 1-minute load average above the "
+                  "core count means the networks got less than the whole CPU. CPU share: CPU seconds "
+                  "the benchmark process used while training (warm-up included) per wall-clock second; "
+                  f"{results['machine']['cpus']} would be every core.", "",
+                  "| network | measured | load average before (1, 5, 15 min) | after | CPU share | recipe "
+                  "| model options |",
+                  "|---|---|---|---|---|---|---|"]
+        for entry in runs:
+            recipe = ", ".join(f"{key}={value}" for key, value in entry.get("recipe", {}).items())
+            options = ", ".join(f"{key}={value}" for key, value in entry.get("model_options", {}).items())
+            wall_s = entry["train_s"] + entry["warmup_s"]
+            share = f"{entry['train_cpu_s'] / wall_s:.2f}" if "train_cpu_s" in entry and wall_s > 0 else "-"
+            lines.append(f"| {entry['name']} | {entry['measured_at']} | {entry['load_avg_before']} "
+                         f"| {entry['load_avg_after']} | {share} | {recipe} | {options or '-'} |")
+    lines += ["", "## Targets", ""]
+    labels = {True: "met", False: "NOT met", None: "not measured"}
+    lines += [f"- {labels[met]}: {name}" for name, met in results["targets"].items()]
+    metric = boundary_metric(results)
+    if metric is not None:
+        lines += ["", f"The boundary target compares {metric.replace('_', ' ')}"
+                  + ("" if metric == "boundary_iou" else
+                     " (some of the rows it needs predate boundary IoU; rerun them with --only)") + "."]
     lines += ["", "![predictions](library_predictions.png)", ""]
     return "\n".join(lines)
 
@@ -220,11 +442,26 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny budgets: checks the benchmark runs (about 2 min)")
     parser.add_argument("--train-seconds", type=float, default=180.0, help="training budget per network (default 180)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="output folder (default benchmarks/results)")
+    parser.add_argument("--only", metavar="NAME[,NAME]",
+                        help="rerun only these networks and merge their rows into OUT/library.json; "
+                             f"names: {', '.join(NETWORK_NAMES)}")
     args = parser.parse_args(argv)
-    if args.quick:
-        results = run(3, 4, 2, 64, 128, args.out)
-    else:
-        results = run(args.train_seconds, 48, 8, 256, 1024, args.out)
+    only = None
+    if args.only is not None:
+        only = [name.strip() for name in args.only.split(",") if name.strip()]
+        unknown = [name for name in only if name not in NETWORK_NAMES]
+        if unknown or not only:
+            parser.error(f"--only: unknown network {', '.join(unknown) or '(none given)'}; "
+                         f"choose from {', '.join(NETWORK_NAMES)}")
+    if not args.train_seconds > 0:
+        parser.error(f"--train-seconds must be > 0, got {args.train_seconds}")
+    sizes = (3, 4, 2, 64, 128) if args.quick else (args.train_seconds, 48, 8, 256, 1024)
+    if only is not None:
+        try:  # check before training that there is a comparable run to merge into
+            load_previous(args.out, _budget(*sizes[:4]))
+        except ValueError as error:
+            parser.error(str(error))
+    results = run(*sizes, args.out, only=only)
     print((args.out / "library.md").read_text())
     return 0 if results else 1
 
