@@ -504,11 +504,13 @@ def _time_limit(seconds):
 
 
 def _check_seconds():
-    """Time limit of one self-check: ``$SEGCOURSE_CHECK_SECONDS`` or 60 s."""
+    """Time limit of one self-check: ``$SEGCOURSE_CHECK_SECONDS``, else 60 s, or 15 s with
+    ``COURSE_FAST=1`` (CI and the autograder, where the graded tests follow anyway)."""
+    default = 15.0 if os.environ.get("COURSE_FAST") == "1" else 60.0
     try:
-        return float(os.environ.get("SEGCOURSE_CHECK_SECONDS", "60"))
+        return float(os.environ.get("SEGCOURSE_CHECK_SECONDS", default))
     except ValueError:
-        return 60.0
+        return default
 
 
 def _guarded(name, assignment, quiet, run, seconds=None):
