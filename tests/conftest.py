@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Notebooks shorten their training cells, as under autograding (benchmarks.notebooks times
 # them without it, as a self-learner runs them).
 os.environ.setdefault("COURSE_FAST", "1")
+# The notebooks' self-check cells record progress: keep it out of the user's home folder.
+os.environ.setdefault("SEGCOURSE_PROGRESS_FILE",
+                      str(Path(tempfile.gettempdir()) / f"segcourse-test-progress-{os.getpid()}.json"))
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
 

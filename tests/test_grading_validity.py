@@ -59,6 +59,11 @@ def _harness_module():
     return module
 
 
+def _is_self_check(cell) -> bool:
+    """A student self-check cell (course_utils.selfcheck; not graded, slow): not run here."""
+    return str(cell.get("id", "")).startswith("selfcheck")
+
+
 def _meta(cell) -> dict:
     return cell.metadata.get("nbgrader", {})
 
@@ -105,7 +110,7 @@ def judge_in_process(assignment: str, variants: list[Variant], seed: int = 7,
     with contextlib.redirect_stdout(io.StringIO()), tempfile.TemporaryDirectory() as tmp:
         for index, cell in enumerate(notebook.cells):
             meta = _meta(cell)
-            if cell.cell_type != "code" or meta.get("grade_id") in SKIPPED_CELLS:
+            if cell.cell_type != "code" or meta.get("grade_id") in SKIPPED_CELLS or _is_self_check(cell):
                 continue
             if not meta.get("grade"):
                 try:
@@ -272,7 +277,7 @@ def notebook_verdicts(assignment: str, variants: list[Variant]) -> dict[str, tup
     with contextlib.redirect_stdout(io.StringIO()):
         for cell in source.cells:
             meta = _meta(cell)
-            if cell.cell_type != "code" or meta.get("grade_id") in SKIPPED_CELLS | TRAINING_CELLS:
+            if cell.cell_type != "code" or meta.get("grade_id") in SKIPPED_CELLS | TRAINING_CELLS or _is_self_check(cell):
                 continue
             code = answers.get(meta.get("grade_id"), cell.source) if meta.get("solution") else cell.source
             try:
