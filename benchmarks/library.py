@@ -272,8 +272,14 @@ def run(train_seconds, num_train_pages, num_test_pages, page_size, sliding_page_
     panels = {entry["name"]: stored_predictions[entry["name"]] for entry in results["architectures"]
               if entry["name"] in stored_predictions}
     np.savez_compressed(out_dir / "library_predictions.npz", **panels)
-    figure = viz.show_segmentation(test_pages[0], test_y[0], panels, data.CLASS_NAMES, panel_size=3.5)
-    figure.savefig(out_dir / "library_predictions.png", dpi=80, bbox_inches="tight")
+    missing = [entry["name"] for entry in results["architectures"] if entry["name"] not in panels]
+    if missing and (out_dir / "library_predictions.png").is_file():
+        # Redrawing would drop those networks from the comparison: keep the older figure.
+        print(f"library_predictions.png not redrawn: no stored predictions of {', '.join(missing)} "
+              "(rerun them to redraw it)", flush=True)
+    else:
+        figure = viz.show_segmentation(test_pages[0], test_y[0], panels, data.CLASS_NAMES, panel_size=3.5)
+        figure.savefig(out_dir / "library_predictions.png", dpi=80, bbox_inches="tight")
     return results
 
 
@@ -405,6 +411,8 @@ def markdown_report(results):
         lines.append(f"| {entry['name']} | {entry['params']:,} | {entry['train_s']} | {entry['batches']} "
                      f"| {entry['mean_iou']} | {entry['dice']} | {entry['fgpa']} | {entry['boundary_acc']} "
                      f"| {_cell(entry, 'boundary_iou')} | {entry['infer_1024_s']} |")
+    lines += ["", "How the U-Net's quality grows with the number of training batches, whatever the "
+              "machine's load: `python -m benchmarks.unet_steps` ([unet_steps.md](unet_steps.md))."]
     if "fcn_flops_per_s" in results:
         lines += ["", f"FCN inference: {results['fcn_flops_per_s'] / 1e9:.1f} GFLOP/s; matmul peak "
                   f"{results['matmul_peak_flops_per_s'] / 1e9:.1f} GFLOP/s ({results['fcn_fraction_of_peak']:.0%})."]
