@@ -559,7 +559,7 @@ def make_training_targets(model, batch, rng, proposals=None, jitter_copies=2):
 
 
 def train_maskrcnn(model, data, seconds=60.0, max_steps=None, batch_size=8, learning_rate=1e-3, seed=0,
-                   log_every=0, clock="wall"):
+                   log_every=0, clock="wall", eager=False):
     """Train ``model`` on a shapes data set for a wall-clock budget.
 
     Each step: draw a batch, let the current RPN propose boxes, sample targets
@@ -571,6 +571,8 @@ def train_maskrcnn(model, data, seconds=60.0, max_steps=None, batch_size=8, lear
         seconds: training budget in seconds (the step that passes it still finishes).
         clock: "wall" (elapsed time) or "cpu" (CPU time of this process, all threads:
             fair on a machine shared with other work, which slows the wall clock).
+        eager: run the steps eagerly (``run_eagerly=True``): no graph tracing before the
+            first step (tens of seconds), but slower steps; for budgets under a few minutes.
         max_steps: optional cap on the number of steps.
         log_every: print the losses every this many steps (0: never).
 
@@ -582,7 +584,8 @@ def train_maskrcnn(model, data, seconds=60.0, max_steps=None, batch_size=8, lear
         raise ValueError(f"data images are {data['images'].shape[1:3]}, the model expects "
                          f"{(model.image_size, model.image_size)}: make the data set with size={model.image_size}")
     if not model.compiled:
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0), jit_compile=False)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0), jit_compile=False,
+                      run_eagerly=eager)
     if clock not in ("wall", "cpu"):
         raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
     rng = np.random.default_rng(seed)
