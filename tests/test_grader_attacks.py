@@ -123,8 +123,9 @@ ADDED_TO_HONEST = {
 }
 # Cells the student adds at the end of the notebook (after the last test).
 EXTRA_CELLS = {
-    # 24: a fork bomb whose children sleep (they would outlive the kernel if nothing killed them)
-    "hog": ["""
+    # 24: a fork bomb whose children sleep (they would outlive the kernel if nothing killed
+    # them), by an otherwise honest student: the memory bomb may take the hog's kernel down
+    "forker": ["""
 import os, time
 children = 0
 try:
@@ -167,9 +168,9 @@ print("seen", seen, "written", written)
 }
 EXPECTED = {"honest": 12, "ast-strip": 9, "patch-and-always-equal": 9, "fake-output": 9, "snooper": 6, "forger": 9,
             "crash-midway": 6, "garbage": 0, "tampered": 12,
-            "sigint-ignorer": 6, "hog": 9, "spy": 12, "copy-paste": 12, "nbformat5": 0, "html": 12}
+            "sigint-ignorer": 6, "hog": 9, "spy": 12, "forker": 12, "copy-paste": 12, "nbformat5": 0, "html": 12}
 HTML_ATTACK = '<script>alert(1)</script> <img src=x onerror="alert(2)">'
-HONEST = ["honest", "tampered", "spy", "copy-paste", "html"]
+HONEST = ["honest", "tampered", "spy", "forker", "copy-paste", "html"]
 
 
 @pytest.fixture(scope="module")
@@ -212,10 +213,11 @@ def _grade_the_class(course):
         notebook = demo_class.build_submission(release, {**answers, **overrides})
         notebook.cells += [nbformat.v4.new_code_cell(c.replace("COURSE", str(course))) for c in EXTRA_CELLS.get(student, [])]
         nbformat.write(notebook, submitted / student / "fcn_basics/fcn_basics.ipynb")
-    (submitted / "spy/fcn_basics").mkdir(parents=True)
-    notebook = demo_class.build_submission(release, answers)
-    notebook.cells += [nbformat.v4.new_code_cell(c.replace("COURSE", str(course))) for c in EXTRA_CELLS["spy"]]
-    nbformat.write(notebook, submitted / "spy/fcn_basics/fcn_basics.ipynb")
+    for student in ("spy", "forker"):
+        (submitted / student / "fcn_basics").mkdir(parents=True)
+        notebook = demo_class.build_submission(release, answers)
+        notebook.cells += [nbformat.v4.new_code_cell(c.replace("COURSE", str(course))) for c in EXTRA_CELLS[student]]
+        nbformat.write(notebook, submitted / student / "fcn_basics/fcn_basics.ipynb")
     # 5/6: every test cell pasted twice (same grade_id, same cell id), a second, wrong dice answer
     notebook = demo_class.build_submission(release, answers)
     pasted = []
@@ -259,7 +261,7 @@ def _grade_the_class(course):
     notebook.cells = cells
     (submitted / "tampered/fcn_basics").mkdir(parents=True)
     (submitted / "tampered/fcn_basics/fcn_basics.ipynb").write_text(json.dumps(notebook))
-    students = [*ATTACKS, "garbage", "tampered", *ADDED_TO_HONEST, "spy", "copy-paste", "nbformat5", "html"]
+    students = [*ATTACKS, "garbage", "tampered", *ADDED_TO_HONEST, "spy", "forker", "copy-paste", "nbformat5", "html"]
     # notebook_timeout: the SIGINT-ignoring kernel is killed with its sandbox after this long
     options = GradeOptions(workers=2, cell_timeout_s=60, notebook_timeout_s=240, seed=123, first_slot=FIRST_SLOT)
     os.environ["GITHUB_TOKEN"] = FAKE_TOKEN          # 20: a secret of the instructor's environment
@@ -374,9 +376,9 @@ def test_memory_fork_bombs_and_giant_output_are_confined(graded):               
     # may also die (TensorFlow cannot get memory back in time): confined to this student either way.
     later = [verdicts[g] for g in ("test_soft_dice_hidden", "test_fcn_hidden")]
     assert all(v["passed"] for v in later) or all("kernel died" in v["message"] for v in later)
-    outputs = _outputs_of(config, "hog")
-    forked = re.search(r"forked (\d+)", outputs)
+    forked = re.search(r"forked (\d+)", _outputs_of(config, "forker"))
     assert forked and int(forked.group(1)) < 512                 # RLIMIT_NPROC of the sandbox uid
+    outputs = _outputs_of(config, "hog")
     root = config.CourseDirectory.root
     autograded = f"{root}/.grading/autograded/hog/fcn_basics/fcn_basics.ipynb"
     assert os.path.getsize(autograded) < 1_000_000 and "truncated" in outputs      # bytes capped
