@@ -4,6 +4,7 @@
 #   make quick   set up, then the fast tests only (the inner loop: no notebooks, no demo)
 #   make lab     set up, then start JupyterLab on the course
 #   make test-backends   the library and model tests on JAX and PyTorch (installs torch)
+#   make test-browser    JupyterLab in a real browser (installs Debian's chromium and playwright)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -19,7 +20,7 @@ TORCH_SPEC ?= torch==2.13.0
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup demo test test-backends quick lab release check-release clean
+.PHONY: setup demo test test-backends test-browser quick lab release check-release clean
 
 setup: $(VENV)/.installed
 
@@ -43,6 +44,13 @@ test-backends: setup
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -n $(JOBS) -m "not slow" $(BACKEND_TESTS)
 	KERAS_BACKEND=torch $(BIN)/python -m pytest -n $(JOBS) -m "not slow" $(BACKEND_TESTS)
+
+# The real-browser test drives Debian's chromium (apt, about 500 MB) with the playwright
+# package; never `playwright install` (it downloads another browser). Screenshots: build/browser/.
+test-browser: setup
+	@command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq chromium; else echo "the browser test needs Debian's chromium: sudo apt-get install -y chromium"; exit 1; fi; }
+	$(BIN)/python -c "import playwright, psutil" 2>/dev/null || $(BIN)/python -m pip install --quiet -e ".[browser]"
+	$(BIN)/python -m pytest -m browser -v --durations=5 tests/test_browser.py
 
 quick: setup
 	$(BIN)/python -m pytest -n $(JOBS) -m "not slow and not gpu"
