@@ -22,6 +22,7 @@ import sys
 import time
 
 STATE_DIR = ".segcourse"          # probes/, results/, status.json, executed.ipynb (in the work folder)
+STARTED_AT = time.time()          # epoch seconds: the status's "timing" says where the time went
 
 
 # --------------------------------------------------------------------------- kernel side
@@ -216,6 +217,10 @@ def _cap_outputs(cell, limit: int) -> None:
 def main(argv: list[str]) -> int:
     import argparse
 
+    # jsonschema (imported by nbformat) builds an Earley parser of IRI syntax at import when
+    # the optional package rfc3987_syntax is installed: 3-7 s of CPU per submission, for a
+    # format check that notebook validation never uses.
+    sys.modules.setdefault("rfc3987_syntax", None)
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -233,7 +238,8 @@ def main(argv: list[str]) -> int:
         with open(os.path.join(state, "probes", name, "spec.json")) as handle:
             probes[json.load(handle)["grade_id"]] = os.path.join(state, "probes", name)
     timed_out_functions: set[str] = set()
-    status = {"cells": {}, "probes": {}, "dead_at": None, "stuck_at": None, "finished": False}
+    status = {"cells": {}, "probes": {}, "dead_at": None, "stuck_at": None, "finished": False,
+              "timing": {"harness_started": STARTED_AT}}
 
     def save() -> None:
         with open(os.path.join(state, "status.json.tmp"), "w") as handle:
@@ -251,6 +257,7 @@ def main(argv: list[str]) -> int:
     client.record_timing = False
     save()
     with client.setup_kernel():
+        status["timing"]["kernel_ready"] = time.time()
         for index, cell in enumerate(notebook.cells):
             if cell.cell_type != "code":
                 continue
@@ -312,6 +319,7 @@ def main(argv: list[str]) -> int:
                 break
         else:
             status["finished"] = True
+        status["timing"]["cells_done"] = time.time()
         save()
     return 0
 
