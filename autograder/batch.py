@@ -472,7 +472,7 @@ def grade_batch(config, assignment: str, students: list[str], sandbox: Sandbox, 
                 report.status, report.detail = "nbgrader_error", str(error)[-2000:]
             except Exception as error:  # noqa: BLE001 - one submission never stops the batch
                 report.status, report.detail = "infra_error", f"{type(error).__name__}: {error}"
-            progress(f"[{len(reports)}/{len(students)}] {task.student}: {report.status}"
+            progress(f"{progress_bar(len(reports), len(students))} {task.student}: {report.status}"
                      f"{' (' + report.detail.splitlines()[0][:120] + ')' if report.detail else ''}"
                      f" run {report.run_s:.0f} s, record {report.grade_s:.1f} s")
     ordered = [reports[s] for s in students]
@@ -481,6 +481,12 @@ def grade_batch(config, assignment: str, students: list[str], sandbox: Sandbox, 
             reports[score.student].score, reports[score.student].max_score = score.score, score.max_score
     integrity = check_gradebook(db_url, course_id)
     return BatchReport(ordered, backup, integrity, time.perf_counter() - started)
+
+def progress_bar(done: int, total: int, width: int = 20) -> str:
+    """``[#########-----------]  9/20``: submissions graded so far, as a text bar."""
+    filled = done * width // max(total, 1)
+    return f"[{'#' * filled}{'-' * (width - filled)}] {done:>{len(str(total))}}/{total}"
+
 
 def format_summary(report: BatchReport) -> str:
     rows = [["student", "status", "score", "run s", "detail"]]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from autograder import demo_class
-from autograder.batch import GradeOptions, grade_batch
+from autograder.batch import GradeOptions, grade_batch, progress_bar
 from autograder.course import course_config
 from autograder.pipeline import release_assignment, submission_scores
 from autograder.sandbox import Job, Sandbox, SandboxResult
@@ -81,8 +81,10 @@ def test_a_gradebook_error_fails_only_that_submission(small_class, monkeypatch):
         return api
 
     monkeypatch.setattr(pipeline, "make_api", make_api_failing_for_bob)
+    lines = []
     report = grade_batch(config, ASSIGNMENT, students, RecordingSandbox(),
-                         GradeOptions(workers=2, seed=1, feedback=False), progress=lambda *_: None)
+                         GradeOptions(workers=2, seed=1, feedback=False), progress=lines.append)
+    assert any(line.startswith("[" + "#" * 20 + "] 3/3 ") for line in lines), lines
     statuses = {s.student: s.status for s in report.submissions}
     assert statuses == {"ada": "ok", "bob": "infra_error", "cyd": "ok"}
     bob = next(s for s in report.submissions if s.student == "bob")
@@ -125,3 +127,9 @@ def test_probes_are_seeded(tmp_path):                                           
 
     assert same(runs["first"], runs["again"])
     assert not same(runs["first"], runs["other"]), "a new seed must draw new probe inputs"
+
+
+def test_progress_bar_fills_as_submissions_are_graded():
+    assert progress_bar(0, 20) == "[--------------------]  0/20"
+    assert progress_bar(9, 20) == "[#########-----------]  9/20"
+    assert progress_bar(3, 3, width=6) == "[######] 3/3"
