@@ -47,7 +47,8 @@ RUN_ALL_TIMEOUT_MS = 300_000
 VALIDATE_TIMEOUT_MS = 300_000
 SERVER_START_TIMEOUT_S = 180
 
-# Flags that work for Debian's Chromium in a container (see the README's testing section).
+# Flags that work for Debian's Chromium in a container run as root: no sandbox, no GPU, no
+# network calls of its own (updates, sync, QUIC).
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
