@@ -90,6 +90,13 @@ def course_config(
     c.CourseDirectory.solution_directory = os.path.join(runtime_rel, "solution")
     c.CourseDirectory.source_with_tests_directory = os.path.join(runtime_rel, "source_with_tests")
     c.CourseDirectory.db_url = f"sqlite:///{runtime / 'gradebook.db'}"
+    # The exchange that release/fetch/submit/collect use, on this machine (a shared hub sets
+    # its own, e.g. /srv/nbgrader/exchange); nbgrader wants it to exist and be writable by all.
+    exchange = runtime / "exchange"
+    exchange.mkdir(exist_ok=True)
+    if exchange.stat().st_uid == os.getuid():
+        exchange.chmod(0o777)
+    c.Exchange.root = str(exchange)
     # Execution: a per-cell time limit; a timed-out cell is interrupted and scores 0.
     c.Execute.timeout = int(cell_timeout_s)
     c.Execute.interrupt_on_timeout = True

@@ -26,3 +26,12 @@ def test_a_hand_edited_exercise_is_reported(tmp_path):
     notebook.write_text(notebook.read_text().replace("YOUR CODE HERE", "YOUR CODE GOES HERE"))
     (course / "exercises" / "fcn_basics" / "stray.txt").write_text("not generated")
     assert release_drift(course, "fcn_basics") == ["stray.txt", "fcn_basics.ipynb"]
+
+
+def test_the_exchange_exists_so_the_formgrader_can_release_and_collect(tmp_path):
+    from autograder.course import course_config
+    from autograder.pipeline import make_api
+
+    api = make_api(course_config(tmp_path, runtime_directory=tmp_path / ".grading"))
+    assert api.exchange_is_functional and not api.exchange_missing, f"exchange missing: {api.exchange_root!r}"
+    assert api.exchange_root == str(tmp_path / ".grading" / "exchange")
