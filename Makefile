@@ -4,6 +4,7 @@
 #   make quick   set up, then the fast tests only (the inner loop: no notebooks, no demo)
 #   make lab     set up, then start JupyterLab on the course
 #   make test-backends   the library and model tests on JAX and PyTorch (installs torch)
+#   make test-long       the long second-opinion tests that `make test` leaves out
 #   make test-browser    JupyterLab in a real browser (installs Debian's chromium and playwright)
 PYTHON ?= python3
 VENV ?= .venv
@@ -39,6 +40,11 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -n $(JOBS) --durations=10
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -n $(JOBS) -m "not slow" $(CORE_TESTS)
+
+# Second opinions left out of `make test` (about 10 min): the training checks retrained
+# outside the grader, and every validity variant run through the notebooks' own tests.
+test-long: setup
+	$(BIN)/python -m pytest -n $(JOBS) -m long
 
 test-backends: setup
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"

@@ -303,12 +303,12 @@ def test_runner_dockerfile_and_workflow():
 @pytest.mark.slow
 @needs_bwrap
 def test_benchmark_quick_smoke(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "benchmarks.grading", "--quick", "--output",
+    result = subprocess.run([sys.executable, "-m", "benchmarks.grading", "--submissions", "2", "--output",
                              str(tmp_path / "grading.json")], cwd=REPO_ROOT, capture_output=True, text=True,
                             timeout=1500, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     import json
     data = json.loads((tmp_path / "grading.json").read_text())
-    assert data["submissions"] == 4 and data["honest_scores_identical"] is True
+    assert data["submissions"] == 2 and data["honest_scores_identical"] is True
     for key in ("workers", "stock_nbgrader_s", "ours_s", "speedup", "per_submission"):
         assert key in data

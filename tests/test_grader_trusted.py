@@ -38,7 +38,8 @@ def test_tests_always_come_from_the_release(tmp_path):
         elif meta.get("grade"):
             cell["source"] = "pass"
             meta["points"] = 99
-    student["cells"].append(dict(student["cells"][7], id="dup", source="second copy"))   # duplicate grade_id
+    dice_cell = next(c for c in student["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "dice")
+    student["cells"].append(dict(dice_cell, id="dup", source="second copy"))   # duplicate grade_id
     student["cells"].append({"cell_type": "code", "id": "mine", "metadata": {}, "source": "helper = 1",
                              "outputs": [], "execution_count": None})
     path = tmp_path / "nb.ipynb"

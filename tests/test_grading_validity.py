@@ -178,6 +178,7 @@ def test_references_judge_variants(assignment):
 
 
 @pytest.mark.slow
+@pytest.mark.long      # the real batch (test_real_batch) grades the trained solutions already
 @pytest.mark.parametrize("assignment", ["unet", "transfer_learning"])
 def test_training_checks(monkeypatch, assignment):
     """The training checks (U-Net; transfer learning's fine-tuning): the solution and a
@@ -291,6 +292,7 @@ def notebook_verdicts(assignment: str, variants: list[Variant]) -> dict[str, tup
 
 
 @pytest.mark.slow
+@pytest.mark.long      # the notebooks' own tests on every variant; the trusted references decide the points
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_notebook_tests_agree(assignment):
     """Each wrong variant fails exactly the same grade cells in the notebook's own tests."""
