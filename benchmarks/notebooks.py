@@ -42,7 +42,8 @@ def time_notebook(path: Path, timeout_s: int) -> dict:
     failure = None
     try:
         NotebookClient(notebook, timeout=timeout_s, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+                       resources={"metadata": {"path": str(path.parent)}},
+                       extra_arguments=["--IPKernelApp.log_level=ERROR"]).execute()   # no TCP notice
     except Exception as error:      # a timeout or a dead kernel: record it, time the others
         failure = f"{type(error).__name__}: {str(error)[:200]}"
     seconds = time.perf_counter() - started
