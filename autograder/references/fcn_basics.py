@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from autograder.references import Call, Fail, Probe, Results
-from autograder.references._plain import fcn_visible_probe
+from autograder.references._plain import fcn_visible_probe, random_weights
 
 # What `isinstance(x, float)` accepts, as the notebook tests it: numpy.float64 subclasses float.
 FLOAT_TYPES = {"builtins.float", "numpy.float64"}
@@ -73,13 +73,8 @@ def fcn_forward(page, weights):
 
 
 def fcn_weights(rng, num_classes):
-    shapes = [(3, 3, 1, 40), (40,), (4, 4, 40, 40), (40,), (4, 4, 40, 80), (80,), (1, 1, 80, num_classes), (num_classes,)]
-    weights = []
-    for shape in shapes:
-        fan_in = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
-        scale = 1.0 / math.sqrt(fan_in) if len(shape) > 1 else 0.1
-        weights.append((rng.normal(size=shape) * scale).astype("float32"))
-    return weights
+    return random_weights(rng, [(3, 3, 1, 40), (40,), (4, 4, 40, 40), (40,), (4, 4, 40, 80), (80,),
+                                (1, 1, 80, num_classes), (num_classes,)])
 
 
 # ----------------------------------------------------------------------------- helpers
