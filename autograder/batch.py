@@ -429,6 +429,7 @@ def grade_batch(config, assignment: str, students: list[str], sandbox: Sandbox, 
     The submissions run on ``options.engine`` (local threads or Dask workers); this
     thread records each result with nbgrader as it arrives (the only gradebook writer).
     """
+    from autograder.grading_path import describe_gradebook_error, one_line_grading_error
     from autograder.pipeline import GradingStepError, check_result, make_api, submission_scores
 
     started = time.perf_counter()
@@ -468,10 +469,11 @@ def grade_batch(config, assignment: str, students: list[str], sandbox: Sandbox, 
                         check_result(api.generate_feedback(assignment, task.student, force=True),
                                      f"nbgrader generate_feedback of {task.student}")
                     report.grade_s = time.perf_counter() - recording
-            except GradingStepError as error:
-                report.status, report.detail = "nbgrader_error", str(error)[-2000:]
+            except GradingStepError as error:    # first line names the cause (one line for the gradebook's)
+                report.status, report.detail = "nbgrader_error", one_line_grading_error(str(error))
             except Exception as error:  # noqa: BLE001 - one submission never stops the batch
-                report.status, report.detail = "infra_error", f"{type(error).__name__}: {error}"
+                report.status, report.detail = "infra_error", (describe_gradebook_error(error)
+                                                               or f"{type(error).__name__}: {error}")
             progress(f"{progress_bar(len(reports), len(students))} {task.student}: {report.status}"
                      f"{' (' + report.detail.splitlines()[0][:120] + ')' if report.detail else ''}"
                      f" run {report.run_s:.0f} s, record {report.grade_s:.1f} s")

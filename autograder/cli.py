@@ -157,8 +157,17 @@ class NoSandbox(Exception):
     """No sandbox could be used (and unsandboxed grading was not allowed)."""
 
 
-def _grade_with_sandbox(config, assignment: str, students: list[str], args):
-    """Grade ``students`` through ``autograder.batch``; returns (failed students, report)."""
+def _grade_with_sandbox(config, assignment: str, students: list[str], args, sync_gradebook: bool = True):
+    """Grade ``students`` through ``autograder.batch``; returns (failed students, report).
+
+    With ``sync_gradebook`` the gradebook is first brought in line with ``solutions/``
+    (``autograder.pipeline.sync_gradebook``), before any sandbox runs; a gradebook that
+    cannot be used raises ``GradebookError`` (one line)."""
+    import sqlite3
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from autograder.grading_path import GradebookError, describe_gradebook_error
     from autograder.batch import GradeOptions, format_summary, grade_batch
     from autograder.engines import EngineError
     from autograder.sandbox import SandboxUnavailable, detect_sandbox
@@ -175,6 +184,12 @@ def _grade_with_sandbox(config, assignment: str, students: list[str], args):
         sandbox = detect_sandbox(args.sandbox, allow_unsandboxed=args.allow_unsandboxed)
     except SandboxUnavailable as error:
         raise NoSandbox(str(error)) from None
+    if sync_gradebook:
+        from autograder.pipeline import sync_gradebook as sync
+        drift = sync(config, assignment)
+        if drift:
+            raise CourseError(f"exercises/{assignment} is out of sync with solutions/{assignment} "
+                              f"({', '.join(drift[:5])}): run `segcourse release {assignment}` first")
     options = GradeOptions(workers=args.workers, gpus=args.gpus, cell_timeout_s=args.cell_timeout,
                            notebook_timeout_s=args.notebook_timeout, seed=args.seed,
                            engine=args.engine, scheduler=args.scheduler)
@@ -182,6 +197,9 @@ def _grade_with_sandbox(config, assignment: str, students: list[str], args):
         report = grade_batch(config, assignment, students, sandbox, options)
     except (ValueError, EngineError) as error:     # a bad --gpus list, an unreachable scheduler
         raise CourseError(str(error)) from None
+    except (sqlite3.Error, SQLAlchemyError) as error:
+        raise GradebookError(describe_gradebook_error(error, config.CourseDirectory.db_url.removeprefix("sqlite:///"))
+                             or f"gradebook error: {type(error).__name__}") from None
     print("\n" + format_summary(report) + f"\n(batch: {report.wall_s:.0f} s)\n")
     if report.integrity:
         print("GRADEBOOK INTEGRITY CHECK FAILED:\n  " + "\n  ".join(report.integrity)
@@ -264,7 +282,8 @@ def _run_demo(course_root: Path, args) -> int:
     print(f"2. wrote {len(students)} sample submissions under {submitted.relative_to(course_root)}/")
     print(f"3. autograding in a sandbox, scored outside the students' kernels, recorded by nbgrader "
           f"(per-cell time limit {args.cell_timeout} s), and writing feedback")
-    failed, report = _grade_with_sandbox(config, assignment, students, args)
+    # the release above brought the demo's fresh gradebook in line with solutions/
+    failed, report = _grade_with_sandbox(config, assignment, students, args, sync_gradebook=False)
     if report.integrity:
         return EXIT_GRADEBOOK
     grades_csv = export_grades(config, output_dir / "grades.csv")
@@ -293,11 +312,23 @@ def _run_grade(course_root: Path, args) -> int:
         raise CourseError(f"no submission of {assignment} for: {', '.join(missing)} (looked in {submitted})")
     if not students:
         raise CourseError(f"no submissions of {assignment} under {submitted}/<student>/{assignment}/")
-    failed, report = _grade_with_sandbox(config, assignment, students, args)
-    if report.integrity:
+    from autograder.grading_path import GradebookError, describe_gradebook_error
+    db_path = config.CourseDirectory.db_url.removeprefix("sqlite:///")
+    try:
+        failed, report = _grade_with_sandbox(config, assignment, students, args)
+        if report.integrity:
+            return EXIT_GRADEBOOK
+        grades_csv = export_grades(config, Path(db_path).parent / "grades.csv")
+        print(format_score_table(submission_scores(config, assignment, students)))
+    except GradebookError as error:
+        print(f"segcourse: error: {error}", file=sys.stderr)
         return EXIT_GRADEBOOK
-    grades_csv = export_grades(config, Path(config.CourseDirectory.db_url.removeprefix("sqlite:///")).parent / "grades.csv")
-    print(format_score_table(submission_scores(config, assignment, students)))
+    except Exception as error:      # SQLAlchemy/sqlite3 errors of the export: one line, not a traceback
+        line = describe_gradebook_error(error, db_path)
+        if line is None:
+            raise
+        print(f"segcourse: error: {line}", file=sys.stderr)
+        return EXIT_GRADEBOOK
     print(f"\ngrades: {grades_csv}")
     return EXIT_CHECK_FAILED if failed else EXIT_OK
 

@@ -106,6 +106,13 @@ def course_config(
     c.IgnorePattern.pattern = LOG_NOISE_PATTERN
     # Quiet kernels: their own log (e.g. ipykernel's TCP notice) is not the student's output.
     c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
+    # One grading path (threat row 44): nbgrader's own autograde (the formgrader's Autograde
+    # button, `nbgrader autograde`) runs each submission in the sandbox and scores it with the
+    # trusted checks, exactly as `segcourse grade`; never student code in an instructor's kernel.
+    # (`segcourse grade` swaps SandboxedGrading for TrustedVerdicts: autograder.batch.grading_config.)
+    from autograder.grading_path import autograde_preprocessors
+    c.Autograde.autograde_preprocessors = autograde_preprocessors()
+    c.SandboxedGrading.cell_timeout_s = int(cell_timeout_s)
     # Feedback shows each hidden test's docstring and failure message, not its code.
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",

@@ -88,6 +88,44 @@ def release_drift(course_root: Path, assignment: str) -> list[str]:
         return _tree_differences(fresh, committed)
 
 
+def sync_gradebook(config: Config, assignment: str) -> list[str]:
+    """Bring the course's gradebook in line with ``solutions/<assignment>`` (threat row 46).
+
+    Runs nbgrader's ``generate_assignment`` into a temporary release folder with the
+    course's real gradebook: the assignment, its notebooks, grade cells and points are
+    created or updated, and ``exercises/`` is left as it is. Returns the files of
+    ``exercises/<assignment>`` that differ from that fresh release (empty when in sync).
+    Gradebook failures raise ``autograder.grading_path.GradebookError`` (one line).
+    """
+    import copy
+
+    from autograder.grading_path import GradebookError, describe_gradebook_error
+
+    course_root = Path(config.CourseDirectory.root)
+    db_path = config.CourseDirectory.db_url.removeprefix("sqlite:///")
+    with tempfile.TemporaryDirectory(prefix="segcourse-sync-") as tmp:
+        synced = copy.deepcopy(config)
+        synced.CourseDirectory.release_directory = os.path.relpath(Path(tmp) / "release", course_root)
+        try:
+            fresh = release_assignment(synced, assignment)
+        except GradingStepError as error:
+            raise GradebookError(describe_gradebook_error(str(error), db_path)
+                                 or f"generate_assignment {assignment} failed: "
+                                    f"{_last_error_line(str(error))}") from None
+        except Exception as error:  # noqa: BLE001 - SQLAlchemy/sqlite3 errors raised outside nbgrader's log
+            line = describe_gradebook_error(error, db_path)
+            if line is None:
+                raise
+            raise GradebookError(line) from None
+        return _tree_differences(fresh, course_root / RELEASE_DIRECTORY / assignment)
+
+
+def _last_error_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if "Error" in line or "error" in line]
+    return (errors or lines or ["(no log)"])[-1][:300]
+
+
 def _tree_differences(left: Path, right: Path) -> list[str]:
     left_files = {p.relative_to(left) for p in left.rglob("*") if p.is_file()}
     right_files = {p.relative_to(right) for p in right.rglob("*") if p.is_file()} if right.is_dir() else set()
