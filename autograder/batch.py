@@ -42,11 +42,13 @@ from autograder.engines import Engine, make_engine
 from autograder.sandbox import SANDBOX_WORKDIR, Job, Limits, Mount, Sandbox
 from autograder.trusted import (
     MAX_NOTEBOOK_BYTES, STAGED_SUFFIX, NotGradable, StagedResult, _nbgrader, judge_submission,
-    not_gradable_result, rebuild_submission, write_probes,
+    not_gradable_result, read_channel, rebuild_submission, write_probes,
 )
 
 HARNESS = Path(__file__).with_name("harness.py")
 HARNESS_TARGET = "/grader/segcourse_harness.py"
+PROBES_TARGET = "/grader/probes"
+CHANNEL_BYTES = 128 * 1024 * 1024      # the harness's results channel (its stdout) kept per submission
 
 
 class GradebookIntegrityError(RuntimeError):
@@ -58,6 +60,7 @@ class GradeOptions:
     workers: int | None = None          # None: one per core (or one per GPU)
     gpus: str = "none"                  # auto | none | "0,1"
     cell_timeout_s: int = 60
+    interrupt_grace_s: float = 10.0     # after a cell's time limit: seconds to stop, else its kernel is killed
     notebook_timeout_s: float = 900.0   # wall clock of one submission's sandbox
     limits: Limits = field(default_factory=Limits)
     seed: int | None = None             # probe inputs; fresh per run when None
@@ -332,6 +335,7 @@ def _run_in_sandbox(task, release_dir: Path, name: str, notebook, slot: int, san
 
     stem = name[:-len(".ipynb")]
     workdir = Path(tempfile.mkdtemp(prefix="segcourse-job-"))
+    probe_dir = Path(tempfile.mkdtemp(prefix="segcourse-probes-"))   # read-only inside the sandbox
     try:
         for helper in release_dir.iterdir():
             if helper.suffix != ".ipynb":
@@ -340,31 +344,36 @@ def _run_in_sandbox(task, release_dir: Path, name: str, notebook, slot: int, san
         font_cache = _matplotlib_font_cache()
         if font_cache is not None:   # else every kernel rebuilds it (seconds of CPU per submission)
             shutil.copytree(font_cache, workdir / ".matplotlib")
-        state = workdir / ".segcourse"
-        probes = write_probes(task.assignment, notebook, state / "probes", seed)
+        probes = write_probes(task.assignment, notebook, probe_dir, seed)
+        probe_dir.chmod(0o755)       # mkdtemp makes it 0700; the job's unprivileged uid must read it
         job = Job(
-            argv=[sys.executable, HARNESS_TARGET, name, "--cell-timeout", str(options.cell_timeout_s)],
+            argv=[sys.executable, HARNESS_TARGET, name, "--probes", PROBES_TARGET,
+                  "--cell-timeout", str(options.cell_timeout_s), "--interrupt-grace", f"{options.interrupt_grace_s:g}"],
             workdir=workdir,
             mounts=[Mount(HARNESS, HARNESS_TARGET),
+                    Mount(probe_dir, PROBES_TARGET),
                     _course_utils_mount(Path(task.course_root)),
                     Mount(release_dir, "/course/release")],
             # COURSE_FAST=1: notebooks shorten their training cells under autograding
             env={**_slot_env(slot_envs[slot], options), "PYTHONPATH": "/grader", "COURSE_FAST": "1",
                  **({"MPLCONFIGDIR": f"{SANDBOX_WORKDIR}/.matplotlib"} if font_cache is not None else {})},
-            limits=Limits(**{**options.limits.__dict__, "wall_clock_s": options.notebook_timeout_s}),
+            limits=Limits(**{**options.limits.__dict__, "wall_clock_s": options.notebook_timeout_s,
+                             "channel_bytes": CHANNEL_BYTES}),
             slot=options.first_slot + slot,
         )
         outcome = sandbox.run(job)
-        if not (state / "status.json").exists():
+        channel = outcome.stdout.encode()      # the harness's records; files in workdir are ignored
+        if not read_channel(channel).started:
             return StagedResult(task.student, stem, "infra_error",
                                 f"the sandbox did not start the notebook (exit {outcome.returncode}): "
                                 f"{outcome.stderr.strip()[-500:]}", wall_s=outcome.wall_s)
-        status, detail, verdicts, outputs = judge_submission(notebook, probes, state, _grade_points(notebook))
+        status, detail, verdicts, outputs = judge_submission(notebook, probes, channel, _grade_points(notebook))
         if outcome.timed_out:
             status, detail = "time_limit", f"the notebook ran longer than {options.notebook_timeout_s:g} s and was stopped"
         return StagedResult(task.student, stem, status, detail, verdicts, outputs, wall_s=outcome.wall_s)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(probe_dir, ignore_errors=True)
 
 
 def _slot_env(planned: dict[str, str], options: GradeOptions) -> dict[str, str]:

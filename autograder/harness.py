@@ -5,48 +5,73 @@ import ``autograder``. It holds no reference answer and decides no score: it onl
 
 1. executes the notebook it is given (the release notebook with the student's solution
    cells; hidden tests were never in it) cell by cell with nbclient, with a per-cell
-   time limit, recording outputs for the student's feedback;
+   time limit: at the limit the cell is interrupted; a cell that ignores the interrupt
+   for ``--interrupt-grace`` seconds has its kernel killed, which ends the notebook; the
+   functions an interrupted cell was running are replaced by stand-ins that raise
+   ``TimedOutEarlier``, so no later cell or probe waits on them again;
 2. right after each grade cell, calls the *probes* of that cell in the same kernel
-   (``run_probe``): student functions on inputs the trusted side drew for this run, and
-   saves what they return as plain data (``.npz`` without pickles, ``.json``);
-3. writes ``status.json`` after every cell, so that a crash or a kill keeps what ran.
+   (``run_probe``): student functions on inputs the trusted side drew for this run
+   (read from ``--probes``, mounted read-only), and saves what they return as plain data
+   (``.npz`` without pickles, ``.json``);
+3. sends one record per cell and per probe, as it is made, on its original standard
+   output (``_Channel``), which student code cannot reach: a crash or a kill keeps what
+   was sent, and nothing written later to files of the work folder counts.
 
-    python segcourse_harness.py NOTEBOOK --cell-timeout 30 --output-bytes 100000
+    python segcourse_harness.py NOTEBOOK --probes /grader/probes --cell-timeout 30
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import time
 
-STATE_DIR = ".segcourse"          # probes/, results/, status.json, executed.ipynb (in the work folder)
-STARTED_AT = time.time()          # epoch seconds: the status's "timing" says where the time went
+STATE_DIR = ".segcourse"          # results/ (written by the kernel, read by the driver) in the work folder
+STARTED_AT = time.time()          # epoch seconds: the "start" record says when the harness started
 
 
 # --------------------------------------------------------------------------- kernel side
 def _encode(value, name, arrays):
-    """Plain-data description of a returned value; arrays go to ``arrays``."""
+    """Plain-data form of a returned value; arrays go to ``arrays``.
+
+    The form itself carries what the value was, so that the trusted side derives types
+    from the data rather than from a reported class name: a Python number (``numpy.float64``
+    is a float) is a JSON ``number``; a NumPy array or scalar an array under ``numpy``; a
+    backend tensor its array under ``tensor``; a list or tuple its array under ``list`` or
+    ``tuple``.
+    """
     import numpy as np
 
-    kind = f"{type(value).__module__}.{type(value).__qualname__}"
-    if hasattr(value, "shape") and not isinstance(value, np.ndarray) and not isinstance(value, np.generic):
+    described = f"{type(value).__module__}.{type(value).__qualname__}"
+    if isinstance(value, (bool, int, float)):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2 ** 63:
+            return {"status": "error", "ename": "OverflowError", "evalue": "an int too large for 64 bits"}
+        return {"status": "ok", "number": bool(value) if isinstance(value, bool) else
+                (int(value) if isinstance(value, int) else float(value))}
+    if isinstance(value, (np.ndarray, np.generic)):
+        form = "numpy"
+    elif isinstance(value, (list, tuple)):
+        form = "list" if isinstance(value, list) else "tuple"
+        value = [tuple(v) if isinstance(v, (list, tuple)) else v for v in value]
+    elif hasattr(value, "shape"):
+        form = "tensor"
         try:
             from keras import ops
             value = ops.convert_to_numpy(value)
         except Exception:
             pass
-    if isinstance(value, (list, tuple)):
-        value = [tuple(v) if isinstance(v, (list, tuple)) else v for v in value]
+    else:
+        return {"status": "error", "ename": "TypeError", "evalue": f"returned a {described}, not numbers"[:500]}
     try:
         array = np.asarray(value)
     except Exception as error:
-        return {"status": "error", "ename": "ConversionError", "evalue": f"cannot convert a {kind}: {error}"[:500]}
+        return {"status": "error", "ename": "ConversionError", "evalue": f"cannot convert a {described}: {error}"[:500]}
     if array.dtype == object or array.dtype.kind not in "biuf":
-        return {"status": "error", "ename": "TypeError", "evalue": f"returned a {kind}, not numbers"}
+        return {"status": "error", "ename": "TypeError", "evalue": f"returned a {described}, not numbers"[:500]}
     arrays[name] = np.array(array, copy=True, order="C")  # keeps 0-d arrays 0-d
-    return {"status": "ok", "type": kind, "array": name}
+    return {"status": "ok", form: name}
 
 
 def _encode_json(value, kind):
@@ -74,7 +99,7 @@ def _encode_json(value, kind):
             raise TypeError("too large")
     except Exception as error:
         return {"status": "error", "ename": "TypeError", "evalue": f"cannot describe a {kind}: {error}"[:500]}
-    return {"status": "ok", "type": kind, "json": data}
+    return {"status": "ok", "json": data}
 
 
 class _Fake:
@@ -121,7 +146,7 @@ def _model_description(model, call, name, arrays, inputs):
         except Exception:
             config = {}
         layers.append({"class": type(layer).__name__, "module": type(layer).__module__, "config": config})
-    result = {"status": "ok", "type": "keras.Model", "layers": layers, "params": int(model.count_params())}
+    result = {"status": "ok", "layers": layers, "params": int(model.count_params())}
     if call.get("weights"):
         try:
             model.set_weights([inputs[w] for w in call["weights"]])
@@ -137,8 +162,39 @@ def _model_description(model, call, name, arrays, inputs):
     return result
 
 
-def run_probe(folder: str, namespace: dict) -> None:
-    """Call every probe of ``folder/spec.json`` in ``namespace`` (the notebook's globals)."""
+class TimedOutEarlier(RuntimeError):
+    """Raised instead of running a notebook function that already ran out of time once."""
+
+
+def _timed_out_stand_in(name: str):
+    def stand_in(*args, **kwargs):
+        raise TimedOutEarlier(f"{name} timed out earlier (time limit); it is not called again")
+    stand_in.__name__ = stand_in.__qualname__ = name
+    return stand_in
+
+
+def disable_timed_out(namespace: dict, traceback=None) -> list[str]:
+    """Replace, in ``namespace``, every notebook function that was running when the time
+    limit interrupted the kernel (the frames of ``traceback``, else of the last error) by
+    a stand-in that raises ``TimedOutEarlier`` at once. Returns their names."""
+    import types
+
+    traceback = traceback if traceback is not None else getattr(sys, "last_traceback", None)
+    codes = set()
+    while traceback is not None:
+        codes.add(traceback.tb_frame.f_code)
+        traceback = traceback.tb_next
+    names = [name for name, value in list(namespace.items())
+             if isinstance(value, types.FunctionType) and value.__code__ in codes]
+    for name in names:
+        namespace[name] = _timed_out_stand_in(name)
+    return names
+
+
+def run_probe(folder: str, namespace: dict, results_folder: str | None = None) -> None:
+    """Call every probe of ``folder/spec.json`` (inputs in ``folder/inputs.npz``) in
+    ``namespace`` (the notebook's globals); write ``results.json`` and ``results.npz`` to
+    ``results_folder`` (default: ``folder``)."""
     import numpy as np
 
     with open(os.path.join(folder, "spec.json")) as handle:
@@ -180,8 +236,7 @@ def run_probe(folder: str, namespace: dict) -> None:
                 results[name] = _encode_json(value, f"{type(value).__module__}.{type(value).__qualname__}")
             elif call.get("kind") == "tuple" and isinstance(value, (list, tuple)):
                 items = [_encode(v, f"{name}__{i}", arrays) for i, v in enumerate(list(value)[:8])]
-                results[name] = {"status": "ok", "type": f"{type(value).__module__}.{type(value).__qualname__}",
-                                 "items": items}
+                results[name] = {"status": "ok", "items": items}
             else:
                 results[name] = _encode(value, name, arrays)
             if fakes:
@@ -189,10 +244,13 @@ def run_probe(folder: str, namespace: dict) -> None:
         except BaseException as error:  # noqa: BLE001 - SystemExit, KeyboardInterrupt included
             results[name] = {"status": "error", "ename": type(error).__name__, "evalue": str(error)[:500]}
             if isinstance(error, KeyboardInterrupt):
+                disable_timed_out(namespace, error.__traceback__)
                 interrupted = True
                 break
-    np.savez(os.path.join(folder, "results.npz"), **arrays)
-    with open(os.path.join(folder, "results.json"), "w") as handle:
+    results_folder = results_folder or folder
+    os.makedirs(results_folder, exist_ok=True)
+    np.savez(os.path.join(results_folder, "results.npz"), **arrays)
+    with open(os.path.join(results_folder, "results.json"), "w") as handle:
         json.dump(results, handle)
     if interrupted:   # the per-cell time limit: let the driver see it
         raise KeyboardInterrupt("time limit")
@@ -214,113 +272,219 @@ def _cap_outputs(cell, limit: int) -> None:
     cell["outputs"] = kept
 
 
+class _Channel:
+    """The results channel: the driver's original standard output, kept on a private file
+    descriptor. Each record is one JSON line, written once as it is made; the trusted side
+    reads only this stream (never files of the work folder), and takes the first record of
+    each cell and probe.
+
+    Student code cannot reach it: the kernel is started with another standard output, and
+    the driver makes itself non-dumpable, so processes of the same uid can neither open
+    ``/proc/<driver>/fd/*`` nor ptrace it (only a process with CAP_SYS_PTRACE could, and the
+    sandbox drops every capability).
+    """
+
+    def __init__(self) -> None:
+        sys.stdout.flush()
+        self.fd = os.dup(1)                     # non-inheritable: no child gets it
+        os.dup2(2, 1)                           # the driver's own prints, and children's, go to stderr
+        sys.stdout = sys.stderr
+        self.protected = _make_non_dumpable()
+
+    def send(self, record: dict) -> None:
+        data = (json.dumps(record, allow_nan=True) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+
+
+def _make_non_dumpable() -> bool:
+    """prctl(PR_SET_DUMPABLE, 0): same-uid processes can no longer read our fds or memory."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(4, 0, 0, 0, 0) == 0       # 4 = PR_SET_DUMPABLE
+    except (OSError, AttributeError):              # not Linux
+        return False
+
+
+def _read_results(folder: str, limit: int) -> tuple[dict, str]:
+    """The kernel's results for one probe, as sent on: parsed JSON, npz bytes in base64."""
+    import base64
+
+    def read(name: str) -> bytes:
+        # no links followed, and a FIFO planted by student code cannot block the driver
+        fd = os.open(os.path.join(folder, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ValueError(f"{name} is not a regular file")
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise ValueError(f"{name} is larger than {limit} bytes")
+        return data
+
+    meta = json.loads(read("results.json"))
+    if not isinstance(meta, dict):
+        raise ValueError("results.json is not a JSON object")
+    return meta, base64.b64encode(read("results.npz")).decode("ascii")
+
+
+class KernelIgnoredInterrupt(RuntimeError):
+    """The kernel did not stop within the grace period after the time-limit interrupt."""
+
+
+def _grading_client_class():
+    import asyncio
+
+    from jupyter_core.utils import ensure_async
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    class GradingClient(NotebookClient):
+        """nbclient, except at a cell's time limit: interrupt once, wait ``interrupt_grace``
+        seconds for the cell to stop, else kill the kernel (stock nbclient re-sends the
+        interrupt every time limit, so a cell that ignores SIGINT holds the notebook)."""
+
+        interrupt_grace = 10.0
+
+        async def _async_handle_timeout(self, timeout, cell=None):
+            await ensure_async(self.km.interrupt_kernel())
+            deadline = time.monotonic() + self.interrupt_grace
+            while time.monotonic() < deadline:
+                if await ensure_async(self.kc.shell_channel.msg_ready()):
+                    return None                     # the cell stopped: its reply is waiting
+                if not await ensure_async(self.kc.is_alive()):
+                    raise DeadKernelError("Kernel died")
+                await asyncio.sleep(0.1)
+            await ensure_async(self.km.shutdown_kernel(now=True))
+            raise KernelIgnoredInterrupt(
+                f"the cell ran past the {timeout} s time limit and ignored the interrupt for "
+                f"{self.interrupt_grace:g} s, so the kernel was stopped")
+
+    return GradingClient
+
+
+def _interrupted(cell) -> bool:
+    return any(o.get("ename") == "KeyboardInterrupt" for o in cell.get("outputs", []))
+
+
 def main(argv: list[str]) -> int:
     import argparse
 
+    channel = _Channel()
     # jsonschema (imported by nbformat) builds an Earley parser of IRI syntax at import when
     # the optional package rfc3987_syntax is installed: 3-7 s of CPU per submission, for a
     # format check that notebook validation never uses.
     sys.modules.setdefault("rfc3987_syntax", None)
     import nbformat
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     parser = argparse.ArgumentParser()
     parser.add_argument("notebook")
+    parser.add_argument("--probes", default=os.path.join(STATE_DIR, "probes"),
+                        help="folder of the probes (spec.json + inputs.npz each); may be read-only")
     parser.add_argument("--cell-timeout", type=int, default=30)
+    parser.add_argument("--interrupt-grace", type=float, default=10.0)
     parser.add_argument("--output-bytes", type=int, default=100_000)
+    parser.add_argument("--result-bytes", type=int, default=50 * 1024 * 1024)
     args = parser.parse_args(argv)
 
-    state = os.path.abspath(STATE_DIR)
+    channel.send({"event": "start", "started": STARTED_AT, "protected": channel.protected})
+    results_root = os.path.abspath(os.path.join(STATE_DIR, "results"))
     notebook = nbformat.read(args.notebook, as_version=4)
     probes = {}
-    for name in sorted(os.listdir(os.path.join(state, "probes"))):
-        with open(os.path.join(state, "probes", name, "spec.json")) as handle:
-            probes[json.load(handle)["grade_id"]] = os.path.join(state, "probes", name)
-    timed_out_functions: set[str] = set()
-    status = {"cells": {}, "probes": {}, "dead_at": None, "stuck_at": None, "finished": False,
-              "timing": {"harness_started": STARTED_AT}}
+    for name in sorted(os.listdir(args.probes)):
+        with open(os.path.join(args.probes, name, "spec.json")) as handle:
+            spec = json.load(handle)
+        probes[spec["grade_id"]] = (os.path.abspath(os.path.join(args.probes, name)),
+                                    {call["function"] for call in spec["calls"]})
+    timed_out: set[str] = set()             # notebook functions disabled after a time limit
 
-    def save() -> None:
-        with open(os.path.join(state, "status.json.tmp"), "w") as handle:
-            json.dump(status, handle)
-        os.replace(os.path.join(state, "status.json.tmp"), os.path.join(state, "status.json"))
-        nbformat.write(notebook, os.path.join(state, "executed.ipynb.tmp"))
-        os.replace(os.path.join(state, "executed.ipynb.tmp"), os.path.join(state, "executed.ipynb"))
-
-    client = NotebookClient(
+    GradingClient = _grading_client_class()
+    client = GradingClient(
         notebook, timeout=args.cell_timeout, interrupt_on_timeout=True, allow_errors=True,
         kernel_name="python3", resources={"metadata": {"path": os.getcwd()}},
         shutdown_kernel="immediate",   # no graceful wait: the sandbox is torn down right after
         extra_arguments=["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"],
     )
+    client.interrupt_grace = args.interrupt_grace
     client.record_timing = False
-    save()
-    with client.setup_kernel():
-        status["timing"]["kernel_ready"] = time.time()
+
+    def run(cell, index) -> str:
+        """Execute one cell; its status: ok, error, timeout, dead or stuck."""
+        try:
+            client.execute_cell(cell, index)
+        except DeadKernelError:
+            return "dead"
+        except (KernelIgnoredInterrupt, CellTimeoutError, TimeoutError, RuntimeError) as error:
+            cell.setdefault("outputs", []).append(nbformat.v4.new_output(
+                "error", ename="TimeLimit", evalue=str(error)[:300], traceback=[]))
+            return "stuck"
+        if _interrupted(cell):
+            return "timeout"
+        return "error" if any(o.get("output_type") == "error" for o in cell.get("outputs", [])) else "ok"
+
+    def disable_after_timeout(index) -> None:
+        """The functions the interrupted cell was running are never called again."""
+        cell = nbformat.v4.new_code_cell(
+            "import segcourse_harness as __segcourse_harness\n"
+            "print(*__segcourse_harness.disable_timed_out(globals()))\n"
+            "del __segcourse_harness")
+        if run(cell, index) == "ok":
+            text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+            timed_out.update(text.split())
+
+    # The kernel writes its own stdout/stderr (not the cells' outputs) to /dev/null: never the channel.
+    devnull = open(os.devnull, "wb")
+    with devnull, client.setup_kernel(stdout=devnull, stderr=devnull):
+        channel.send({"event": "kernel_ready", "at": time.time()})
         for index, cell in enumerate(notebook.cells):
             if cell.cell_type != "code":
                 continue
             started = time.perf_counter()
-            try:
-                client.execute_cell(cell, index)
-                errored = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
-                timed_out = any(o.get("ename") == "KeyboardInterrupt" for o in cell.get("outputs", []))
-                status["cells"][str(index)] = "timeout" if timed_out else ("error" if errored else "ok")
-            except DeadKernelError:
-                status["cells"][str(index)] = "dead"
-                status["dead_at"] = index
-            except (CellTimeoutError, TimeoutError, RuntimeError) as error:
-                status["cells"][str(index)] = "stuck"
-                status["stuck_at"] = index
-                status["stuck_reason"] = str(error)[:300]
+            status = run(cell, index)
             _cap_outputs(cell, args.output_bytes)
-            status.setdefault("seconds", {})[str(index)] = round(time.perf_counter() - started, 2)
-            if status["dead_at"] is not None or status["stuck_at"] is not None:
-                break
+            channel.send({"event": "cell", "index": index, "id": cell.get("id"), "status": status,
+                          "seconds": round(time.perf_counter() - started, 2), "outputs": cell.get("outputs", [])})
+            if status in ("dead", "stuck"):
+                return 0
+            if status == "timeout":
+                disable_after_timeout(index)
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if grade_id in probes:
-                folder = probes[grade_id]
-                with open(os.path.join(folder, "spec.json")) as handle:
-                    needs = {call["function"] for call in json.load(handle)["calls"]}
-                if needs & timed_out_functions:      # it already ran out of time once
-                    status["probes"][grade_id] = "timeout"
-                    save()
-                    continue
-                for stale in ("results.json", "results.npz"):   # planted by student code?
-                    if os.path.lexists(os.path.join(folder, stale)):
-                        os.remove(os.path.join(folder, stale))
-                probe_cell = nbformat.v4.new_code_cell(
-                    "import segcourse_harness as __segcourse_harness\n"
-                    f"__segcourse_harness.run_probe({folder!r}, globals())\n"
-                    "del __segcourse_harness")
-                probe_started = time.perf_counter()
+            if grade_id not in probes:
+                continue
+            folder, needs = probes[grade_id]
+            record = {"event": "probe", "grade_id": grade_id}
+            if needs & timed_out:
+                record["status"] = "timeout_earlier"
+                record["functions"] = sorted(needs & timed_out)
+                channel.send(record)
+                continue
+            results = os.path.join(results_root, os.path.basename(folder))
+            probe_cell = nbformat.v4.new_code_cell(
+                "import segcourse_harness as __segcourse_harness\n"
+                f"__segcourse_harness.run_probe({folder!r}, globals(), {results!r})\n"
+                "del __segcourse_harness")
+            probe_started = time.perf_counter()
+            status = run(probe_cell, index)
+            record["seconds"] = round(time.perf_counter() - probe_started, 2)
+            if status in ("dead", "stuck"):
+                record["status"] = status
+            elif status == "timeout":
+                record["status"] = "timeout"
+                timed_out.update(needs)
+            else:
                 try:
-                    client.execute_cell(probe_cell, index)
-                    status.setdefault("probe_seconds", {})[grade_id] = round(time.perf_counter() - probe_started, 2)
-                    outputs = probe_cell.get("outputs", [])
-                    if any(o.get("ename") == "KeyboardInterrupt" for o in outputs):
-                        status["probes"][grade_id] = "timeout"
-                        timed_out_functions.update(needs)
-                    elif os.path.exists(os.path.join(folder, "results.json")):
-                        status["probes"][grade_id] = "ran"
-                    else:
-                        error = next((o for o in outputs if o.get("output_type") == "error"), {})
-                        status["probes"][grade_id] = f"failed: {error.get('ename', '')}: {error.get('evalue', '')}"[:300]
-                except DeadKernelError:
-                    status["probes"][grade_id] = "dead"
-                    status["dead_at"] = index
-                except (CellTimeoutError, TimeoutError, RuntimeError) as error:
-                    status["probes"][grade_id] = "stuck"
-                    status["stuck_at"] = index
-                    status["stuck_reason"] = str(error)[:300]
-            save()
-            if status["dead_at"] is not None or status["stuck_at"] is not None:
-                break
-        else:
-            status["finished"] = True
-        status["timing"]["cells_done"] = time.time()
-        save()
+                    record["meta"], record["arrays"] = _read_results(results, args.result_bytes)
+                    record["status"] = "ran"
+                except (OSError, ValueError) as error:
+                    failure = next((o for o in probe_cell.get("outputs", []) if o.get("output_type") == "error"), {})
+                    record["status"] = (f"failed: {failure.get('ename', '')}: {failure.get('evalue', '')}"
+                                        if failure else f"failed: no results ({type(error).__name__})")[:300]
+            channel.send(record)
+            if status in ("dead", "stuck"):
+                return 0
+        channel.send({"event": "finished", "at": time.time()})
     return 0
 
 

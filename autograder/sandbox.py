@@ -57,6 +57,7 @@ class Limits:
     tmp_bytes: int = 512 * MIB           # size of the tmpfs /tmp
     wall_clock_s: float = 900.0          # whole job; then the sandbox is killed
     output_bytes: int = 1 * MIB          # captured stdout/stderr kept per stream
+    channel_bytes: int | None = None     # stdout kept instead, where stdout is a results channel
 
     def rlimits(self, gpu: bool = False) -> list[tuple[int, int]]:
         """(resource, limit) pairs; no address-space limit for GPU jobs (CUDA needs it)."""
@@ -215,7 +216,7 @@ class Sandbox:
             process.wait()
             out.seek(0)
             err.seek(0)
-            stdout = out.read(job.limits.output_bytes).decode("utf-8", errors="replace")
+            stdout = out.read(job.limits.channel_bytes or job.limits.output_bytes).decode("utf-8", errors="replace")
             stderr = err.read(job.limits.output_bytes).decode("utf-8", errors="replace")
         return SandboxResult(process.returncode, stdout, stderr, timed_out, time.perf_counter() - started)
 

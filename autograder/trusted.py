@@ -7,8 +7,10 @@ hand the verdicts to nbgrader.
    cells (no grade_id of the release) kept in place. Anything unreadable raises
    ``NotGradable``.
 2. ``write_probes``: each grade cell's probe inputs, drawn from a seed chosen here.
-3. ``judge_submission``: reads the sandbox's plain-data results (``allow_pickle=False``,
-   size-capped JSON) and decides each grade cell.
+3. ``judge_submission``: reads what the harness sent on its results channel (one JSON
+   record per cell and per probe, the first of each kept; arrays with
+   ``allow_pickle=False``; types derived from the data, see ``references.Results.kind``)
+   and decides each grade cell. Files the sandbox leaves in its work folder are ignored.
 4. ``TrustedVerdicts``: an nbgrader preprocessor that replaces ``Execute`` in
    ``Autograde.autograde_preprocessors``: it writes each verdict as that grade cell's
    outputs (pass: one stdout line; fail: an ``error`` output) and restores the (sanitized)
@@ -17,7 +19,9 @@ hand the verdicts to nbgrader.
 
 from __future__ import annotations
 
+import base64
 import copy
+import io
 import json
 import re
 import uuid
@@ -165,16 +169,63 @@ def write_probes(assignment: str, notebook, folder: Path, seed: int) -> dict:
     return probes
 
 
-def _load_results(folder: Path) -> tuple[dict, dict]:
-    meta_path, arrays_path = folder / "results.json", folder / "results.npz"
-    if meta_path.is_symlink() or arrays_path.is_symlink():
-        raise ValueError("results are symbolic links")
-    if meta_path.stat().st_size > MAX_RESULT_BYTES or arrays_path.stat().st_size > MAX_RESULT_BYTES:
+@dataclass
+class HarnessRecords:
+    """What the harness sent on its results channel (autograder/harness.py ``_Channel``):
+    the first record of each cell and of each probe; later duplicates are ignored."""
+
+    started: bool = False
+    finished: bool = False
+    cells: dict[int, dict] = field(default_factory=dict)     # cell index -> {"status", "outputs", ...}
+    probes: dict[str, dict] = field(default_factory=dict)    # grade_id -> {"status", "meta", "arrays", ...}
+    timing: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def dead_at(self) -> int | None:
+        return next((i for i, c in sorted(self.cells.items()) if c.get("status") == "dead"), None)
+
+    @property
+    def stuck_at(self) -> int | None:
+        return next((i for i, c in sorted(self.cells.items()) if c.get("status") == "stuck"), None)
+
+
+def read_channel(data: bytes) -> HarnessRecords:
+    """Parse the harness's channel (one JSON record per line); malformed lines are skipped."""
+    records = HarnessRecords()
+    for line in data.splitlines():
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if not isinstance(record, dict):
+            continue
+        event = record.get("event")
+        if event == "start" and not records.started:
+            records.started = True
+            if isinstance(record.get("started"), (int, float)):
+                records.timing["harness_started"] = float(record["started"])
+        elif event == "kernel_ready" and isinstance(record.get("at"), (int, float)):
+            records.timing.setdefault("kernel_ready", float(record["at"]))
+        elif event == "cell" and isinstance(record.get("index"), int):
+            records.cells.setdefault(record["index"], record)
+        elif event == "probe" and isinstance(record.get("grade_id"), str):
+            records.probes.setdefault(record["grade_id"], record)
+        elif event == "finished" and not records.finished:
+            records.finished = True
+            if isinstance(record.get("at"), (int, float)):
+                records.timing["cells_done"] = float(record["at"])
+    return records
+
+
+def _load_results(record: dict) -> tuple[dict, dict]:
+    """A probe record's results: the JSON metadata and the arrays (``allow_pickle=False``)."""
+    meta, encoded = record.get("meta"), record.get("arrays")
+    if not isinstance(meta, dict) or not isinstance(encoded, str):
+        raise ValueError("results are malformed")
+    if len(encoded) > MAX_RESULT_BYTES * 4 // 3 + 4:
         raise ValueError("results are too large")
-    meta = json.loads(meta_path.read_text())
-    if not isinstance(meta, dict):
-        raise ValueError("results are not a JSON object")
-    with np.load(arrays_path, allow_pickle=False) as data:
+    raw = io.BytesIO(base64.b64decode(encoded, validate=True))
+    with np.load(raw, allow_pickle=False) as data:
         arrays = {key: np.array(data[key]) for key in data.files}
     return meta, arrays
 
@@ -209,65 +260,51 @@ def _sanitize_outputs(outputs, limit: int = 100_000) -> list:
     return clean
 
 
-def judge_submission(notebook, probes: dict, state: Path, grading_points: dict[str, float]) -> tuple[str, str, dict, dict]:
-    """Decide every grade cell from the sandbox's plain-data results.
+def judge_submission(notebook, probes: dict, channel: bytes, grading_points: dict[str, float]) -> tuple[str, str, dict, dict]:
+    """Decide every grade cell from what the harness sent on its channel (never from files
+    the sandbox left behind).
 
     Returns (status, detail, verdicts by grade_id, outputs by cell id)."""
-    status_data: dict = {}
-    try:
-        if (state / "status.json").stat().st_size < MAX_RESULT_BYTES:
-            status_data = json.loads((state / "status.json").read_text())
-    except (OSError, ValueError):
-        status_data = {}
-    status_data = status_data if isinstance(status_data, dict) else {}
-    dead_at, stuck_at = status_data.get("dead_at"), status_data.get("stuck_at")
-    probe_state = status_data.get("probes") if isinstance(status_data.get("probes"), dict) else {}
-    executed_cells = []
-    try:
-        if (state / "executed.ipynb").stat().st_size < MAX_NOTEBOOK_BYTES:
-            executed = json.loads((state / "executed.ipynb").read_text())
-            executed_cells = executed.get("cells", []) if isinstance(executed, dict) else []
-    except (OSError, ValueError):
-        executed_cells = []
-    by_id = {c.get("id"): c for c in executed_cells if isinstance(c, dict) and isinstance(c.get("id"), str)}
-
+    records = read_channel(channel)
+    dead_at, stuck_at = records.dead_at, records.stuck_at
     if dead_at is not None:
         status, detail = "kernel_died", f"kernel died at cell {dead_at}"
     elif stuck_at is not None:
-        status, detail = "time_limit", f"time limit: the kernel stopped responding at cell {stuck_at}"
-    elif not status_data.get("finished"):
+        reason = next((o.get("evalue") for o in records.cells[stuck_at].get("outputs", [])
+                       if isinstance(o, dict) and o.get("ename") == "TimeLimit"), None)
+        status, detail = "time_limit", f"time limit at cell {stuck_at}" + (f": {reason}" if isinstance(reason, str) else "")
+    elif not records.finished:
         status, detail = "time_limit", "the notebook did not finish within the time limit"
     else:
         status, detail = "ok", ""
 
-    folders = {}
-    probes_dir = state / "probes"
-    for folder in sorted(probes_dir.iterdir()) if probes_dir.is_dir() else []:
-        for grade_id in probes:
-            if folder.name.endswith("-" + re.sub(r"[^A-Za-z0-9_-]", "_", grade_id)):
-                folders[grade_id] = folder
     verdicts, outputs = {}, {}
     for index, cell in enumerate(notebook.cells):
         grade_id = _nbgrader(cell).get("grade_id")
-        if cell.cell_type == "code" and cell.get("id") in by_id and grade_id not in probes:
-            outputs[cell.id] = _sanitize_outputs(by_id[cell.id].get("outputs"))
+        if cell.cell_type == "code" and index in records.cells and grade_id not in probes:
+            outputs[cell.id] = _sanitize_outputs(records.cells[index].get("outputs"))
         if grade_id not in probes:
             continue
         probe = probes[grade_id]
-        ran = probe_state.get(grade_id)
+        record = records.probes.get(grade_id, {})
+        ran = record.get("status")
         try:
             if ran == "ran":
-                meta, arrays = _load_results(folders[grade_id])
+                meta, arrays = _load_results(record)
                 message = probe.judge(Results(meta, arrays, probe.hidden))
                 verdict = Verdict(True, str(message), grading_points.get(grade_id, 0.0))
             elif ran == "timeout":
                 verdict = Verdict(False, "Time limit: the checked function did not return in time.")
+            elif ran == "timeout_earlier":
+                names = [str(n)[:80] for n in record.get("functions", []) if isinstance(n, str)][:5]
+                verdict = Verdict(False, f"Not checked: {', '.join(names) or 'the checked function'} timed out "
+                                         "earlier (time limit), so it is not called again.")
             elif ran in ("dead", None) and dead_at is not None:
                 verdict = Verdict(False, f"Not checked: the kernel died at cell {dead_at}.")
             elif ran in ("stuck", None) and (stuck_at is not None or status == "time_limit"):
                 verdict = Verdict(False, "Not checked: time limit (the notebook stopped responding).")
             else:
-                verdict = Verdict(False, f"Not checked: {ran or 'the checks did not run'}.")
+                verdict = Verdict(False, f"Not checked: {str(ran)[:300] if ran else 'the checks did not run'}.")
         except Fail as failure:
             verdict = Verdict(False, str(failure))
         except Exception as error:   # malformed results: never trust, never crash the batch

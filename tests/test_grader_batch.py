@@ -37,12 +37,12 @@ class RecordingSandbox(Sandbox):
 
     def run(self, job: Job) -> SandboxResult:
         self.jobs.append(job)
-        state = job.workdir / ".segcourse"
-        notebook = job.argv[2]
-        shutil.copy(job.workdir / notebook, state / "executed.ipynb")
-        (state / "status.json").write_text(json.dumps({"cells": {}, "probes": {}, "dead_at": None,
-                                                       "stuck_at": None, "finished": True}))
-        return SandboxResult(0, "", "", False, 0.01)
+        notebook = nbformat.read(job.workdir / job.argv[2], as_version=4)
+        records = [{"event": "start"}]
+        records += [{"event": "cell", "index": i, "id": c.get("id"), "status": "ok", "outputs": []}
+                    for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
+        records.append({"event": "finished"})
+        return SandboxResult(0, "".join(json.dumps(r) + "\n" for r in records), "", False, 0.01)
 
 
 @pytest.fixture

@@ -134,24 +134,29 @@ class _Payload:
 
 
 def test_pickled_results_are_never_unpickled(tmp_path):                            # row 36
+    import base64
+    import io
+
     from autograder.trusted import judge_submission, write_probes
 
     notebook = rebuild_submission(RELEASE, RELEASE)
-    state = tmp_path / ".segcourse"
-    probes = write_probes("fcn_basics", notebook, state / "probes", seed=3)
+    probes = write_probes("fcn_basics", notebook, tmp_path / "probes", seed=3)
     marker = tmp_path / "unpickled"
-    for folder in (state / "probes").iterdir():
+    records = [{"event": "start"}]
+    for folder in (tmp_path / "probes").iterdir():
         spec = json.loads((folder / "spec.json").read_text())
         names = [call["name"] for call in spec["calls"]]
-        (folder / "results.json").write_text(json.dumps(
-            {name: {"status": "ok", "type": "builtins.float", "array": name} for name in names}))
         payload = np.empty(1, dtype=object)
         payload[0] = _Payload(marker)
-        np.savez(folder / "results.npz", **{name: payload for name in names})   # pickled object arrays
-    (state / "status.json").write_text(json.dumps({"probes": {g: "ran" for g in probes}, "finished": True,
-                                                   "dead_at": None, "stuck_at": None}))
+        buffer = io.BytesIO()
+        np.savez(buffer, **{name: payload for name in names})   # pickled object arrays
+        records.append({"event": "probe", "grade_id": spec["grade_id"], "status": "ran",
+                        "meta": {name: {"status": "ok", "numpy": name} for name in names},
+                        "arrays": base64.b64encode(buffer.getvalue()).decode()})
+    records.append({"event": "finished"})
     points = {g: 1.0 for g in probes}
-    status, _, verdicts, _ = judge_submission(notebook, probes, state, points)
+    channel = "".join(json.dumps(r) + "\n" for r in records).encode()
+    status, _, verdicts, _ = judge_submission(notebook, probes, channel, points)
     assert status == "ok" and verdicts.keys() == probes.keys()
     assert not any(v["passed"] for v in verdicts.values())
     assert all("could not be read" in v["message"] for v in verdicts.values())

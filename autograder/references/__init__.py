@@ -58,6 +58,11 @@ class Probe:
     hidden: bool = False
 
 
+# How the harness sends a returned value (autograder/harness.py ``_encode``): the form is
+# the key, so the trusted side derives the kind of value from the data.
+VALUE_FORMS = ("numpy", "tensor", "list", "tuple", "array")
+
+
 class Results:
     """What came back from the sandbox for one probe, read as plain data."""
 
@@ -81,13 +86,43 @@ class Results:
 
     def array(self, name: str, what: str) -> np.ndarray:
         entry = self.entry(name, what)
-        key = entry.get("array")
-        if key not in self.arrays:
+        value = self.value_of(entry)
+        if value is None:
             raise Fail(f"{what}: no output came back" + ("" if self.hidden else f" ({entry.get('outputs_error', '')})"))
-        return self.arrays[key]
+        return value
+
+    def value_of(self, entry: dict) -> np.ndarray | None:
+        """The value of one returned entry as an array (None if it holds none): a JSON
+        number, or the array named by its form (``numpy``, ``tensor``, ``list``, ``tuple``,
+        or ``array`` for a model's output)."""
+        if "number" in entry:
+            number = entry["number"]
+            if isinstance(number, bool):
+                return np.asarray(number)
+            if isinstance(number, int) and -2 ** 63 <= number < 2 ** 63:
+                return np.asarray(number, dtype=np.int64)
+            return np.asarray(number, dtype=np.float64) if isinstance(number, float) else None
+        key = next((entry[form] for form in VALUE_FORMS if form in entry), None)
+        return self.arrays.get(key) if isinstance(key, str) else None
 
     def kind(self, name: str) -> str:
-        return str(self.meta.get(name, {}).get("type", ""))
+        """What a value was, derived from its data (never from a class name the sandbox
+        reports): ``builtins.float``/``int``/``bool`` for a JSON number (numpy.float64 is
+        a float), ``numpy.ndarray`` or ``numpy.<dtype>`` (0-d) for a NumPy value,
+        ``builtins.list``/``tuple``, ``tensor`` for a backend tensor; "" if unknown."""
+        entry = self.meta.get(name)
+        if not isinstance(entry, dict):
+            return ""
+        if "number" in entry:
+            return f"builtins.{type(entry['number']).__name__}" if type(entry["number"]) in (bool, int, float) else ""
+        value = self.value_of(entry)
+        if value is None:
+            return ""
+        if "numpy" in entry:
+            return "numpy.ndarray" if value.ndim else f"numpy.{value.dtype.name}"
+        if "tensor" in entry:
+            return "tensor"
+        return f"builtins.{'list' if 'list' in entry else 'tuple'}" if ("list" in entry or "tuple" in entry) else ""
 
 
 def load_checks(assignment: str) -> dict[str, Callable[[np.random.Generator], Probe]]:
