@@ -108,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--cell-timeout", type=_positive_int, default=DEFAULT_CELL_TIMEOUT_S,
                        help=f"seconds a cell may run before it is interrupted (default: {DEFAULT_CELL_TIMEOUT_S})")
     _add_grading_options(grade, default_workers=None)
+
+    kit = commands.add_parser(
+        "student-kit", help="write what an enrolled student receives (no solutions, hidden tests or trusted checks)",
+        description="Write the student kit to DIR: the release notebooks, the lectures, the library course_utils "
+                    "(installable: pip install DIR) with its self-checks answering from stored expected values, "
+                    "and a README for students. It holds no solution, hidden test, trusted check or self-check "
+                    "reference. DIR must be empty (or new) and outside the repository.")
+    kit.add_argument("directory", type=Path, metavar="DIR", help="the folder to write the kit to")
+    kit.add_argument("--force", action="store_true", help="replace DIR even if it is not empty")
     return parser
 
 
@@ -350,7 +359,26 @@ def _run_validate_dataset(parser, args) -> int:
     return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 
 
-COMMANDS = {"demo": _run_demo, "release": _run_release, "check-release": _run_check_release, "grade": _run_grade}
+def _run_student_kit(course_root: Path, args) -> int:
+    from autograder.student_kit import DestinationError, KitError, build_student_kit
+
+    try:
+        report = build_student_kit(course_root, args.directory, force=args.force)
+    except DestinationError as error:
+        raise CourseError(str(error)) from None
+    except KitError as error:
+        print(f"segcourse: student kit not written: {error}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
+    print(f"student kit written to {report.destination}: {report.files} files, "
+          f"{report.size_bytes / 1e6:.1f} MB, in {report.seconds:.1f} s\n"
+          f"  self-checks: {len(report.stored)} references replaced by {report.stored_values} stored values; "
+          f"not available in the kit: {', '.join(report.unavailable) or 'none'}\n"
+          f"  no solutions, hidden tests, trusted checks or self-check references; see {report.destination}/README.md")
+    return EXIT_OK
+
+
+COMMANDS = {"demo": _run_demo, "release": _run_release, "check-release": _run_check_release, "grade": _run_grade,
+            "student-kit": _run_student_kit}
 
 if __name__ == "__main__":
     sys.exit(main())
