@@ -230,13 +230,17 @@ def _written_by_student(cell) -> bool:
     return str(cell.get("id", "")).startswith("student-") or bool(_nbgrader(cell).get("solution"))
 
 
-def _course_utils_mount(course_root: Path) -> Mount:
-    """The public course library, at the path this environment imports it from."""
+def _course_utils_mount(course_root: Path, assignment: str) -> Mount:
+    """The grading edition of the course library for ``assignment`` (no function that
+    computes one of its graded answers: ``autograder/library_edition.py``), at the path
+    this environment imports ``course_utils`` from."""
     import importlib.util
+
+    from autograder.library_edition import grading_edition
     spec = importlib.util.find_spec("course_utils")
     installed = Path(spec.origin).parent if spec and spec.origin else Path(course_root, "course_utils").resolve()
     source = Path(course_root, "course_utils") if Path(course_root, "course_utils").is_dir() else installed
-    return Mount(source, str(installed))
+    return Mount(grading_edition(source, assignment), str(installed))
 
 
 def _grade_points(notebook) -> dict[str, float]:
@@ -267,6 +271,23 @@ class SubmissionTask:
     release_files: dict[str, bytes]            # file name -> content (notebooks and helper files)
     notebooks: dict[str, bytes]                # release notebook name -> the student's file
     unreadable: dict[str, str] = field(default_factory=dict)   # release notebook name -> why not
+    links: list[str] = field(default_factory=list)             # symbolic links found: nothing is read
+
+
+def symbolic_links(root: Path, submission: Path) -> list[str]:
+    """Symbolic links in a submission (threat row 42), as paths relative to ``root``: the
+    student's folder, the assignment folder, or anything below it. Never follows one."""
+    links, here = [], Path(root)
+    for part in submission.parts:                       # <student>, then <student>/<assignment>
+        here = here / part
+        if here.is_symlink():
+            return [str(here.relative_to(root))]
+    if not here.is_dir():
+        return []
+    for folder, subfolders, files in os.walk(here, followlinks=False):
+        links += [str((Path(folder) / name).relative_to(root)) for name in sorted(subfolders + files)
+                  if os.path.islink(os.path.join(folder, name))]
+    return links
 
 
 def read_submission(course_root: Path, assignment: str, student: str, submitted: Path) -> SubmissionTask:
@@ -274,12 +295,14 @@ def read_submission(course_root: Path, assignment: str, student: str, submitted:
     release_dir = course_root / "exercises" / assignment
     release_files = {p.name: p.read_bytes() for p in sorted(release_dir.iterdir()) if p.is_file()}
     task = SubmissionTask(assignment, student, str(course_root), release_files, {})
+    task.links = links = symbolic_links(submitted, Path(student, assignment))
     for name in release_files:
         if not name.endswith(".ipynb"):
             continue
         path = submitted / student / assignment / name
-        if path.is_symlink():
-            task.unreadable[name] = "the notebook is a symbolic link"
+        if links:                        # nothing behind a link is opened
+            task.unreadable[name] = (f"the submission holds a symbolic link ({', '.join(links[:3])}); "
+                                     "submit the files themselves")
         elif not path.is_file():
             task.unreadable[name] = f"{name} is missing from the submission"
         elif path.stat().st_size > MAX_NOTEBOOK_BYTES:
@@ -352,7 +375,7 @@ def _run_in_sandbox(task, release_dir: Path, name: str, notebook, slot: int, san
             workdir=workdir,
             mounts=[Mount(HARNESS, HARNESS_TARGET),
                     Mount(probe_dir, PROBES_TARGET),
-                    _course_utils_mount(Path(task.course_root)),
+                    _course_utils_mount(Path(task.course_root), task.assignment),
                     Mount(release_dir, "/course/release")],
             # COURSE_FAST=1: notebooks shorten their training cells under autograding
             env={**_slot_env(slot_envs[slot], options), "PYTHONPATH": "/grader", "COURSE_FAST": "1",
@@ -408,7 +431,8 @@ def stage_results(staging: Path, submitted: Path, task: SubmissionTask, results:
     target = staging / "submitted" / task.student / task.assignment
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
-    _copy_timestamp(submitted / task.student / task.assignment, target)
+    if not task.links:
+        _copy_timestamp(submitted / task.student / task.assignment, target)
     staged_list = []
     for result in results:
         staged = StagedResult(**result["staged"])

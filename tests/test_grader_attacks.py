@@ -16,6 +16,7 @@ import pickle
 import re
 import shutil
 import sqlite3
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -108,6 +109,104 @@ def _keep_forging():
 threading.Thread(target=_keep_forging, daemon=True).start()
 """ + WRONG_DICE},
 }
+# 41: every solution cell wrong, and the harness forged in each way a kernel can: the module
+# swapped in sys.modules, its run_probe patched, a thread rewriting the results files (and
+# trying the results channel, the probe inputs and the driver's descriptors). The forged
+# values come from the course library (not available while graded) or are made up.
+ALL_WRONG = {
+    "dimensions": "def conv_output_size(input_size, kernel_size, stride=1, padding='valid'):\n    return 1\n"
+                  "def conv_transpose_output_size(input_size, kernel_size, stride=1, padding='valid'):\n    return 1\n"
+                  "def fcn_upscaling_shapes(height, width, num_classes):\n    return [(1, 1, 1)] * 9\n",
+    "dice": WRONG_DICE,
+    "soft_dice": "def soft_dice_loss(y_true, y_pred, smooth=1.0):\n    return ops.zeros((3,))\n",
+    "fcn_model": "def build_fcn_upscaling(num_classes):\n    return keras.Sequential([keras.Input((None, None, 1)), "
+                 "keras.layers.Conv2D(num_classes, 1)])\n",
+}
+FORGED_RUN_PROBE = """
+import json, os, sys, types
+import numpy as np
+
+def _library_answer(function, args, kwargs):
+    import importlib
+    for module in ("course_utils.shapes", "course_utils.metrics", "course_utils.losses", "course_utils.models",
+                   "course_utils.selfcheck"):
+        try:
+            found = getattr(importlib.import_module(module), function, None)
+        except Exception:
+            found = None
+        if callable(found):
+            return found(*args, **kwargs)
+    return 1.0
+
+def forged_run_probe(folder, namespace, results_folder=None):
+    results_folder = results_folder or folder
+    with open(os.path.join(folder, "spec.json")) as f:
+        calls = json.load(f)["calls"]
+    inputs = dict(np.load(os.path.join(folder, "inputs.npz")))
+    results, arrays = {}, {}
+    for call in calls:
+        value = lambda a: inputs[a["array"]] if "array" in a else a.get("value", a.get("tuple"))
+        try:
+            got = _library_answer(call["function"], [value(a) for a in call.get("args", [])],
+                                  {k: value(a) for k, a in call.get("kwargs", {}).items()})
+            arrays[call["name"]] = np.asarray(got, dtype=float)
+        except Exception:
+            arrays[call["name"]] = np.float64(1.0)
+        results[call["name"]] = {"status": "ok", "numpy": call["name"], "type": "builtins.float",
+                                 "layers": [], "params": 0, "array": call["name"]}
+    os.makedirs(results_folder, exist_ok=True)
+    np.savez(os.path.join(results_folder, "results.npz"), **arrays)
+    with open(os.path.join(results_folder, "results.json"), "w") as f:
+        json.dump(results, f)
+"""
+FORGERS = {
+    "forger-swapped-harness": FORGED_RUN_PROBE + """
+fake = types.ModuleType("segcourse_harness")
+fake.run_probe = forged_run_probe
+fake.disable_timed_out = lambda *a, **k: []
+sys.modules["segcourse_harness"] = fake
+print("harness swapped")
+""",
+    "forger-patched-harness": FORGED_RUN_PROBE + """
+import segcourse_harness
+segcourse_harness.run_probe = forged_run_probe
+print("harness patched")
+""",
+    "forger-rewriting-thread": FORGED_RUN_PROBE + """
+import glob, threading, time
+attempts = {"channel": 0, "inputs": 0}
+
+def _record(grade_id):
+    return (json.dumps({"event": "probe", "grade_id": grade_id, "status": "ran",
+                        "meta": {"x": {"status": "ok", "number": 1.0}}, "arrays": ""}) + "\\n").encode()
+
+def _keep_forging():
+    while True:
+        for results in glob.glob(".segcourse/results/*"):
+            spec_folder = "/grader/probes/" + os.path.basename(results)
+            try:
+                forged_run_probe(spec_folder, {}, results)
+            except Exception:
+                pass
+        for path in glob.glob("/proc/[0-9]*/fd/[0-9]*"):        # the driver's channel, if reachable
+            try:
+                with open(path, "ab") as f:
+                    f.write(_record("test_dice_hidden")); attempts["channel"] += 1
+            except OSError:
+                pass
+        for spec in glob.glob("/grader/probes/*/inputs.npz"):    # read-only
+            try:
+                open(spec, "ab").close(); attempts["inputs"] += 1
+            except OSError:
+                pass
+        os.write(1, _record("test_fcn_hidden"))                  # the kernel's own stdout
+        time.sleep(0.01)
+
+threading.Thread(target=_keep_forging, daemon=True).start()
+time.sleep(0.5)
+print("rewriting thread started", attempts)
+""",
+}
 FAKE_TOKEN = "ghp_segcourseFakeToken0123456789"      # set in the grader's environment during the batch
 FIRST_SLOT = 20                                       # sandbox uids 61020-61021 for this module's batch
 
@@ -120,9 +219,17 @@ ADDED_TO_HONEST = {
     "hog": {"dice": "def dice_coefficient(y_true, y_pred):\n    blocks = []\n    while True:\n"
                     "        blocks.append(bytes(256 * 1024 * 1024))   # calloc: address space, hardly any RAM\n",
             "dimensions": "{answer}\nprint('x' * 30_000_000)\n"},
+    # 43: an endless loop inside C code (a regular expression that backtracks for ages):
+    # the interrupt cannot stop it, so the kernel is killed after the grace
+    "c-loop": {"soft_dice": "{answer}\nimport re\nre.match(r'(a+)+$', 'a' * 64 + 'b')\n"},
+    # 43: an interruptible endless loop in the checked function: one time limit, then the
+    # function is never called again (not by the later cell below, nor by the probes)
+    "slow-function": {"soft_dice": "def soft_dice_loss(y_true, y_pred, smooth=1.0):\n    while True:\n        pass\n"},
 }
 # Cells the student adds at the end of the notebook (after the last test).
 EXTRA_CELLS = {
+    "slow-function": ["import time\nstarted = time.time()\ntry:\n    soft_dice_loss(None, None)\n"
+                      "except Exception as error:\n    print('called again:', type(error).__name__, round(time.time() - started))\n"],
     # 24: a fork bomb whose children sleep (they would outlive the kernel if nothing killed
     # them), by an otherwise honest student: the memory bomb may take the hog's kernel down
     "forker": ["""
@@ -168,7 +275,17 @@ print("seen", seen, "written", written)
 }
 EXPECTED = {"honest": 12, "ast-strip": 9, "patch-and-always-equal": 9, "fake-output": 9, "snooper": 6, "forger": 9,
             "crash-midway": 6, "garbage": 0, "tampered": 12,
-            "sigint-ignorer": 6, "hog": 9, "spy": 12, "forker": 12, "copy-paste": 12, "nbformat5": 0, "html": 12}
+            "sigint-ignorer": 6, "hog": 9, "c-loop": 6, "slow-function": 9, "spy": 12, "forker": 12,
+            "copy-paste": 12, "nbformat5": 0, "html": 12,
+            **{forger: 0 for forger in FORGERS},
+            "linked-folder": 0, "linked-student": 0, "linked-extra-file": 0, "linked-notebook": 0}
+# 42: symbolic links in the submission tree -> what each points at ("COURSE" is the course copy)
+LINKED = {"linked-folder": ("linked-folder/fcn_basics", "COURSE/solutions/fcn_basics"),
+          "linked-student": ("linked-student", "COURSE/.grading/submitted/honest"),
+          "linked-extra-file": ("linked-extra-file/fcn_basics/data.txt", "/etc/passwd"),
+          "linked-notebook": ("linked-notebook/fcn_basics/fcn_basics.ipynb",
+                              "COURSE/solutions/fcn_basics/fcn_basics.ipynb")}
+SOLUTION_ONLY_LINE = "return -(-input_size // stride)  # ceil division"     # in solutions/, never in a release
 HTML_ATTACK = '<script>alert(1)</script> <img src=x onerror="alert(2)">'
 HONEST = ["honest", "tampered", "spy", "forker", "copy-paste", "html"]
 
@@ -213,6 +330,17 @@ def _grade_the_class(course):
         notebook = demo_class.build_submission(release, {**answers, **overrides})
         notebook.cells += [nbformat.v4.new_code_cell(c.replace("COURSE", str(course))) for c in EXTRA_CELLS.get(student, [])]
         nbformat.write(notebook, submitted / student / "fcn_basics/fcn_basics.ipynb")
+    for student, forging in FORGERS.items():
+        (submitted / student / "fcn_basics").mkdir(parents=True)
+        wrong = {**ALL_WRONG, "dimensions": ALL_WRONG["dimensions"] + forging}
+        nbformat.write(demo_class.build_submission(release, {**answers, **wrong}),
+                       submitted / student / "fcn_basics/fcn_basics.ipynb")
+    for student, (link, target) in LINKED.items():
+        link, target = submitted / link, Path(target.replace("COURSE", str(course)))
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if student == "linked-extra-file":      # an honest notebook beside the link
+            nbformat.write(demo_class.build_submission(release, answers), link.parent / "fcn_basics.ipynb")
+        link.symlink_to(target)
     for student in ("spy", "forker"):
         (submitted / student / "fcn_basics").mkdir(parents=True)
         notebook = demo_class.build_submission(release, answers)
@@ -261,7 +389,8 @@ def _grade_the_class(course):
     notebook.cells = cells
     (submitted / "tampered/fcn_basics").mkdir(parents=True)
     (submitted / "tampered/fcn_basics/fcn_basics.ipynb").write_text(json.dumps(notebook))
-    students = [*ATTACKS, "garbage", "tampered", *ADDED_TO_HONEST, "spy", "forker", "copy-paste", "nbformat5", "html"]
+    students = [*ATTACKS, "garbage", "tampered", *ADDED_TO_HONEST, "spy", "forker", "copy-paste", "nbformat5", "html",
+                *FORGERS, *LINKED]
     # notebook_timeout: the SIGINT-ignoring kernel is killed with its sandbox after this long
     options = GradeOptions(workers=2, cell_timeout_s=60, notebook_timeout_s=240, seed=123, first_slot=FIRST_SLOT)
     os.environ["GITHUB_TOKEN"] = FAKE_TOKEN          # 20: a secret of the instructor's environment
@@ -360,7 +489,7 @@ def test_patched_harness_and_forged_results_earn_nothing(graded):              #
 def test_sigint_ignoring_loop_costs_only_the_rest_of_the_notebook(graded):    # row 22
     config, _, report = graded
     status = next(s for s in report.submissions if s.student == "sigint-ignorer")
-    assert status.status == "time_limit", status.detail
+    assert status.status == "time_limit" and "ignored the interrupt" in status.detail, status.detail
     verdicts = _verdicts(config, "sigint-ignorer")
     for grade_id in ("test_soft_dice_visible", "test_soft_dice_hidden", "test_fcn_visible", "test_fcn_hidden"):
         assert not verdicts[grade_id]["passed"] and "time limit" in verdicts[grade_id]["message"].lower()
@@ -428,3 +557,44 @@ def test_regrading_is_idempotent(graded):
                          progress=lambda *_: None)
     after = {s.student: s.by_cell for s in submission_scores(config, "fcn_basics", students)}
     assert after == before and report.integrity == []
+
+
+def test_forged_harness_with_wrong_answers_earns_nothing(graded):                  # row 41
+    config, students, report = graded
+    scores = {s.student: s.score for s in submission_scores(config, "fcn_basics", students)}
+    for student, signal in zip(FORGERS, ("harness swapped", "harness patched", "rewriting thread started")):
+        assert signal in _outputs_of(config, student), f"{student}: the attack did not run"
+        assert scores[student] == 0, (student, _verdicts(config, student))
+
+
+def test_symbolic_links_make_a_submission_not_gradable(graded):                    # row 42
+    config, _, report = graded
+    root = config.CourseDirectory.root
+    for student in LINKED:
+        status = next(s for s in report.submissions if s.student == student)
+        assert status.status == "not_gradable" and "symbolic link" in status.detail, (student, status.detail)
+        for shown in (f"{root}/.grading/feedback/{student}/fcn_basics/fcn_basics.html",
+                      f"{root}/.grading/autograded/{student}/fcn_basics/fcn_basics.ipynb"):
+            if os.path.exists(shown):
+                text = open(shown).read()
+                assert SOLUTION_ONLY_LINE not in text and "root:x:0:0" not in text, shown
+
+
+def test_cell_ignoring_the_interrupt_is_killed_after_a_grace(graded):              # row 43
+    config, _, report = graded
+    for student in ("sigint-ignorer", "c-loop"):
+        status = next(s for s in report.submissions if s.student == student)
+        assert status.status == "time_limit" and "ignored the interrupt" in status.detail, (student, status.detail)
+        verdicts = _verdicts(config, student)
+        assert verdicts["test_dimensions_hidden"]["passed"] and verdicts["test_dice_hidden"]["passed"]
+        assert not verdicts["test_fcn_hidden"]["passed"]
+
+
+def test_timed_out_function_is_not_called_again(graded):                           # row 43
+    config, _, report = graded
+    verdicts = _verdicts(config, "slow-function")
+    assert "Time limit" in verdicts["test_soft_dice_visible"]["message"] or \
+        "timed out earlier" in verdicts["test_soft_dice_visible"]["message"]
+    assert "timed out earlier" in verdicts["test_soft_dice_hidden"]["message"]
+    assert verdicts["test_fcn_hidden"]["passed"]
+    assert "called again: TimedOutEarlier 0" in _outputs_of(config, "slow-function")
