@@ -23,6 +23,13 @@ class Fail(Exception):
     """A check that did not pass; the message is shown to the student."""
 
 
+# The verdict of a part answered through the course library (a fixed text: the
+# sandbox's own error message is student-controlled and never echoed for hidden checks).
+LIBRARY_ANSWER_RULE = ("it called a function of the course library that computes a graded answer, which is not "
+                       "available while your work is graded: graded answers must be your own code (a part "
+                       "answered through the course library scores 0).")
+
+
 @dataclass
 class Call:
     """One call of a student function: ``function(*args, **kwargs)``.
@@ -78,6 +85,8 @@ class Results:
             raise Fail(f"{what}: the function is not defined.")
         if status == "error":
             ename = str(entry.get("ename", "Exception"))[:100]
+            if ename == "LibraryAnswerError":     # a grading-edition stub (course_utils.library_answers)
+                raise Fail(f"{what}: {LIBRARY_ANSWER_RULE}")
             evalue = "" if self.hidden else f": {str(entry.get('evalue', ''))[:300]}"
             raise Fail(f"{what} raised {ename}{evalue}.")
         if status != "ok":

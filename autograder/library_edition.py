@@ -1,0 +1,229 @@
+"""The grading edition of the course library: ``course_utils`` without the graded answers.
+
+While an assignment is graded, the sandbox mounts this edition where the real
+``course_utils`` is imported from. It is a copy of the package's sources and package data
+(never ``__pycache__`` or ``.pyc`` files, which would hold the original code) in which
+
+- every function or class that ``course_utils/library_answers.py`` registers for the
+  assignment is replaced by a stub of the same name that raises ``LibraryAnswerError``
+  with the rule ("... is not available while <assignment> is graded: graded answers must
+  be your own code ..."), and
+- ``course_utils/selfcheck.py`` is a small module whose public functions (``check_*``,
+  ``progress``, ``show_progress``, ...) print one line, "self-checks are off while your
+  work is graded", and return None: none of its private reference answers survives.
+
+Editions are cached per assignment and content hash (of the library's files and of this
+module) under ``$SEGCOURSE_EDITION_CACHE``, else ``<tmp>/segcourse-editions-<uid>``;
+files are world-readable (the sandbox's user reads them) and the folder is mounted
+read-only.
+
+    package_dir = grading_edition(Path("course_utils"), "fcn_basics")   # .../<key>/course_utils
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+from autograder.source_rewrite import definitions, replace_definitions
+
+PACKAGE = "course_utils"
+SELFCHECK_OFF = "self-checks are off while your work is graded"
+_SKIPPED_NAMES = ("__pycache__",)
+_SKIPPED_SUFFIXES = (".pyc", ".pyo")
+
+
+class EditionError(ValueError):
+    """The library source or the assignment cannot make a grading edition (the message says why)."""
+
+
+def grading_edition(course_utils_source: Path, assignment: str, cache_dir: Path | None = None) -> Path:
+    """The folder of the ``course_utils`` package of ``assignment``'s grading edition.
+
+    Args:
+        course_utils_source: the real package folder (holding ``__init__.py`` and
+            ``library_answers.py``, whose registry is used).
+        assignment: an assignment of that registry.
+        cache_dir: where editions are kept; default ``$SEGCOURSE_EDITION_CACHE`` or
+            ``<tmp>/segcourse-editions-<uid>``.
+    Returns:
+        ``<cache>/<assignment>-<hash>/course_utils`` (its parent goes first on
+        ``sys.path`` to import it). Built once; later calls return the cached folder.
+    Raises:
+        EditionError: not a package folder, no registry, an unknown assignment, a
+            registered name the source does not define, or a cache folder not owned by
+            this user.
+    """
+    source = Path(course_utils_source)
+    if not (source / "__init__.py").is_file():
+        raise EditionError(f"{source} is not the {PACKAGE} package folder (no __init__.py)")
+    if not (source / "library_answers.py").is_file():
+        raise EditionError(f"{source} has no library_answers.py: its registry of library answers is needed")
+    registry = _load_registry(source / "library_answers.py")
+    if assignment not in registry.LIBRARY_ANSWERS:
+        raise EditionError(f"no library answers registered for assignment {assignment!r} in "
+                           f"{source / 'library_answers.py'}; known: {', '.join(sorted(registry.LIBRARY_ANSWERS))}")
+    files = _package_files(source)
+    digest = hashlib.sha256()
+    digest.update(Path(__file__).read_bytes())
+    digest.update(assignment.encode())
+    for relative in files:
+        digest.update(relative.as_posix().encode() + b"\0" + (source / relative).read_bytes() + b"\0")
+    root = _cache_root(cache_dir)
+    final = root / f"{assignment}-{digest.hexdigest()[:20]}"
+    if (final / PACKAGE / "__init__.py").is_file():
+        return final / PACKAGE
+    building = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
+    try:
+        package = building / PACKAGE
+        for relative in files:
+            (package / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / relative, package / relative)
+        _remove_answers(package, assignment, registry)
+        (package / "selfcheck.py").write_text(selfcheck_stub((source / "selfcheck.py").read_text(encoding="utf-8")),
+                                             encoding="utf-8")
+        _make_readable(building)
+        try:
+            os.rename(building, final)
+        except OSError:                     # another worker built it first
+            if not (final / PACKAGE / "__init__.py").is_file():
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return final / PACKAGE
+
+
+def _load_registry(path: Path):
+    """The registry module of this library source (only names and the standard library)."""
+    spec = importlib.util.spec_from_file_location(f"_segcourse_library_answers_{abs(hash(str(path)))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _package_files(source: Path) -> list[Path]:
+    """Sources and package data, relative to ``source``, sorted; never caches or compiled code."""
+    found = []
+    for folder, names, filenames in os.walk(source):
+        names[:] = sorted(n for n in names if n not in _SKIPPED_NAMES and not n.startswith("."))
+        for name in sorted(filenames):
+            path = Path(folder, name)
+            if name.endswith(_SKIPPED_SUFFIXES) or name.startswith(".") or path.is_symlink() or not path.is_file():
+                continue
+            found.append(path.relative_to(source))
+    return found
+
+
+def _cache_root(cache_dir: Path | None) -> Path:
+    configured = cache_dir or os.environ.get("SEGCOURSE_EDITION_CACHE")
+    root = Path(configured) if configured else Path(tempfile.gettempdir()) / f"segcourse-editions-{os.getuid()}"
+    root.mkdir(parents=True, exist_ok=True, mode=0o755)
+    info = root.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise EditionError(f"the edition cache {root} must be a folder owned by this user and writable by no one "
+                           "else (set SEGCOURSE_EDITION_CACHE to another folder)")
+    return root
+
+
+def _make_readable(folder: Path) -> None:
+    for path, names, filenames in os.walk(folder):
+        os.chmod(path, 0o755)
+        for name in filenames:
+            os.chmod(Path(path, name), 0o644)
+
+
+def _remove_answers(package: Path, assignment: str, registry) -> None:
+    """Replace every registered definition of ``assignment`` (but selfcheck's) by a stub."""
+    by_module: dict[str, list[str]] = {}
+    for entry in registry.registered_entries(assignment):
+        module, qualname = registry.split_entry(entry)
+        by_module.setdefault(module, []).append(qualname)
+    for module, qualnames in by_module.items():
+        if module == f"{PACKAGE}.selfcheck":          # the whole module is replaced
+            continue
+        relative = Path(*module.split(".")[1:])
+        path = package / relative.with_suffix(".py")
+        if not path.is_file():
+            path = package / relative / "__init__.py"
+        if not path.is_file():
+            raise EditionError(f"registered module {module} has no source file in the library")
+        text = path.read_text(encoding="utf-8")
+        found = definitions(text)
+        missing = [q for q in qualnames if q not in found]
+        if missing:
+            raise EditionError(f"{module} does not define the registered {', '.join(missing)}")
+        stubs = {q: _stub(found[q], registry.rule_message(f"{module}:{q}", assignment)) for q in qualnames}
+        path.write_text(replace_definitions(text, stubs), encoding="utf-8")
+
+
+def _stub(node: ast.AST, message: str) -> str:
+    """Code that stands in for one definition: same name, raises LibraryAnswerError(message)."""
+    raise_it = (f"    from {PACKAGE}.library_answers import LibraryAnswerError\n"
+                f"    raise LibraryAnswerError({message!r})\n")
+    doc = f'    """Not available while this assignment is graded (course_utils.library_answers)."""\n'
+    if isinstance(node, ast.ClassDef):
+        return (f"class {node.name}:\n{doc}\n"
+                f"    def __init__(self, *args, **kwargs):\n" + "".join("    " + line for line in
+                                                                          raise_it.splitlines(keepends=True)))
+    return f"def {node.name}(*args, **kwargs):\n{doc}{raise_it}"
+
+
+def selfcheck_names(selfcheck_source: str) -> list[str]:
+    """The public names of the self-check module (its ``__all__``, else its public
+    top-level functions, classes and assignments)."""
+    tree = ast.parse(selfcheck_source)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+            return [str(v) for v in ast.literal_eval(node.value)]
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign):
+            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+    return [n for n in names if not n.startswith("_")]
+
+
+def selfcheck_stub(selfcheck_source: str) -> str:
+    """The grading edition's ``selfcheck`` module: the same public names, no checks.
+
+    Functions print SELFCHECK_OFF and return None; ``CheckResult`` stays a plain record;
+    constant tables (``ASSIGNMENT_EXERCISES``, ``EXERCISE_CHECKS``) keep their literal
+    values; any other public name asked for is such a function too.
+    """
+    tree = ast.parse(selfcheck_source)
+    constants = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+            if not name.startswith("_") and name != "__all__":
+                try:
+                    constants[name] = ast.literal_eval(node.value)
+                except ValueError:
+                    pass
+    names = selfcheck_names(selfcheck_source)
+    lines = [f'"""Self-checks, grading edition: {SELFCHECK_OFF} (no check runs, no reference is here)."""',
+             "", "from dataclasses import dataclass", "", f"__all__ = {names!r}", "", "",
+             "@dataclass(frozen=True)", "class CheckResult:",
+             '    """What one run of a self-check found (none runs while your work is graded)."""', "",
+             "    name: str", "    passed: bool", "    message: str", "    hint_level: int",
+             "    mistake: str | None = None", "", "",
+             "def _off(*args, **kwargs):", f"    print({SELFCHECK_OFF!r})", "    return None", ""]
+    for name in names:
+        if name == "CheckResult":
+            continue
+        if name in constants:
+            lines.append(f"{name} = {constants[name]!r}")
+        else:
+            lines += ["", f"def {name}(*args, **kwargs):", f"    print({SELFCHECK_OFF!r})", "    return None", ""]
+    lines += ["", "def __getattr__(name):",
+              '    if name.startswith("_"):',
+              '        raise AttributeError(f"module course_utils.selfcheck has no attribute {name!r}")',
+              "    return _off", ""]
+    return "\n".join(lines)
