@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from course_utils import metrics, shapes
+from course_utils.library_answers import LibraryAnswerWatch
 
 __all__ = [
     "CheckResult",
@@ -539,10 +540,18 @@ def _run_check(check, function, assignment=None, quiet=False):
 
 def _run_check_unguarded(check, function, assignment=None, quiet=False):
     name = check.name
+    # A graded answer must be the student's own code: flag a library function that
+    # computes it, whether the function is one (an alias) or calls one while it runs.
+    watch = LibraryAnswerWatch(_resolve_assignment(name, assignment))
+    watched = watch.wrap(function)
+    if watch.found:
+        return _report_library_answer(name, watch, assignment, quiet)
     try:
-        outputs = [_run(function, case) for case in check.cases]
+        outputs = [_run(watched, case) for case in check.cases]
     except NotImplementedError:
         return _not_implemented(name, assignment, quiet)
+    if watch.found:
+        return _report_library_answer(name, watch, assignment, quiet)
     expected = check.expected()
     failing = [i for i, (o, e) in enumerate(zip(outputs, expected))
                if not check.case_passes(o, e)]
@@ -561,6 +570,12 @@ def _run_check_unguarded(check, function, assignment=None, quiet=False):
                 if case.public else "."))
     summary = f"{len(failing)} of {len(check.cases)} cases fail."
     return _report_failure(name, summary, found, mistake, assignment, quiet)
+
+
+def _report_library_answer(name, watch, assignment, quiet):
+    """Not passed: the function is, or calls, a library function that computes a graded answer."""
+    message = f"✗ {name}: not passed. {watch.message()}. Write the computation yourself."
+    return _record(CheckResult(name, False, message, 0, "library_answer"), assignment, quiet)
 
 
 def _not_implemented(name, assignment, quiet):
@@ -1707,8 +1722,16 @@ def _model_problem_report(name, problem, mistakes, assignment, quiet):
 
 
 def _run_model_check(name, model_check, function, mistakes, assignment, quiet, seconds=None):
-    return _guarded(name, assignment, quiet, lambda: _model_problem_report(
-        name, model_check(function), mistakes, assignment, quiet), seconds)
+    watch = LibraryAnswerWatch(_resolve_assignment(name, assignment))   # as in _run_check_unguarded
+    watched = watch.wrap(function)
+
+    def run():
+        problem = None if watch.found else model_check(watched)
+        if watch.found:
+            return _report_library_answer(name, watch, assignment, quiet)
+        return _model_problem_report(name, problem, mistakes, assignment, quiet)
+
+    return _guarded(name, assignment, quiet, run, seconds)
 
 
 # --- Assignment "dimensions": pooling, up-scaling, bottleneck, parameters -------------------------
