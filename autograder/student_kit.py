@@ -56,6 +56,12 @@ STORED_REFERENCES = (
     "_mean_iou_reference", "_class_weights_reference",
 )
 
+# Factories of known-wrong versions whose body, with its default flags, is a correct
+# answer: each function they make answers from stored outputs too (keyed by the flags).
+STORED_FACTORIES = (
+    "_mean_iou_variant",         # with no flag set it is a correct mean IoU
+)
+
 # References that cannot be stored, and what the kit's self-check says instead.
 UNAVAILABLE_REFERENCES = {
     "_reference_unet": (
@@ -70,7 +76,7 @@ UNAVAILABLE_REFERENCES = {
 # network or classifier that the checks hand to the student's function, and helpers.
 NOT_REFERENCES = (
     "_conv_size_variant", "_transpose_variant", "_fcn_shapes_variant", "_overlap_variant",
-    "_mean_iou_variant", "_unpool_swapped", "_table_check_variant", "_CentreClassifier",
+    "_unpool_swapped", "_table_check_variant", "_CentreClassifier",
     "_PositionalNetwork", "_softmax", "_kernel_area", "_counts", "_table_numbers", "_to_numpy",
 )
 
@@ -286,13 +292,19 @@ def stored_value(name, args, kwargs):
     return decode(entry["value"])
 
 
+def factory_name(name, factory_args, factory_kwargs):
+    """The name under which the function that ``name(*factory_args, **factory_kwargs)``
+    makes is stored (its arguments are plain flags)."""
+    return f"{name}({factory_args!r}, {sorted(factory_kwargs.items())!r})"
+
+
 def stored_function(name):
     """A function that answers from the stored values recorded under ``name``."""
 
     def stored(*args, **kwargs):
         return stored_value(name, args, kwargs)
 
-    stored.__name__ = stored.__qualname__ = name.replace(":", "_")
+    stored.__name__ = stored.__qualname__ = "stored_reference"
     return stored
 '''
 
@@ -388,8 +400,9 @@ def _replace_lambdas(source: str, replacement) -> str:
 def _classify(source: str) -> None:
     """Every private function of selfcheck.py named like a reference must be classified."""
     names = set(definitions(source))
-    known = set(STORED_REFERENCES) | set(UNAVAILABLE_REFERENCES) | set(NOT_REFERENCES)
-    missing = sorted((set(STORED_REFERENCES) | set(UNAVAILABLE_REFERENCES)) - names)
+    replaced = set(STORED_REFERENCES) | set(STORED_FACTORIES) | set(UNAVAILABLE_REFERENCES)
+    known = replaced | set(NOT_REFERENCES)
+    missing = sorted(replaced - names)
     if missing:
         raise KitError(f"course_utils/selfcheck.py no longer defines {', '.join(missing)}: "
                        "update autograder/student_kit.py")
@@ -398,7 +411,7 @@ def _classify(source: str) -> None:
     if unclassified:
         raise KitError(f"course_utils/selfcheck.py defines {', '.join(unclassified)}: say in "
                        "autograder/student_kit.py whether each is a reference (STORED_REFERENCES, "
-                       "UNAVAILABLE_REFERENCES) or not (NOT_REFERENCES)")
+                       "STORED_FACTORIES, UNAVAILABLE_REFERENCES) or not (NOT_REFERENCES)")
 
 
 def kit_edition(source: str) -> str:
@@ -409,6 +422,11 @@ def kit_edition(source: str) -> str:
             f"def {name}(*args, **kwargs):\n"
             f'    """Stored outputs of a self-check reference (the student kit does not ship it)."""\n'
             f"    return _kit_stored_value({name!r}, args, kwargs)\n")
+    for name in STORED_FACTORIES:
+        replacements[name] = (
+            f"def {name}(*factory_args, **factory_kwargs):\n"
+            f'    """A known-wrong version answering from stored outputs (the kit does not ship its body)."""\n'
+            f"    return _kit_stored_function(_kit_factory_name({name!r}, factory_args, factory_kwargs))\n")
     for name, message in UNAVAILABLE_REFERENCES.items():
         replacements[name] = (
             f"def {name}(*args, **kwargs):\n"
@@ -419,6 +437,7 @@ def kit_edition(source: str) -> str:
     return _insert_after_imports(edited, (
         "# Student kit: the self-checks' references are replaced by stored outputs.\n"
         "from course_utils._selfcheck_store import SelfCheckNotInKit as _SelfCheckNotInKit  # noqa: E402\n"
+        "from course_utils._selfcheck_store import factory_name as _kit_factory_name  # noqa: E402\n"
         "from course_utils._selfcheck_store import stored_function as _kit_stored_function  # noqa: E402\n"
         "from course_utils._selfcheck_store import stored_value as _kit_stored_value  # noqa: E402\n"))
 
@@ -429,15 +448,20 @@ def _recording_edition(source: str) -> str:
     found = definitions(source)
     lines = source.splitlines(keepends=True)
     replacements = {}
-    for name in STORED_REFERENCES:
+    for name in (*STORED_REFERENCES, *STORED_FACTORIES):
         node = found[name]
         original = "".join(lines[node.lineno - 1:node.end_lineno])
         keyword = "class " if isinstance(node, ast.ClassDef) else "def "
         renamed = original.replace(f"{keyword}{name}", f"{keyword}_kit_original_{name}", 1)
-        replacements[name] = (
-            f"{renamed.rstrip()}\n\n\n"
+        wrapper = (
             f"def {name}(*args, **kwargs):\n"
             f"    return _kit_record({name!r}, _kit_original_{name}, args, kwargs)\n")
+        if name in STORED_FACTORIES:
+            wrapper = (
+                f"def {name}(*factory_args, **factory_kwargs):\n"
+                f"    return _kit_recorded_function(_kit_factory_name({name!r}, factory_args, factory_kwargs),\n"
+                f"                                  _kit_original_{name}(*factory_args, **factory_kwargs))\n")
+        replacements[name] = f"{renamed.rstrip()}\n\n\n{wrapper}"
     edited = replace_definitions(source, replacements)
     return _replace_lambdas(edited, lambda name, text: f"_kit_recorded_function({('lambda:' + name)!r}, {text})")
 
@@ -572,12 +596,14 @@ def record_expected_values(course_root: Path) -> tuple[dict, dict[str, int]]:
     source = path.read_text(encoding="utf-8")
     _classify(source)
     recorder = _Recorder()
-    injected = {"_kit_record": recorder.record, "_kit_recorded_function": recorder.recorded_function}
+    injected = {"_kit_record": recorder.record, "_kit_recorded_function": recorder.recorded_function,
+                "_kit_factory_name": recorder.store.factory_name}
     with _module_from_source(_recording_edition(source), "course_utils._selfcheck_recording", path,
                              injected) as module:
         correct = {name: getattr(module, f"_kit_original_{name}") for name in STORED_REFERENCES}
         _drive_all_checks(module, correct)
     never = sorted(n for n in STORED_REFERENCES if n not in recorder.calls_by_name)
+    never += sorted(n for n in STORED_FACTORIES if not any(k.startswith(f"{n}(") for k in recorder.calls_by_name))
     inline = [f"lambda:{name}" for name, _ in _inline_references(source)]
     never += sorted(n for n in inline if n not in recorder.calls_by_name)
     if never:
