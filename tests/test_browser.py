@@ -396,3 +396,50 @@ def test_instructor_opens_the_formgrader(lab, page):
     expect(assignment_row).to_have_count(1)
     assignment_row.scroll_into_view_if_needed()
     screenshot(page, "5_formgrader")
+
+
+BUTTON_STUDENT = "double-softmax"
+
+
+@pytest.fixture(scope="module")
+def submitted_double_softmax(course):
+    """A collected submission whose FCN applies the softmax twice (10/12 under the sandboxed,
+    trusted checks; 12/12 under stock nbgrader's hidden tests), and the gradebook brought in
+    line with the source as `segcourse grade` does first (threat rows 44 and 46)."""
+    from autograder.course import course_config
+    from autograder.pipeline import sync_gradebook
+    from test_grading_paths import DOUBLE_SOFTMAX_FCN, SANDBOXED_POINTS
+
+    notebook = solved_exercise(ASSIGNMENT)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "fcn_model":
+            cell.source = DOUBLE_SOFTMAX_FCN.strip("\n")
+    folder = course / ".grading" / "submitted" / BUTTON_STUDENT / ASSIGNMENT
+    folder.mkdir(parents=True)
+    nbformat.write(notebook, folder / f"{ASSIGNMENT}.ipynb")
+    (folder / "timestamp.txt").write_text("2026-11-25 12:00:00.000000 UTC")
+    sync_gradebook(course_config(course), ASSIGNMENT)
+    return sum(SANDBOXED_POINTS.values()), 12
+
+
+def test_instructor_autogrades_with_the_formgrader_button(lab, page, submitted_double_softmax):
+    """The formgrader's Autograde button (Manage Submissions) grades in the sandbox with the
+    trusted checks: the page shows segcourse grade's score, 10 / 12, not stock nbgrader's 12 / 12."""
+    base_url, token = lab
+    score, max_score = submitted_double_softmax
+    page.goto(f"{base_url}formgrader/manage_submissions/{ASSIGNMENT}?token={token}")
+    row = page.locator("#main-table tr",
+                       has=page.locator("td.student-id", has_text=re.compile(f"^{re.escape(BUTTON_STUDENT)}$")))
+    expect(row.locator("td.status")).to_contain_text("needs autograding", timeout=RUN_ALL_TIMEOUT_MS)
+    screenshot(page, "6_formgrader_before_autograde")
+    row.locator("td.autograde a").click()
+    outcome = page.locator("#success-modal, #error-modal")
+    expect(outcome).to_be_visible(timeout=VALIDATE_TIMEOUT_MS)
+    screenshot(page, "7_formgrader_autograde_result")
+    assert outcome.get_attribute("id") == "success-modal", outcome.inner_text()
+    expect(outcome).to_contain_text(f"Successfully autograded '{ASSIGNMENT}' for student '{BUTTON_STUDENT}'")
+    expect(outcome).to_contain_text("sandbox, judged by the trusted checks")   # nbgrader's log, in the modal
+    outcome.locator(".modal-footer button").click()
+    expect(row.locator("td.score")).to_have_text(f"{score:g} / {max_score:g}")
+    expect(row.locator("td.status")).to_contain_text("graded")
+    screenshot(page, "8_formgrader_score")
