@@ -258,7 +258,7 @@ def decode(form):
     raise ValueError(f"unknown stored form {kind!r}")
 
 
-def _table():
+def _load_table():
     global _TABLE, _BY_STRUCTURE
     if _TABLE is None:
         _TABLE = json.loads(TABLE_FILE.read_text(encoding="utf-8"))["values"]
@@ -276,7 +276,7 @@ def _close(numbers, recorded):
 def stored_value(name, args, kwargs):
     """The recorded output of ``name(*args, **kwargs)``: returned, or raised again."""
     exact, structure, numbers = argument_key(name, args, kwargs)
-    table, by_structure = _table()
+    table, by_structure = _load_table()
     entry = table.get(exact)
     if entry is None:
         near = [e for e in by_structure.get(structure, ()) if _close(numbers, e["numbers"])]
