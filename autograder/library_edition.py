@@ -86,8 +86,10 @@ def grading_edition(course_utils_source: Path, assignment: str, cache_dir: Path 
             (package / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source / relative, package / relative)
         _remove_answers(package, assignment, registry)
-        (package / "selfcheck.py").write_text(selfcheck_stub((source / "selfcheck.py").read_text(encoding="utf-8")),
-                                             encoding="utf-8")
+        removed = {registry.split_entry(e)[1]: registry.rule_message(e, assignment)
+                   for e in registry.registered_entries(assignment) if e.startswith(f"{PACKAGE}.selfcheck:")}
+        (package / "selfcheck.py").write_text(
+            selfcheck_stub((source / "selfcheck.py").read_text(encoding="utf-8"), removed), encoding="utf-8")
         _make_readable(building)
         try:
             os.rename(building, final)
@@ -158,20 +160,21 @@ def _remove_answers(package: Path, assignment: str, registry) -> None:
         missing = [q for q in qualnames if q not in found]
         if missing:
             raise EditionError(f"{module} does not define the registered {', '.join(missing)}")
-        stubs = {q: _stub(found[q], registry.rule_message(f"{module}:{q}", assignment)) for q in qualnames}
+        stubs = {q: _stub(found[q].name, registry.rule_message(f"{module}:{q}", assignment),
+                          is_class=isinstance(found[q], ast.ClassDef)) for q in qualnames}
         path.write_text(replace_definitions(text, stubs), encoding="utf-8")
 
 
-def _stub(node: ast.AST, message: str) -> str:
+def _stub(name: str, message: str, is_class: bool = False) -> str:
     """Code that stands in for one definition: same name, raises LibraryAnswerError(message)."""
     raise_it = (f"    from {PACKAGE}.library_answers import LibraryAnswerError\n"
                 f"    raise LibraryAnswerError({message!r})\n")
     doc = f'    """Not available while this assignment is graded (course_utils.library_answers)."""\n'
-    if isinstance(node, ast.ClassDef):
-        return (f"class {node.name}:\n{doc}\n"
+    if is_class:
+        return (f"class {name}:\n{doc}\n"
                 f"    def __init__(self, *args, **kwargs):\n" + "".join("    " + line for line in
                                                                           raise_it.splitlines(keepends=True)))
-    return f"def {node.name}(*args, **kwargs):\n{doc}{raise_it}"
+    return f"def {name}(*args, **kwargs):\n{doc}{raise_it}"
 
 
 def selfcheck_names(selfcheck_source: str) -> list[str]:
@@ -190,12 +193,14 @@ def selfcheck_names(selfcheck_source: str) -> list[str]:
     return [n for n in names if not n.startswith("_")]
 
 
-def selfcheck_stub(selfcheck_source: str) -> str:
+def selfcheck_stub(selfcheck_source: str, removed: dict[str, str] | None = None) -> str:
     """The grading edition's ``selfcheck`` module: the same public names, no checks.
 
     Functions print SELFCHECK_OFF and return None; ``CheckResult`` stays a plain record;
     constant tables (``ASSIGNMENT_EXERCISES``, ``EXERCISE_CHECKS``) keep their literal
-    values; any other public name asked for is such a function too.
+    values; any other public name asked for is such a function too. ``removed``: private
+    references registered for the assignment (name -> rule message): stubs that raise
+    ``LibraryAnswerError`` (no reference's code is here); other private names do not exist.
     """
     tree = ast.parse(selfcheck_source)
     constants = {}
@@ -222,6 +227,8 @@ def selfcheck_stub(selfcheck_source: str) -> str:
             lines.append(f"{name} = {constants[name]!r}")
         else:
             lines += ["", f"def {name}(*args, **kwargs):", f"    print({SELFCHECK_OFF!r})", "    return None", ""]
+    for name, message in sorted((removed or {}).items()):
+        lines += ["", _stub(name, message).rstrip("\n"), ""]
     lines += ["", "def __getattr__(name):",
               '    if name.startswith("_"):',
               '        raise AttributeError(f"module course_utils.selfcheck has no attribute {name!r}")',

@@ -891,3 +891,218 @@ BATCH_STUDENTS["transfer_learning"] = {
     "wrong-a": ["fcn-concatenation-reversed", "report-swapped", "fine-tune-unfreezes-all"],
     "wrong-b": ["encoder-not-frozen"],
 }
+
+# ----------------------------------------------------------------------------- library answers (threat row 40)
+# A student "library-answers" in every assignment's batch: every solution cell answered
+# through the course library (imported, aliased or wrapped; the self-checks' private
+# references included). While the assignment is graded the sandbox mounts the grading
+# edition of course_utils (autograder/library_edition.py), whose registered functions
+# raise LibraryAnswerError: every grade cell must score 0 and name the rule.
+# dataset_formats imports inside the functions: in its grading edition the package
+# course_utils.datasets itself cannot be imported (bit_palette makes VOC's palette at import).
+LIBRARY_ANSWERS_STUDENT = "library-answers"
+LIBRARY_RULE_TEXT = "answered through the course library scores 0"
+LIBRARY_ANSWER_CELLS: dict[str, dict[str, str]] = {
+    "fcn_basics": {
+        "dimensions": '''
+from course_utils.shapes import conv_output_size, conv_transpose_output_size
+from course_utils.selfcheck import _fcn_shapes_reference as fcn_upscaling_shapes
+''',
+        "dice": "from course_utils.metrics import dice_coefficient\n",
+        "soft_dice": '''
+from course_utils import losses
+
+def soft_dice_loss(y_true, y_pred, smooth=1.0):
+    return losses.soft_dice_loss(y_true, y_pred, smooth)
+''',
+        "fcn_model": "from course_utils.models import build_fcn_upscaling\n",
+    },
+    "sliding_window_vs_fcn": {
+        "patches": "from course_utils.sliding_window import extract_patches\n",
+        "sliding_window": '''
+from types import SimpleNamespace
+from course_utils import sliding_window
+
+def predict_sliding_window(classify, page, patch_size, stride, batch_size=256):
+    model = SimpleNamespace(predict_on_batch=classify)
+    return sliding_window.predict_sliding_window(model, page, patch_size, stride, batch_size)
+''',
+        "fcn_model": "from course_utils.models import build_fcn_upscaling\n",
+        "predict_fcn": '''
+from types import SimpleNamespace
+import course_utils.sliding_window
+
+def predict_fcn(predict, page, multiple=8):
+    return course_utils.sliding_window.predict_fcn(SimpleNamespace(predict_on_batch=predict), page, multiple)
+''',
+    },
+    "dimensions": {
+        "sizes": '''
+from course_utils.shapes import conv_output_size, pool_output_size
+
+def upscaling_output_size(input_size, factor):
+    from course_utils.layers import _times
+    return _times(input_size, factor)
+''',
+        "transpose_size": "from course_utils.shapes import conv_transpose_output_size\n",
+        "bottleneck": '''
+from course_utils.selfcheck import (_bottleneck_reference as bottleneck_shape, _decoded_reference as decoded_shape,
+                                    _padded_reference as padded_size)
+''',
+        # dense_params has no library function of its own: the convolution reference with a 1x1 kernel
+        "params": '''
+from course_utils import selfcheck
+conv2d_params = selfcheck._conv_params_reference
+
+def conv2d_transpose_params(kernel_size, in_channels, filters, use_bias=True):
+    return selfcheck._conv_params_reference(kernel_size, in_channels, filters, use_bias)
+
+def dense_params(in_features, units, use_bias=True):
+    return selfcheck._conv_params_reference(1, in_features, units, use_bias)
+''',
+        "table": "from course_utils.selfcheck import _skip_table_reference as skip_fcn_table\n",
+    },
+    "skip_fcns": {
+        "skip_upscaling": "from course_utils.models import build_fcn_skip_upscaling\n",
+        "transposed_skip": "from course_utils.models import build_fcn_transposed_skip\n",
+        "conv_transpose": '''
+from course_utils.transposed_conv import conv2d_transpose_scatter
+
+def conv2d_transpose_numpy(inputs, kernel, strides=1, padding="valid"):
+    return conv2d_transpose_scatter(inputs, kernel, strides=strides, padding=padding)
+''',
+        "max_pool": "from course_utils.selfcheck import _pool_reference as max_pool_with_argmax\n",
+        "max_unpool": "from course_utils.selfcheck import _unpool_reference as max_unpool\n",
+    },
+    "unet": {
+        "bottleneck_size": "from course_utils.selfcheck import _unet_bottleneck_reference as unet_bottleneck_size\n",
+        "double_conv": '''
+import itertools
+_blocks = itertools.count()
+
+def double_conv(x, filters):
+    from course_utils.models import _conv_block
+    return _conv_block(x, filters, "same", False, name=f"double_conv{next(_blocks)}")
+''',
+        "build_unet": '''
+def build_unet(num_classes, depth, base_filters, num_channels=1):
+    from course_utils import models
+    return models.build_unet(num_classes=num_classes, num_channels=num_channels, depth=depth,
+                             base_filters=base_filters)
+''',
+        "train_unet": '''
+def train_unet(images, labels, num_classes, seconds):
+    from course_utils.models import build_unet as library_unet
+    model = library_unet(num_classes=num_classes, num_channels=images.shape[-1], depth=2, base_filters=8)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=3e-3), loss="sparse_categorical_crossentropy")
+    fit_for(model, images, labels, seconds=seconds, batch_size=4)
+    return model
+''',
+    },
+    "losses_metrics": {
+        "dice": "from course_utils.metrics import dice_coefficient\n",
+        "iou": "from course_utils.metrics import iou_score\n",
+        "mean_iou": "from course_utils.metrics import mean_iou\n",
+        "soft_dice": "from course_utils.losses import soft_dice_loss\n",
+        "class_weights": "from course_utils.selfcheck import _class_weights_reference as class_weights_from_frequencies\n",
+        "weighted_ce": '''
+def weighted_crossentropy(y_true, y_pred, class_weights):
+    from course_utils.losses import pixelwise_crossentropy
+    return pixelwise_crossentropy(y_true, y_pred, class_weights=class_weights)
+''',
+    },
+    "transfer_learning": {
+        "encoder": '''
+from course_utils.transfer import page_encoder
+
+def build_encoder():
+    page = keras.Input((None, None, 1))
+    encoder = keras.Model(page, page_encoder(page)[-1], name="encoder")
+    load_weights_by_name(encoder, PAGE_ENCODER_WEIGHTS, ENCODER_LAYERS)
+    for name in ENCODER_LAYERS:
+        encoder.get_layer(name).trainable = False
+    return encoder
+''',
+        "transfer_fcn": '''
+from course_utils.transfer import build_page_fcn
+
+def build_transfer_fcn(num_classes):
+    return build_page_fcn(num_classes, encoder_weights="pretrained", freeze_encoder=True)
+''',
+        "parameter_report": '''
+from course_utils.transfer import count_params
+
+def parameter_report(num_classes):
+    model = build_transfer_fcn(num_classes)
+    trainable, frozen = count_params(model)
+    return trainable, frozen, [layer.name for layer in model.layers if layer.weights and not layer.trainable]
+''',
+        "fine_tune": '''
+def fine_tune(images, labels, seconds):
+    from course_utils.pipeline import SegmentationSequence
+    from course_utils.transfer import fine_tune_in_two_phases
+    model = build_transfer_fcn(4)
+    fine_tune_in_two_phases(model, SegmentationSequence(images, labels, batch_size=4), seconds,
+                            encoder_layers=("conv3",))
+    return model
+''',
+    },
+    "dataset_formats": {
+        "label_ids": '''
+def label_ids_to_train_ids(label_ids):
+    from course_utils.datasets import cityscapes
+    return cityscapes.label_ids_to_train_ids(label_ids)
+''',
+        "palette": '''
+def voc_palette(num_colours=256):
+    from course_utils.datasets.common import bit_palette
+    return bit_palette(num_colours)
+''',
+        "decode": '''
+def decode_palette(rgb, palette):
+    from course_utils.datasets import common
+    return common.decode_palette(rgb, palette)
+''',
+        "frequencies": '''
+def class_frequencies(labels, num_classes, ignore_index):
+    from course_utils import data
+    values = np.asarray(labels).ravel()
+    return data.class_frequencies(values[values != ignore_index], num_classes)
+''',
+    },
+    "instance_panoptic": {
+        "iou_matrix": "from course_utils.instance import mask_iou_matrix\n",
+        "matching": '''
+def match_instances(true_masks, true_classes, pred_masks, pred_classes, pred_scores, iou_threshold=0.5):
+    from course_utils import instance
+    found = instance.match_instances(true_masks, true_classes, pred_masks, pred_classes, pred_scores,
+                                     iou_threshold=iou_threshold)
+    return [tuple(m[:2]) for m in found.matches], list(found.false_positives), list(found.false_negatives)
+''',
+        "merge": '''
+from course_utils import panoptic
+
+def merge_panoptic(stuff_map, thing_masks, thing_classes, thing_scores, overlap_threshold=0.5):
+    return panoptic.merge_panoptic(stuff_map, thing_masks, thing_classes, thing_scores,
+                                   overlap_threshold=overlap_threshold)
+''',
+        "pq": '''
+from course_utils.panoptic import panoptic_quality as _library_pq
+
+def panoptic_quality(true_map, pred_map):
+    result = _library_pq(true_map, pred_map)
+    result = result.get("all", result)
+    return result["pq"], result["sq"], result["rq"]
+''',
+    },
+}
+
+
+def library_answer_variants(assignment: str) -> list[Variant]:
+    """The student "library-answers" as variants, one per solution cell: every grade cell
+    scores 0 (``also_fails``: the tests decide which ones name the rule)."""
+    return [Variant(f"library-{cell}", cell, code=code) for cell, code in LIBRARY_ANSWER_CELLS[assignment].items()]
+
+
+for _assignment, _students in BATCH_STUDENTS.items():
+    _students[LIBRARY_ANSWERS_STUDENT] = [f"library-{cell}" for cell in LIBRARY_ANSWER_CELLS[_assignment]]
