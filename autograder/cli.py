@@ -292,7 +292,12 @@ def _run_demo(course_root: Path, args) -> int:
     print(f"3. autograding in a sandbox, scored outside the students' kernels, recorded by nbgrader "
           f"(per-cell time limit {args.cell_timeout} s), and writing feedback")
     # the release above brought the demo's fresh gradebook in line with solutions/
-    failed, report = _grade_with_sandbox(config, assignment, students, args, sync_gradebook=False)
+    from autograder.grading_path import GradebookError
+    try:
+        failed, report = _grade_with_sandbox(config, assignment, students, args, sync_gradebook=False)
+    except GradebookError as error:
+        print(f"segcourse: error: {error}", file=sys.stderr)
+        return EXIT_GRADEBOOK
     if report.integrity:
         return EXIT_GRADEBOOK
     grades_csv = export_grades(config, output_dir / "grades.csv")

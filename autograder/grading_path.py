@@ -226,8 +226,11 @@ def one_line_grading_error(text: str, limit: int = 2000) -> str:
     refused = re.search(r"GradingRefused: ([^\n]+)", text)
     if refused:
         return refused.group(1)
-    lines = [line for line in text.splitlines() if line.strip()]
-    first = lines[0] if lines else "nbgrader failed"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = lines[0].rstrip(":") if lines else "nbgrader failed"
+    raised = re.findall(r"^\s*(?:\[\w+\]\s*)?((?:\w+\.)*\w*(?:Error|Exception)\b: [^\n]+)", text, re.MULTILINE)
+    if raised:
+        first = f"{first}: {raised[-1].strip()[:300]}"
     return first + "\n" + text[-limit:]
 
 

@@ -287,3 +287,40 @@ def test_formgrader_autograde_endpoint_gives_the_segcourse_grade_scores(graded_c
     assert answer["success"], answer.get("log", "") + answer.get("error", "")
     assert "in the bwrap sandbox, judged by the trusted checks" in answer["log"]
     assert gradebook_points(course, "double-softmax-formgrader") == SANDBOXED_POINTS
+
+
+def test_grade_stops_before_any_sandbox_when_exercises_drifted(tmp_path, capsys, monkeypatch):
+    """The gradebook follows solutions/; the sandbox runs exercises/: they must agree."""
+    course = fresh_course(tmp_path)
+    submit_double_softmax(course, "alice")
+    release = course / "exercises" / ASSIGNMENT / demo_class.NOTEBOOK
+    notebook = nbformat.read(release, as_version=4)
+    notebook.cells.append(nbformat.v4.new_markdown_cell("an edit made in exercises/ by hand"))
+    nbformat.write(notebook, release)
+    import autograder.batch
+
+    monkeypatch.setattr(autograder.batch, "grade_batch", _must_not_run)
+    status = main(["--course-dir", str(course), "grade", ASSIGNMENT])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert f"exercises/{ASSIGNMENT} is out of sync with solutions/{ASSIGNMENT}" in err
+    assert f"run `segcourse release {ASSIGNMENT}` first" in err
+
+
+def test_sandboxed_grading_refuses_a_gradebook_out_of_line_with_the_release(tmp_path):
+    """Points from an old release in the gradebook would not be segcourse grade's: refuse
+    (nbgrader itself already stops on most such cells: "Inconsistent checksums")."""
+    from nbgrader.api import Gradebook
+
+    from autograder.grading_path import GradingRefused, SandboxedGrading
+    from autograder.pipeline import sync_gradebook
+
+    course = fresh_course(tmp_path)
+    sync_gradebook(course_config(course), ASSIGNMENT)
+    db_url = f"sqlite:///{course / '.grading' / 'gradebook.db'}"
+    SandboxedGrading._check_gradebook_matches_release(course, ASSIGNMENT, "fcn_basics", db_url)   # in line
+    with Gradebook(db_url) as gradebook:
+        gradebook.find_grade_cell("test_fcn_hidden", "fcn_basics", ASSIGNMENT).max_score = 5.0
+        gradebook.db.commit()
+    with pytest.raises(GradingRefused, match="the gradebook's fcn_basics/fcn_basics differs from exercises/fcn_basics"):
+        SandboxedGrading._check_gradebook_matches_release(course, ASSIGNMENT, "fcn_basics", db_url)
