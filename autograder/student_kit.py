@@ -542,10 +542,10 @@ def _numpy_quiet():
     return np.errstate(all="ignore")
 
 
-def _drive_all_checks(module, correct: dict) -> list[str]:
+def _drive_all_checks(module, correct: dict) -> list:
     """Run every public check of ``module`` so that each reference is called on all its
     inputs; ``correct``: name -> the original reference (a correct student function).
-    Returns the checks driven."""
+    Returns the checks (``_Check`` objects) that went through ``_run_check``."""
     captured = []
 
     def capture(check, function, assignment=None, quiet=False):
@@ -587,11 +587,39 @@ def _drive_all_checks(module, correct: dict) -> list[str]:
         module._run_check, module._run_model_check, module._save_progress = saved
     for check in captured:
         _exercise_check(module, check)
-    return driven
+    return captured
 
 
-def record_expected_values(course_root: Path) -> tuple[dict, dict[str, int]]:
-    """Run the full library's references on every self-check input: (table, calls per name)."""
+def _diagnoses(module, checks) -> list[tuple]:
+    """With the reference and each known-wrong variant as the student's function, for each
+    check: (check, student, failing cases, diagnosed mistake), found as
+    ``_run_check_unguarded`` finds them (without its progress file)."""
+    rows = []
+    for check in checks:
+        students = [check.reference, *(v for m in check.mistakes for v in _variants_of(m))]
+        with _numpy_quiet():
+            expected = check.expected()
+            for index, student in enumerate(students):
+                outputs = [module._run(student, case) for case in check.cases]
+                failing = tuple(i for i, (o, e) in enumerate(zip(outputs, expected)) if not check.case_passes(o, e))
+                mistake = next((m.key for m in check.mistakes if m.detect is not None
+                                and m.detect(check.cases, outputs, expected)), None) if failing else None
+                rows.append((check.name, index, failing, mistake))
+    return rows
+
+
+@dataclass
+class Recording:
+    """What the full library's references gave: the table the kit stores, the calls per
+    reference, and the self-checks' verdicts on every known mistake (the kit must agree)."""
+
+    values: dict
+    calls_by_name: dict
+    diagnoses: list
+
+
+def record_expected_values(course_root: Path) -> Recording:
+    """Run the full library's references on every self-check input."""
     path = Path(course_root) / "course_utils" / "selfcheck.py"
     source = path.read_text(encoding="utf-8")
     _classify(source)
@@ -601,7 +629,7 @@ def record_expected_values(course_root: Path) -> tuple[dict, dict[str, int]]:
     with _module_from_source(_recording_edition(source), "course_utils._selfcheck_recording", path,
                              injected) as module:
         correct = {name: getattr(module, f"_kit_original_{name}") for name in STORED_REFERENCES}
-        _drive_all_checks(module, correct)
+        diagnoses = _diagnoses(module, _drive_all_checks(module, correct))
     never = sorted(n for n in STORED_REFERENCES if n not in recorder.calls_by_name)
     never += sorted(n for n in STORED_FACTORIES if not any(k.startswith(f"{n}(") for k in recorder.calls_by_name))
     inline = [f"lambda:{name}" for name, _ in _inline_references(source)]
@@ -609,12 +637,13 @@ def record_expected_values(course_root: Path) -> tuple[dict, dict[str, int]]:
     if never:
         raise KitError(f"no self-check called {', '.join(never)} while its values were recorded: "
                        "teach autograder/student_kit.py (_drive_all_checks) how to run its check")
-    return recorder.values, recorder.calls_by_name
+    return Recording(recorder.values, recorder.calls_by_name, diagnoses)
 
 
-def _verify_kit_edition(course_root: Path, kit_source: str, table: dict) -> None:
-    """Run every check of the kit's edition the same way: each lookup must find its value."""
-    store = _store_module(table)
+def _verify_kit_edition(course_root: Path, kit_source: str, recording: Recording) -> None:
+    """Run every check of the kit's edition the same way: each lookup must find its value,
+    and every known mistake must get the verdict the full library gives it."""
+    store = _store_module(recording.values)
     missing = []
     original_stored_value = store.stored_value
 
@@ -632,11 +661,14 @@ def _verify_kit_edition(course_root: Path, kit_source: str, table: dict) -> None
                              {"course_utils._selfcheck_store": store}) as module:
         correct = {"_sliding_reference": module._sliding_reference}
         try:
-            _drive_all_checks(module, correct)
+            diagnoses = _diagnoses(module, _drive_all_checks(module, correct))
         except store.StoredValueMissing:
-            pass
+            diagnoses = None
     if missing:
         raise KitError(f"the kit's self-checks miss stored values of {', '.join(sorted(set(missing)))}")
+    differing = sorted({row[0] for row, full in zip(diagnoses, recording.diagnoses) if row != full})
+    if len(diagnoses) != len(recording.diagnoses) or differing:
+        raise KitError(f"the kit's self-checks diagnose differently from the full library's: {', '.join(differing)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -833,10 +865,11 @@ def build_student_kit(course_root: Path, destination: Path, force: bool = False)
     started = time.perf_counter()
     course_root = Path(course_root).resolve()
     destination = check_destination(course_root, destination, force)
-    table, _ = record_expected_values(course_root)
+    recording = record_expected_values(course_root)
+    table = recording.values
     selfcheck_source = (course_root / "course_utils" / "selfcheck.py").read_text(encoding="utf-8")
     kit_source = kit_edition(selfcheck_source)
-    _verify_kit_edition(course_root, kit_source, table)
+    _verify_kit_edition(course_root, kit_source, recording)
     version = tomllib.loads((course_root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
 
     destination.parent.mkdir(parents=True, exist_ok=True)
