@@ -26,7 +26,6 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -37,6 +36,8 @@ import tomllib
 import types
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from autograder.source_rewrite import definitions, replace_definitions
 
@@ -83,8 +84,9 @@ NOT_REFERENCES = (
 # The calls whose third argument (or ``reference=``) is the reference of a check.
 _CHECK_CONSTRUCTORS = ("_Check", "_variant_check")
 
-# Self-check functions that do not go through _run_check (model checks): how the
-# recording drives them. Those that use no stored reference are not run (they need Keras).
+# Self-checks that do not go through _run_check and call no stored reference (model
+# checks, which need Keras): the recording leaves them out. The one model check that
+# calls a stored reference, check_predict_sliding_window, is driven by _drive_all_checks.
 _MODEL_CHECKS_WITHOUT_STORED_REFERENCES = (
     "check_fcn_upscaling", "check_fcn_skip_upscaling", "check_fcn_transposed_skip",
     "check_double_conv", "check_build_unet", "check_train_unet",
@@ -115,6 +117,9 @@ class DestinationError(KitError):
 
 @dataclass
 class KitReport:
+    """What build_student_kit wrote: where, how many files and bytes, how long it took, the
+    references stored and those not available, and the number of stored values."""
+
     destination: Path
     files: int
     size_bytes: int
@@ -138,6 +143,7 @@ hash of the arguments; floating-point inputs that differ from the recorded ones 
 rounding (another CPU, another NumPy) are found by their size and a few sums.
 """
 
+import base64
 import builtins
 import hashlib
 import json
@@ -232,7 +238,6 @@ def encode(value):
         array = np.ascontiguousarray(value)
         if array.dtype.kind not in "biufc":
             raise TypeError(f"cannot store an output of dtype {array.dtype}")
-        import base64
         kind = "a" if isinstance(value, np.ndarray) else "g"
         return [kind, array.dtype.str, list(array.shape), base64.b64encode(array.tobytes()).decode()]
     if isinstance(value, (tuple, list)):
@@ -249,7 +254,6 @@ def decode(form):
     if kind == "f":
         return float.fromhex(form[1])
     if kind in "ag":
-        import base64
         array = np.frombuffer(base64.b64decode(form[3]), dtype=np.dtype(form[1])).reshape(form[2]).copy()
         return array if kind == "a" else array[()]
     if kind in "tl":
@@ -326,24 +330,36 @@ class _Recorder:
         self.store = _store_module()
         self.values: dict[str, dict] = {}
         self.calls_by_name: dict[str, int] = {}
+        # Kept here and raised after the recording: the checks' _run would swallow them.
+        self.problems: list[str] = []
 
     def _add(self, name, args, kwargs, entry):
-        exact, structure, numbers = self.store.argument_key(name, args, kwargs)
+        try:
+            exact, structure, numbers = self.store.argument_key(name, args, kwargs)
+        except TypeError as error:
+            self.problems.append(f"{name}: {error}")
+            return
         entry = {"structure": structure, "numbers": numbers, **entry}
         previous = self.values.setdefault(exact, entry)
         if previous != entry:
-            raise KitError(f"{name} gave two different results for the same input: it cannot be stored")
+            self.problems.append(f"{name} gave two different results for the same input: it cannot be stored")
         self.calls_by_name[name] = self.calls_by_name.get(name, 0) + 1
 
     def record(self, name, original, args, kwargs):
         try:
             value = original(*args, **kwargs)
         except Exception as error:
-            if getattr(builtins, type(error).__name__, None) is not type(error):
-                raise KitError(f"{name} raised {type(error).__name__}, which the kit cannot re-raise") from error
-            self._add(name, args, kwargs, {"raises": [type(error).__name__, str(error)]})
+            if getattr(builtins, type(error).__name__, None) is type(error):
+                self._add(name, args, kwargs, {"raises": [type(error).__name__, str(error)]})
+            else:
+                self.problems.append(f"{name} raised {type(error).__name__}, which the kit cannot raise again")
             raise
-        self._add(name, args, kwargs, {"value": self.store.encode(value)})
+        try:
+            encoded = self.store.encode(value)
+        except TypeError as error:
+            self.problems.append(f"{name}: {error}")
+        else:
+            self._add(name, args, kwargs, {"value": encoded})
         return value
 
     def recorded_function(self, name, original):
@@ -497,12 +513,10 @@ def _module_from_source(source: str, name: str, path: Path, injected: dict, extr
 # Driving every self-check so that each reference sees every input it can be given.
 
 
-class _Captured(Exception):
-    pass
-
-
 @dataclass(frozen=True)
 class _StubResult:
+    """Stands in for a CheckResult while the recording drives the checks."""
+
     name: str
     passed: bool = False
     message: str = ""
@@ -537,9 +551,7 @@ def _exercise_check(module, check) -> None:
 
 
 def _numpy_quiet():
-    import numpy as np
-
-    return np.errstate(all="ignore")
+    return np.errstate(all="ignore")       # a wrong version may divide by zero: that is data
 
 
 def _drive_all_checks(module, correct: dict) -> list:
@@ -630,6 +642,8 @@ def record_expected_values(course_root: Path) -> Recording:
                              injected) as module:
         correct = {name: getattr(module, f"_kit_original_{name}") for name in STORED_REFERENCES}
         diagnoses = _diagnoses(module, _drive_all_checks(module, correct))
+    if recorder.problems:
+        raise KitError("; ".join(sorted(set(recorder.problems))))
     never = sorted(n for n in STORED_REFERENCES if n not in recorder.calls_by_name)
     never += sorted(n for n in STORED_FACTORIES if not any(k.startswith(f"{n}(") for k in recorder.calls_by_name))
     inline = [f"lambda:{name}" for name, _ in _inline_references(source)]
