@@ -135,19 +135,31 @@ def test_bad_arguments_raise_value_error(call, message):
 
 
 def _keras_output_shape(layers, height, width):
-    """Runs ``layers`` on a zeros batch; returns ``(h, w, c)`` or None if Keras refused.
+    """Keras' output ``(h, w, c)`` of ``layers`` on a ``height x width`` input, or None if
+    Keras refuses it.
 
-    An empty output also counts as refusing: eager TensorFlow pooling returns a
-    0-pixel output where Keras' own shape inference raises.
+    Keras' shape inference (``compute_output_shape``, arithmetic only) decides first; a
+    config it refuses, or that gives an empty output, never reaches the backend: on some
+    CPUs TensorFlow's max_pool dies with SIGFPE on a pool wider than its input (e.g. pool
+    (5, 2), stride 1, 'valid' on 8x1), which would take the test worker down. Accepted
+    configs then run on a zeros batch, so the backend's actual shape is compared too.
     """
+    shape = (1, height, width, CHANNELS)
+    try:
+        for layer in layers:
+            shape = tuple(layer.compute_output_shape(shape))
+    except Exception:  # Keras raises several kinds.
+        return None
+    if any(d is None or d <= 0 for d in shape[1:]):
+        return None
     x = np.zeros((1, height, width, CHANNELS), dtype="float32")
     try:
         for layer in layers:
             x = layer(x)
-    except Exception:  # Keras and TensorFlow raise several kinds.
+    except Exception:  # TensorFlow's own shape checks
         return None
-    shape = tuple(int(d) for d in x.shape[1:])
-    return None if 0 in shape else shape
+    ran = tuple(int(d) for d in x.shape[1:])
+    return None if 0 in ran else ran
 
 
 def _ours_or_none(function, *args, **kwargs):
@@ -340,3 +352,16 @@ def test_conv2d_transpose_with_explicit_padding_matches_valid_then_cropping():
         return _keras_output_shape(layers, c["height"], c["width"])
 
     _compare(configs, ours, theirs)
+
+
+def test_shapes_keras_refuses_never_reach_the_backend():
+    """The crashing case of TensorFlow's max_pool (pool (5, 2), stride 1, 'valid' on an 8x1
+    input) is decided by Keras' shape inference alone: the layer is never called."""
+    import keras
+
+    class NeverRun(keras.layers.MaxPooling2D):
+        def __call__(self, *args, **kwargs):
+            raise AssertionError("a backend op ran on a shape Keras refuses")
+
+    assert _keras_output_shape([NeverRun((5, 2), strides=1, padding="valid")], 8, 1) is None
+    assert _keras_output_shape([keras.layers.MaxPooling2D((5, 1), strides=1, padding="valid")], 8, 1) == (4, 1, CHANNELS)
