@@ -243,6 +243,25 @@ def _course_utils_mount(course_root: Path, assignment: str) -> Mount:
     return Mount(grading_edition(source, assignment), str(installed))
 
 
+def _grader_hidden_mount() -> list[Mount]:
+    """Where this package is installed inside the Python environment that the sandbox sees
+    (a wheel install: site-packages/autograder), an empty folder over it, so the trusted
+    checks cannot be read from the sandbox. Nothing for a checkout (editable install)."""
+    package = Path(__file__).resolve().parent
+    roots = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    if not any(package.is_relative_to(root) for root in roots):
+        return []
+    return [Mount(_empty_folder(), str(package))]
+
+
+@functools.lru_cache(maxsize=1)
+def _empty_folder() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="segcourse-empty-"))
+    folder.chmod(0o755)
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
 def _grade_points(notebook) -> dict[str, float]:
     return {_nbgrader(c)["grade_id"]: float(_nbgrader(c).get("points", 0)) for c in notebook.cells
             if _nbgrader(c).get("grade") and _nbgrader(c).get("grade_id")}
@@ -376,6 +395,7 @@ def _run_in_sandbox(task, release_dir: Path, name: str, notebook, slot: int, san
             mounts=[Mount(HARNESS, HARNESS_TARGET),
                     Mount(probe_dir, PROBES_TARGET),
                     _course_utils_mount(Path(task.course_root), task.assignment),
+                    *_grader_hidden_mount(),
                     Mount(release_dir, "/course/release")],
             # COURSE_FAST=1: notebooks shorten their training cells under autograding
             env={**_slot_env(slot_envs[slot], options), "PYTHONPATH": "/grader", "COURSE_FAST": "1",

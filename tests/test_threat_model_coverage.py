@@ -1,6 +1,6 @@
 """Every row of the grading threat model has at least one test that exercises it.
 
-``COVERAGE`` maps each row of ``shared/reference/grading-threat-model.md`` (39 rows)
+``COVERAGE`` maps each row of ``shared/reference/grading-threat-model.md`` (46 rows)
 to the tests that check the required outcome. This test fails when a row has no test,
 when a named test does not exist (renamed or deleted), or when the threat model's rows
 change (where the shared reference is present: it sits beside the repository).
@@ -78,6 +78,24 @@ COVERAGE = {
     38: ("nondeterminism", [f"{ATTACKS}::test_regrading_is_idempotent",
                             "test_grader_batch.py::test_probes_are_seeded"]),
     39: ("timing under parallel load", ["test_grader_batch.py::test_time_limits_are_per_cell_and_per_notebook"]),
+    40: ("answer delegated to the course library", ["test_grading_validity.py::test_real_batch",
+                                                     "test_library_answers.py::test_edition_replaces_every_registered_function_by_a_stub",
+                                                     "test_library_answers.py::test_edition_holds_no_compiled_code_and_none_of_the_removed_bodies",
+                                                     "test_library_answers.py::test_judge_names_the_rule_and_never_echoes_the_hidden_error_text"]),
+    41: ("harness replaced, patched or its results rewritten", [f"{ATTACKS}::test_forged_harness_with_wrong_answers_earns_nothing",
+                                                                f"{ATTACKS}::test_patched_harness_and_forged_results_earn_nothing",
+                                                                "test_grader_trusted.py::test_pickled_results_are_never_unpickled"]),
+    42: ("symbolic links in the submission tree", [f"{ATTACKS}::test_symbolic_links_make_a_submission_not_gradable"]),
+    43: ("SIGINT ignored, endless loop in C", [f"{ATTACKS}::test_cell_ignoring_the_interrupt_is_killed_after_a_grace",
+                                               f"{ATTACKS}::test_timed_out_function_is_not_called_again",
+                                               f"{ATTACKS}::test_sigint_ignoring_loop_costs_only_the_rest_of_the_notebook"]),
+    44: ("a second grading path", ["test_grading_paths.py::test_nbgrader_autograde_cli_gives_the_segcourse_grade_scores",
+                                   "test_grading_paths.py::test_formgrader_autograde_endpoint_gives_the_segcourse_grade_scores",
+                                   "test_grading_paths.py::test_nbgrader_autograde_refuses_without_a_sandbox"]),
+    45: ("solutions in what students receive", ["test_student_kit.py::test_kit_holds_no_answers",
+                                                "test_student_kit.py::test_the_scan_finds_planted_answers"]),
+    46: ("gradebook that does not know the assignment", ["test_grading_paths.py::test_fresh_clone_grades_without_a_release",
+                                                         "test_grading_paths.py::test_grade_stops_before_any_sandbox_when_exercises_drifted"]),
 }
 
 
@@ -88,7 +106,7 @@ def _tests_in(file_name: str) -> set[str]:
 
 
 def test_every_row_has_a_test():
-    assert sorted(COVERAGE) == list(range(1, 40))
+    assert sorted(COVERAGE) == list(range(1, 47))
     assert all(tests for _, tests in COVERAGE.values())
 
 
