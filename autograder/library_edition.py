@@ -29,6 +29,7 @@ import os
 import shutil
 import stat
 import tempfile
+import threading
 from pathlib import Path
 
 from autograder.source_rewrite import definitions, replace_definitions
@@ -37,6 +38,9 @@ PACKAGE = "course_utils"
 SELFCHECK_OFF = "self-checks are off while your work is graded"
 _SKIPPED_NAMES = ("__pycache__",)
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
+# One build at a time in this process: grading workers are threads, and CPython 3.11's
+# ast.parse is not safe in two threads at once ("AST constructor recursion depth mismatch").
+_BUILD_LOCK = threading.Lock()
 
 
 class EditionError(ValueError):
@@ -60,7 +64,11 @@ def grading_edition(course_utils_source: Path, assignment: str, cache_dir: Path 
             registered name the source does not define, or a cache folder not owned by
             this user.
     """
-    source = Path(course_utils_source)
+    with _BUILD_LOCK:
+        return _grading_edition(Path(course_utils_source), assignment, cache_dir)
+
+
+def _grading_edition(source: Path, assignment: str, cache_dir: Path | None) -> Path:
     if not (source / "__init__.py").is_file():
         raise EditionError(f"{source} is not the {PACKAGE} package folder (no __init__.py)")
     if not (source / "library_answers.py").is_file():
