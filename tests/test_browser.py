@@ -427,7 +427,9 @@ def test_instructor_autogrades_with_the_formgrader_button(lab, page, submitted_d
     trusted checks: the page shows segcourse grade's score, 10 / 12, not stock nbgrader's 12 / 12."""
     base_url, token = lab
     score, max_score = submitted_double_softmax
-    page.goto(f"{base_url}formgrader/manage_submissions/{ASSIGNMENT}?token={token}")
+    page.goto(f"{base_url}lab?token={token}")            # logs in (the formgrader's own API calls need the cookie)
+    expect(page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader")).to_be_visible(timeout=RUN_ALL_TIMEOUT_MS)
+    page.goto(f"{base_url}formgrader/manage_submissions/{ASSIGNMENT}")
     row = page.locator("#main-table tr",
                        has=page.locator("td.student-id", has_text=re.compile(f"^{re.escape(BUTTON_STUDENT)}$")))
     expect(row.locator("td.status")).to_contain_text("needs autograding", timeout=RUN_ALL_TIMEOUT_MS)
@@ -440,6 +442,8 @@ def test_instructor_autogrades_with_the_formgrader_button(lab, page, submitted_d
     expect(outcome).to_contain_text(f"Successfully autograded '{ASSIGNMENT}' for student '{BUTTON_STUDENT}'")
     expect(outcome).to_contain_text("sandbox, judged by the trusted checks")   # nbgrader's log, in the modal
     outcome.locator(".modal-footer button").click()
+    expect(outcome).to_be_hidden()
+    expect(page.locator(".modal-backdrop")).to_have_count(0)     # the dialog's grey overlay has faded
     expect(row.locator("td.score")).to_have_text(f"{score:g} / {max_score:g}")
     expect(row.locator("td.status")).to_contain_text("graded")
     screenshot(page, "8_formgrader_score")
