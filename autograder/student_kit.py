@@ -724,7 +724,7 @@ build-backend = "setuptools.build_meta"
 
 [project]
 name = "segcourse-student-kit"
-version = {json.dumps(project["version"])}
+dynamic = ["version"]
 description = "Image Segmentation with Fully Convolutional Networks: the student kit (exercises, lectures, course_utils)"
 readme = "README.md"
 license = {{ text = {json.dumps(project.get("license", {}).get("text", "MIT"))} }}
@@ -734,6 +734,9 @@ dependencies = {toml_list(student)}
 [project.optional-dependencies]
 # nbgrader's Validate button in JupyterLab (optional: the notebooks run without it)
 validate = {toml_list(validate)}
+
+[tool.setuptools.dynamic]
+version = {{ attr = "course_utils.__version__" }}
 
 [tool.setuptools.packages.find]
 include = ["course_utils*"]
@@ -811,6 +814,15 @@ instead: it has the worked solutions (`solutions/`), on purpose.
 """
 
 
+def _library_version(course_root: Path) -> str:
+    """``course_utils.__version__``, read from the source (the version is declared there once)."""
+    tree = ast.parse((Path(course_root) / "course_utils" / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__version__" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise KitError("course_utils/__init__.py declares no __version__")
+
+
 def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file())
 
@@ -884,7 +896,7 @@ def build_student_kit(course_root: Path, destination: Path, force: bool = False)
     selfcheck_source = (course_root / "course_utils" / "selfcheck.py").read_text(encoding="utf-8")
     kit_source = kit_edition(selfcheck_source)
     _verify_kit_edition(course_root, kit_source, recording)
-    version = tomllib.loads((course_root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    version = _library_version(course_root)
 
     destination.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{destination.name}.building-", dir=destination.parent))
