@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -204,6 +205,8 @@ def test_kit_holds_no_answers(kit):
     repo_library = {p.relative_to(REPO_ROOT / "course_utils").as_posix() for p in (REPO_ROOT / "course_utils").rglob("*")
                     if p.is_file() and "__pycache__" not in p.parts}
     assert library == repo_library | {"_selfcheck_store.py", "_selfcheck_store.json"}
+    for name in repo_library - {"selfcheck.py"}:      # the public library as it is
+        assert (kit / "course_utils" / name).read_bytes() == (REPO_ROOT / "course_utils" / name).read_bytes(), name
     assert _answers_in(kit) == []
     # Every replaced reference is a stub in the kit's selfcheck.py.
     tree = ast.parse((kit / "course_utils" / "selfcheck.py").read_text(encoding="utf-8"))
@@ -220,9 +223,10 @@ def test_the_scan_finds_planted_answers(kit, tmp_path):
     solution = json.loads((REPO_ROOT / "solutions" / "fcn_basics" / "fcn_basics.ipynb").read_text(encoding="utf-8"))
     lecture = planted / "lectures" / "01_overview.ipynb"
     notebook = json.loads(lecture.read_text(encoding="utf-8"))
-    answer_cell = next(c for c in solution["cells"] if "### BEGIN SOLUTION" in "".join(c["source"]))
-    stripped = "".join(answer_cell["source"]).replace("### BEGIN SOLUTION", "").replace("### END SOLUTION", "")
-    notebook["cells"].append({**answer_cell, "source": stripped, "metadata": {}})
+    for marker in ("SOLUTION", "HIDDEN TESTS"):
+        cell = next(c for c in solution["cells"] if f"### BEGIN {marker}" in "".join(c["source"]))
+        stripped = "".join(cell["source"]).replace(f"### BEGIN {marker}", "").replace(f"### END {marker}", "")
+        notebook["cells"].append({**cell, "source": stripped, "metadata": {}})
     lecture.write_text(json.dumps(notebook), encoding="utf-8")
     (planted / "autograder").mkdir()
     references = (REPO_ROOT / "autograder" / "references" / "unet.py").read_text(encoding="utf-8")
@@ -231,6 +235,7 @@ def test_the_scan_finds_planted_answers(kit, tmp_path):
     (planted / "exercises" / "fcn_basics" / "notes.txt").write_text("### BEGIN HIDDEN TESTS\n", encoding="utf-8")
     found = "\n".join(_answers_in(planted))
     assert "lectures/01_overview.ipynb: fcn_basics: begin solution" in found
+    assert "lectures/01_overview.ipynb: fcn_basics: begin hidden tests" in found
     assert "autograder: a path of the instructor's repository" in found
     assert "course_utils/extra.py: defines" in found and "names the trusted check" in found
     assert "autograder/references/unet.py:" in found
@@ -349,7 +354,8 @@ def test_kit_installs_and_self_checks_work(kit, tmp_path):
     assert {"course_utils.selfcheck", "course_utils.widgets", "course_utils.datasets", "course_utils.transfer",
             "course_utils.maskrcnn"} <= set(modules)
     environment = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "2",
-                   "SEGCOURSE_PROGRESS_FILE": str(tmp_path / "progress.json"), "MPLBACKEND": "Agg"}
+                   "SEGCOURSE_PROGRESS_FILE": str(tmp_path / "progress.json"), "MPLBACKEND": "Agg",
+                   **{key: os.environ[key] for key in ("KERAS_BACKEND",) if key in os.environ}}
     child = subprocess.run([sys.executable, "-c", CHILD, str(site), json.dumps(modules), str(REPO_ROOT)], cwd=tmp_path,
                            env=environment, capture_output=True, text=True, timeout=300)
     assert child.returncode == 0, child.stderr[-3000:]
