@@ -26,6 +26,7 @@ import textwrap
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from autograder.library_edition import SELFCHECK_OFF, EditionError, grading_edition, selfcheck_stub
@@ -232,13 +233,23 @@ def test_selfcheck_stub_keeps_the_names_the_notebooks_use(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------- the trusted judge
 def test_judge_names_the_rule_and_never_echoes_the_hidden_error_text():
-    error = {"r": {"status": "error", "ename": "LibraryAnswerError", "evalue": "SECRET <b>student text</b>"}}
+    """Any call of a probe that reached a stub decides the probe, however its judge reads
+    the results (some judges read error entries themselves); the evalue is never shown."""
+    from autograder.references import load_checks
+
+    error = {"status": "error", "ename": "LibraryAnswerError", "evalue": "SECRET <b>student text</b>"}
     for hidden in (True, False):
         with pytest.raises(Fail) as failure:
-            Results(error, {}, hidden).entry("r", "dice_coefficient on random masks")
-        message = str(failure.value)
-        assert message.startswith("dice_coefficient on random masks: ") and RULE in message
-        assert "SECRET" not in message
+            Results({"r": error}, {}, hidden).entry("r", "dice_coefficient on random masks")
+        assert RULE in str(failure.value) and "SECRET" not in str(failure.value)
+    for assignment in ASSIGNMENTS:
+        for grade_id, make in load_checks(assignment).items():
+            probe = make(np.random.default_rng(0))
+            meta = {call.name: {"status": "ok", "json": None} for call in probe.calls}
+            meta[probe.calls[-1].name] = error
+            with pytest.raises(Fail) as failure:
+                probe.judge(Results(meta, {}, probe.hidden))
+            assert RULE in str(failure.value) and "SECRET" not in str(failure.value), (assignment, grade_id)
     other = {"r": {"status": "error", "ename": "ValueError", "evalue": "SECRET"}}
     with pytest.raises(Fail) as failure:
         Results(other, {}, True).entry("r", "x")
