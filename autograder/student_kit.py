@@ -898,8 +898,11 @@ def build_student_kit(course_root: Path, destination: Path, force: bool = False)
     _verify_kit_edition(course_root, kit_source, recording)
     version = _library_version(course_root)
 
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{destination.name}.building-", dir=destination.parent))
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f".{destination.name}.building-", dir=destination.parent))
+    except OSError as error:
+        raise DestinationError(f"cannot write next to {destination}: {error.strerror or error}") from None
     try:
         _copy_library(course_root, building / "course_utils")
         (building / "course_utils" / "selfcheck.py").write_text(kit_source, encoding="utf-8")
@@ -918,5 +921,7 @@ def build_student_kit(course_root: Path, destination: Path, force: bool = False)
         shutil.rmtree(building, ignore_errors=True)
     files = _files(destination)
     return KitReport(destination, len(files), sum(p.stat().st_size for p in files),
-                     time.perf_counter() - started, STORED_REFERENCES, tuple(UNAVAILABLE_REFERENCES),
-                     len(table))
+                     time.perf_counter() - started,
+                     (*STORED_REFERENCES, *STORED_FACTORIES,
+                      *(f"the inline reference of {name}" for name, _ in _inline_references(selfcheck_source))),
+                     tuple(UNAVAILABLE_REFERENCES), len(table))
