@@ -765,7 +765,7 @@ GPU is needed.
 ## Install
 
 ```bash
-cd this-folder
+cd path/to/this/folder
 python3 -m venv .venv
 .venv/bin/pip install -e ".[validate]"   # or: .venv/bin/pip install -e .  (no Validate button)
 .venv/bin/jupyter lab                    # add --allow-root if you are root
@@ -787,7 +787,11 @@ python3 -m venv .venv
    hint each time you run it again, never the answer. `selfcheck.show_progress()` lists
    every exercise as passed, not yet, or not attempted.
 5. *Kernel → Restart Kernel and Run All Cells*, then press **Validate** (with the
-   `validate` extra): it runs the whole notebook and the visible tests as the grader will.
+   `validate` extra): it runs the whole notebook on a fresh kernel and lists every cell
+   that fails.
+
+Write each answer yourself: an answer that imports, aliases or wraps a `course_utils`
+function computing the same thing scores 0 for that part (the self-check warns you).
 
 ## Submit
 
