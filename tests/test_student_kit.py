@@ -426,3 +426,27 @@ def test_worked_solutions_pass_the_kits_self_checks(kit, tmp_path, assignment):
     assert all(line.startswith("✗ build_unet:") and "not available in the student kit" in line for line in failed), failed
     skipped = [line for line in lines if "self-check skipped in fast mode" in line]   # train_unet
     assert calls > 0 and len(passed) + len(failed) + len(skipped) == calls, (passed, failed)
+
+
+def test_stored_values_survive_rounding_and_say_when_missing():
+    """A float input that differs from the recorded one by rounding (another CPU or NumPy)
+    finds its value; another input stops the check with a clear message; a recorded error
+    is raised again."""
+    import numpy as np
+
+    store = student_kit._store_module({})
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    table = {}
+    for args, entry in [((x, 2), {"value": store.encode(np.float64(1.5))}),
+                        ((36, 64, 3), {"raises": ["ValueError", "height 36 is not a multiple of 8"]})]:
+        exact, structure, numbers = store.argument_key("_ref", args, {})
+        table[exact] = {"structure": structure, "numbers": numbers, **entry}
+    store._TABLE = table
+    assert store.stored_value("_ref", (x, 2), {}) == 1.5
+    assert store.stored_value("_ref", (np.nextafter(x, np.float32(np.inf)), 2), {}) == 1.5
+    with pytest.raises(store.StoredValueMissing, match="no stored expected value .* visible test"):
+        store.stored_value("_ref", (x * 1.01, 2), {})
+    with pytest.raises(store.StoredValueMissing):
+        store.stored_value("_ref", (x, 3), {})          # integers are compared exactly
+    with pytest.raises(ValueError, match="height 36"):
+        store.stored_value("_ref", (36, 64, 3), {})
