@@ -10,6 +10,9 @@
 - ``trusted``: sanitize submissions, stage probes, judge results, ``TrustedVerdicts``.
 - ``references``: trusted checks per assignment (never mounted in the sandbox).
 - ``batch``: parallel sandboxed grading with one gradebook writer; GPU slots; integrity.
+- ``grading_path``: ``SandboxedGrading``, nbgrader's ``Execute`` replaced in the course
+  config, so ``nbgrader autograde`` and the formgrader's Autograde button grade through
+  the sandbox and the trusted checks too (or refuse); gradebook errors in one line.
 - ``cli``: the ``segcourse`` instructor command.
 
 Reference answers for hidden checks live in this package, never in ``course_utils``
