@@ -81,28 +81,29 @@ print("found", found, "grading signal", os.environ.get("NBGRADER_EXECUTION"))
 import glob, json, os, threading, time
 import numpy as np
 
-def _forge(folder):
-    with open(os.path.join(folder, "spec.json")) as f:
+def _forge_into(spec_folder, results_folder):
+    with open(os.path.join(spec_folder, "spec.json")) as f:
         names = [c["name"] for c in json.load(f)["calls"]]
-    np.savez(os.path.join(folder, "results.npz"), **{n: np.float64(1.0) for n in names})
-    with open(os.path.join(folder, "results.json"), "w") as f:
-        json.dump({n: {"status": "ok", "type": "builtins.float", "array": n} for n in names}, f)
+    os.makedirs(results_folder, exist_ok=True)
+    np.savez(os.path.join(results_folder, "results.npz"), **{n: np.float64(1.0) for n in names})
+    with open(os.path.join(results_folder, "results.json"), "w") as f:
+        json.dump({n: {"status": "ok", "type": "builtins.float", "number": 1.0} for n in names}, f)
 
 import segcourse_harness
 _real_probe = segcourse_harness.run_probe
-def _fake_probe(folder, namespace):
+def _fake_probe(folder, namespace, results_folder=None):
     if "test_dice" in folder:
-        _forge(folder)
+        _forge_into(folder, results_folder or folder)
     else:
-        _real_probe(folder, namespace)
+        _real_probe(folder, namespace, results_folder)
 segcourse_harness.run_probe = _fake_probe
 print("harness patched")
 
 def _keep_forging():
     while True:
-        for folder in glob.glob(".segcourse/probes/*test_dice*"):
+        for results in glob.glob(".segcourse/results/*test_dice*"):
             try:
-                _forge(folder)
+                _forge_into("/grader/probes/" + os.path.basename(results), results)
             except Exception:
                 pass
         time.sleep(0.005)
@@ -219,9 +220,9 @@ ADDED_TO_HONEST = {
     "hog": {"dice": "def dice_coefficient(y_true, y_pred):\n    blocks = []\n    while True:\n"
                     "        blocks.append(bytes(256 * 1024 * 1024))   # calloc: address space, hardly any RAM\n",
             "dimensions": "{answer}\nprint('x' * 30_000_000)\n"},
-    # 43: an endless loop inside C code (a regular expression that backtracks for ages):
-    # the interrupt cannot stop it, so the kernel is killed after the grace
-    "c-loop": {"soft_dice": "{answer}\nimport re\nre.match(r'(a+)+$', 'a' * 64 + 'b')\n"},
+    # 43: an endless loop inside C code (builtin sum over an endless C iterator never checks
+    # for signals): the interrupt cannot stop it, so the kernel is killed after the grace
+    "c-loop": {"soft_dice": "{answer}\nimport itertools\nsum(itertools.repeat(1, 10 ** 15))\n"},
     # 43: an interruptible endless loop in the checked function: one time limit, then the
     # function is never called again (not by the later cell below, nor by the probes)
     "slow-function": {"soft_dice": "def soft_dice_loss(y_true, y_pred, smooth=1.0):\n    while True:\n        pass\n"},
