@@ -680,8 +680,30 @@ def test_self_checks_agree_with_the_grading_variants(assignment):
 # --- The new checks name the mistake --------------------------------------------------------------
 
 
+# The wrong answers below are written out, not built from the library: a self-check flags an
+# answer that calls a library function registered for the assignment (course_utils.library_answers).
 def _transpose_crop_at_end(x, k, strides=1, padding="valid"):
-    return selfcheck._transpose_numpy_reference(x, k, strides, padding, crop="end")
+    x, k = np.asarray(x, np.float64), np.asarray(k, np.float64)
+    s = strides if np.isscalar(strides) else strides[0]
+    b, h, w, _ = x.shape
+    kh, kw, c_out, _ = k.shape
+    full = np.zeros((b, (h - 1) * s + kh, (w - 1) * s + kw, c_out))
+    for i in range(h):
+        for j in range(w):
+            full[:, i * s:i * s + kh, j * s:j * s + kw] += np.einsum("bc,hwoc->bhwo", x[:, i, j], k)
+    oh, ow = (h * s, w * s) if padding == "same" else ((h - 1) * s + max(kh, s), (w - 1) * s + max(kw, s))
+    result = np.zeros((b, oh, ow, c_out))
+    part = full[:, :oh, :ow]                       # the crop at the end only
+    result[:, :part.shape[1], :part.shape[2]] = part
+    return result
+
+
+def _patches_without_padding_before(page, patch_size, stride):
+    page = np.asarray(page, dtype=np.float32)
+    page = page[:, :, None] if page.ndim == 2 else page
+    padded = np.pad(page, ((0, patch_size), (0, patch_size), (0, 0)))
+    centers = [(r, c) for r in range(0, page.shape[0], stride) for c in range(0, page.shape[1], stride)]
+    return np.stack([padded[r:r + patch_size, c:c + patch_size] for r, c in centers]), np.array(centers)
 
 
 def _bottleneck_two_times_depth(height, width, depth):
@@ -696,8 +718,8 @@ def _soft_dice_numpy_for_tensor_check(y_true, y_pred, smooth=1.0):
 
 
 NEW_WRONG = [
-    (selfcheck.check_pool_output_size, lambda n, p=2, s=None, padding="valid": selfcheck.shapes.pool_output_size(
-        n, p, s or 1, padding), {}, "strides_none_as_one"),
+    (selfcheck.check_pool_output_size, lambda n, p=2, s=None, padding="valid": (n - p) // (s or 1) + 1
+     if padding == "valid" else -(-n // (s or 1)), {}, "strides_none_as_one"),
     (selfcheck.check_padded_size, lambda size, num_pools=4: size + 2 ** num_pools - size % 2 ** num_pools, {},
      "full_extra_block"),
     (selfcheck.check_conv2d_params, lambda k, i, f, use_bias=True: (k if isinstance(k, int) else k[0] * k[1]) ** (
@@ -705,8 +727,7 @@ NEW_WRONG = [
     (selfcheck.check_mean_iou, selfcheck._mean_iou_variant(count_ignored=True), {}, "ignore_counted"),
     (selfcheck.check_class_weights, lambda f: np.asarray(f, float) / np.median(
         np.asarray(f, float)[np.asarray(f, float) > 0]), {}, "inverted"),
-    (selfcheck.check_extract_patches, lambda page, ps, s: selfcheck._patches_reference(page, ps, s, before=0), {},
-     "no_padding"),
+    (selfcheck.check_extract_patches, _patches_without_padding_before, {}, "no_padding"),
     (selfcheck.check_conv2d_transpose_numpy, _transpose_crop_at_end, {}, "crop_at_end"),
     (selfcheck.check_predict_fcn, lambda predict, page, multiple=8: np.asarray(predict(np.pad(
         np.asarray(page, np.float32).reshape(*np.shape(page)[:2], -1),
