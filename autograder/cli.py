@@ -4,6 +4,7 @@
     segcourse release [NAME ...]   regenerate exercises/ from solutions/
     segcourse check-release        fail if exercises/ differs from a fresh release
     segcourse grade NAME           autograde submissions, write feedback and grades.csv
+    segcourse student-kit DIR      write what an enrolled student receives (no answers)
     segcourse validate-dataset KIND FOLDER
                                    check a dataset folder (CamVid, Cityscapes, VOC, ...) file by file
 
