@@ -6,9 +6,9 @@
 The class: honest variants from ``autograder.demo_class`` (mostly correct, some partly
 wrong, some crashing; no infinite loops), in two copies of the course:
 
-- stock: the course's own nbgrader configuration (``nbgrader_config.py``: ``Execute``
-  runs the notebook with the hidden tests restored from the source, in the student's
-  kernel), one ``nbgrader autograde NAME --student ID`` call per student, one after
+- stock: the course's nbgrader configuration with nbgrader's stock autograde steps put
+  back (``Execute`` runs the notebook with the hidden tests restored from the source, in
+  the student's kernel; the course itself grades through the sandbox), one ``nbgrader autograde NAME --student ID`` call per student, one after
   the other, as instructors run it;
 - ours: ``autograder.batch.grade_batch`` in one run (bubblewrap sandbox, the default
   number of workers, trusted scoring and nbgrader recording; feedback HTML only with
@@ -41,6 +41,13 @@ CELL_TIMEOUT_S = 60          # both graders; generous, because the machine may b
 CLASS_MIX = [("demo-correct", 12), ("demo-partial", 4), ("demo-crash", 4)]
 
 
+STOCK_AUTOGRADE = """
+# benchmark only: nbgrader's stock autograde steps (Execute in the student's kernel)
+from nbgrader.converters.autograde import Autograde
+c.Autograde.autograde_preprocessors = Autograde.class_traits()["autograde_preprocessors"].default()
+"""
+
+
 def make_course(folder: Path):
     """A copy of the course with fcn_basics released; returns its nbgrader config."""
     from autograder.course import course_config
@@ -49,6 +56,10 @@ def make_course(folder: Path):
     for name in ("solutions", "exercises", "course_utils"):
         shutil.copytree(REPO_ROOT / name, folder / name)
     shutil.copy(REPO_ROOT / "nbgrader_config.py", folder / "nbgrader_config.py")
+    # Stock: the course's config runs nbgrader's own autograde through our sandbox
+    # (autograder.grading_path); the benchmark measures nbgrader as shipped, with Execute.
+    with open(folder / "nbgrader_config.py", "a") as handle:
+        handle.write(STOCK_AUTOGRADE)
     config = course_config(folder, cell_timeout_s=CELL_TIMEOUT_S)
     release_assignment(config, ASSIGNMENT)
     return config
