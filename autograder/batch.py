@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import copy
 import functools
+import json
 import os
 import secrets
 import shutil
@@ -80,6 +81,7 @@ class SubmissionReport:
     max_score: float | None = None
     run_s: float = 0.0
     grade_s: float = 0.0
+    timing: dict[str, float] = field(default_factory=dict)   # seconds: harness_start, kernel_start, cells, probes, record
 
 
 @dataclass
@@ -404,16 +406,18 @@ def _run_in_sandbox(task, release_dir: Path, name: str, notebook, slot: int, san
                              "channel_bytes": CHANNEL_BYTES}),
             slot=options.first_slot + slot,
         )
+        sandbox_started = time.time()
         outcome = sandbox.run(job)
-        channel = outcome.stdout.encode()      # the harness's records; files in workdir are ignored
-        if not read_channel(channel).started:
+        records = read_channel(outcome.stdout.encode())   # the harness's records; files in workdir are ignored
+        if not records.started:
             return StagedResult(task.student, stem, "infra_error",
                                 f"the sandbox did not start the notebook (exit {outcome.returncode}): "
                                 f"{outcome.stderr.strip()[-500:]}", wall_s=outcome.wall_s)
-        status, detail, verdicts, outputs = judge_submission(notebook, probes, channel, _grade_points(notebook))
+        status, detail, verdicts, outputs = judge_submission(notebook, probes, records, _grade_points(notebook))
         if outcome.timed_out:
             status, detail = "time_limit", f"the notebook ran longer than {options.notebook_timeout_s:g} s and was stopped"
-        return StagedResult(task.student, stem, status, detail, verdicts, outputs, wall_s=outcome.wall_s)
+        return StagedResult(task.student, stem, status, detail, verdicts, outputs, wall_s=outcome.wall_s,
+                            timing=records.stage_seconds(sandbox_started))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         shutil.rmtree(probe_dir, ignore_errors=True)
@@ -511,6 +515,9 @@ def grade_batch(config, assignment: str, students: list[str], sandbox: Sandbox, 
                     raise outcome
                 staged_list = stage_results(staging, submitted, task, outcome)
                 report.run_s = sum(s.wall_s for s in staged_list)
+                for staged in staged_list:      # summed over the submission's notebooks
+                    for stage, seconds in staged.timing.items():
+                        report.timing[stage] = round(report.timing.get(stage, 0.0) + seconds, 2)
                 bad = [s for s in staged_list if s.status != "ok"]
                 if bad:
                     report.status, report.detail = bad[0].status, bad[0].detail
@@ -522,6 +529,7 @@ def grade_batch(config, assignment: str, students: list[str], sandbox: Sandbox, 
                         check_result(api.generate_feedback(assignment, task.student, force=True),
                                      f"nbgrader generate_feedback of {task.student}")
                     report.grade_s = time.perf_counter() - recording
+                    report.timing["record"] = round(report.grade_s, 2)
             except GradingStepError as error:    # first line names the cause (one line for the gradebook's)
                 report.status, report.detail = "nbgrader_error", one_line_grading_error(str(error))
             except Exception as error:  # noqa: BLE001 - one submission never stops the batch
@@ -543,11 +551,30 @@ def progress_bar(done: int, total: int, width: int = 20) -> str:
     return f"[{'#' * filled}{'-' * (width - filled)}] {done:>{len(str(total))}}/{total}"
 
 
+def write_batch_report(report: BatchReport, assignment: str, folder: Path) -> Path:
+    """Write ``<folder>/grading-report-<assignment>.json`` (beside grades.csv; kept after the
+    run): each submission's status, detail, score, sandbox seconds and seconds per stage.
+    Written to a temporary file and renamed, so an old report is never left half-written."""
+    path = Path(folder) / f"grading-report-{assignment}.json"
+    data = {"assignment": assignment, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "wall_s": round(report.wall_s, 1), "integrity": report.integrity,
+            "submissions": [asdict(s) for s in report.submissions]}
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+        json.dump(data, handle, indent=1)
+    os.replace(handle.name, path)
+    return path
+
+
+TIMING_COLUMNS = [("kernel s", "kernel_start"), ("cells s", "cells"), ("probes s", "probes"), ("record s", "record")]
+
+
 def format_summary(report: BatchReport) -> str:
-    rows = [["student", "status", "score", "run s", "detail"]]
+    """The batch as a text table: status, score and where each submission's time went."""
+    rows = [["student", "status", "score", "run s", *(title for title, _ in TIMING_COLUMNS), "detail"]]
     for s in report.submissions:
         score = f"{s.score:g}/{s.max_score:g}" if s.score is not None else "-"
-        rows.append([s.student, s.status, score, f"{s.run_s:.0f}", (s.detail.splitlines() or [""])[0][:70]])
+        stages = [f"{s.timing[key]:.1f}" if key in s.timing else "-" for _, key in TIMING_COLUMNS]
+        rows.append([s.student, s.status, score, f"{s.run_s:.0f}", *stages, (s.detail.splitlines() or [""])[0][:70]])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from autograder.course import (
     DEFAULT_CELL_TIMEOUT_S, DEFAULT_RUNTIME_DIRECTORY, CourseError, check_assignment,
-    check_course_root, course_config, find_assignments,
+    check_course_root, course_config, find_assignments, runtime_directory_of,
 )
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_NO_SANDBOX, EXIT_GRADEBOOK = 0, 1, 2, 3, 4
@@ -211,6 +211,9 @@ def _grade_with_sandbox(config, assignment: str, students: list[str], args, sync
         raise GradebookError(describe_gradebook_error(error, config.CourseDirectory.db_url.removeprefix("sqlite:///"))
                              or f"gradebook error: {type(error).__name__}") from None
     print("\n" + format_summary(report) + f"\n(batch: {report.wall_s:.0f} s)\n")
+    from autograder.batch import write_batch_report
+    print(f"timing and status of each submission: "
+          f"{write_batch_report(report, assignment, runtime_directory_of(config))}")
     if report.integrity:
         print("GRADEBOOK INTEGRITY CHECK FAILED:\n  " + "\n  ".join(report.integrity)
               + f"\n  backup before this batch: {report.backup}", file=sys.stderr)
@@ -320,7 +323,8 @@ def _run_grade(course_root: Path, args) -> int:
     assignment = check_assignment(course_root, args.assignment)
     config = course_config(course_root, runtime_directory=args.runtime_dir, cell_timeout_s=args.cell_timeout)
     submitted = course_root / config.CourseDirectory.submitted_directory
-    available = sorted(p.parent.name for p in submitted.glob(f"*/{assignment}") if p.is_dir())
+    # a symbolic link counts as a submission too: grading says it is not gradable
+    available = sorted(p.parent.name for p in submitted.glob(f"*/{assignment}") if p.is_dir() or p.is_symlink())
     students = args.student or available
     missing = sorted(set(students) - set(available))
     if missing:

@@ -63,6 +63,7 @@ class StagedResult:
     verdicts: dict[str, dict] = field(default_factory=dict)
     outputs: dict[str, list] = field(default_factory=dict)   # cell id -> outputs (non-grade cells)
     wall_s: float = 0.0
+    timing: dict[str, float] = field(default_factory=dict)   # seconds per stage (see HarnessRecords.stage_seconds)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -180,6 +181,22 @@ class HarnessRecords:
     probes: dict[str, dict] = field(default_factory=dict)    # grade_id -> {"status", "meta", "arrays", ...}
     timing: dict[str, float] = field(default_factory=dict)
 
+    def stage_seconds(self, sandbox_started: float) -> dict[str, float]:
+        """Seconds spent in each stage of the run, for the instructor's timing report (as the
+        sandbox reported its clock: informational, never used to decide a point).
+
+        ``harness_start``: sandbox start to harness start; ``kernel_start``: harness start to
+        kernel ready; ``cells``: kernel ready to the last cell; ``probes``: the checks' calls
+        (included in ``cells``)."""
+        marks = [("harness_start", sandbox_started, self.timing.get("harness_started")),
+                 ("kernel_start", self.timing.get("harness_started"), self.timing.get("kernel_ready")),
+                 ("cells", self.timing.get("kernel_ready"), self.timing.get("cells_done"))]
+        seconds = {name: round(end - start, 2) for name, start, end in marks
+                   if start is not None and end is not None and 0 <= end - start < 86_400}
+        probe_seconds = [p["seconds"] for p in self.probes.values() if isinstance(p.get("seconds"), (int, float))]
+        seconds["probes"] = round(sum(probe_seconds), 2)
+        return seconds
+
     @property
     def dead_at(self) -> int | None:
         return next((i for i, c in sorted(self.cells.items()) if c.get("status") == "dead"), None)
@@ -260,12 +277,12 @@ def _sanitize_outputs(outputs, limit: int = 100_000) -> list:
     return clean
 
 
-def judge_submission(notebook, probes: dict, channel: bytes, grading_points: dict[str, float]) -> tuple[str, str, dict, dict]:
-    """Decide every grade cell from what the harness sent on its channel (never from files
-    the sandbox left behind).
+def judge_submission(notebook, probes: dict, records: HarnessRecords,
+                     grading_points: dict[str, float]) -> tuple[str, str, dict, dict]:
+    """Decide every grade cell from what the harness sent on its channel (``read_channel``;
+    never from files the sandbox left behind).
 
     Returns (status, detail, verdicts by grade_id, outputs by cell id)."""
-    records = read_channel(channel)
     dead_at, stuck_at = records.dead_at, records.stuck_at
     if dead_at is not None:
         status, detail = "kernel_died", f"kernel died at cell {dead_at}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 
 import nbformat
@@ -38,10 +39,11 @@ class RecordingSandbox(Sandbox):
     def run(self, job: Job) -> SandboxResult:
         self.jobs.append(job)
         notebook = nbformat.read(job.workdir / job.argv[2], as_version=4)
-        records = [{"event": "start"}]
+        now = time.time()
+        records = [{"event": "start", "started": now}, {"event": "kernel_ready", "at": now + 2.5}]
         records += [{"event": "cell", "index": i, "id": c.get("id"), "status": "ok", "outputs": []}
                     for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
-        records.append({"event": "finished"})
+        records.append({"event": "finished", "at": now + 6.0})
         return SandboxResult(0, "".join(json.dumps(r) + "\n" for r in records), "", False, 0.01)
 
 
@@ -133,3 +135,25 @@ def test_progress_bar_fills_as_submissions_are_graded():
     assert progress_bar(0, 20) == "[--------------------]  0/20"
     assert progress_bar(9, 20) == "[#########-----------]  9/20"
     assert progress_bar(3, 3, width=6) == "[######] 3/3"
+
+
+def test_timing_is_kept_in_the_summary_and_a_report(small_class):
+    """Per-submission seconds (kernel start, cells, probes, recording) reach the summary
+    table and grading-report-<assignment>.json beside grades.csv."""
+    from autograder.batch import format_summary, write_batch_report
+    from autograder.course import runtime_directory_of
+
+    config, students = small_class
+    report = grade_batch(config, ASSIGNMENT, students[:2], RecordingSandbox(),
+                         GradeOptions(workers=1, seed=1, feedback=False), progress=lambda *_: None)
+    for submission in report.submissions:
+        assert submission.timing["kernel_start"] == 2.5 and submission.timing["cells"] == 3.5
+        assert submission.timing["probes"] == 0 and submission.timing["record"] > 0
+    summary = format_summary(report)
+    assert "kernel s" in summary.splitlines()[0] and "record s" in summary.splitlines()[0]
+    assert "2.5" in summary.splitlines()[2]
+    path = write_batch_report(report, ASSIGNMENT, runtime_directory_of(config))
+    saved = json.loads(path.read_text())
+    assert path.parent == runtime_directory_of(config) and path.name == f"grading-report-{ASSIGNMENT}.json"
+    assert [s["student"] for s in saved["submissions"]] == students[:2]
+    assert saved["submissions"][0]["timing"]["cells"] == 3.5

@@ -137,7 +137,7 @@ def test_pickled_results_are_never_unpickled(tmp_path):                         
     import base64
     import io
 
-    from autograder.trusted import judge_submission, write_probes
+    from autograder.trusted import judge_submission, read_channel, write_probes
 
     notebook = rebuild_submission(RELEASE, RELEASE)
     probes = write_probes("fcn_basics", notebook, tmp_path / "probes", seed=3)
@@ -156,7 +156,7 @@ def test_pickled_results_are_never_unpickled(tmp_path):                         
     records.append({"event": "finished"})
     points = {g: 1.0 for g in probes}
     channel = "".join(json.dumps(r) + "\n" for r in records).encode()
-    status, _, verdicts, _ = judge_submission(notebook, probes, channel, points)
+    status, _, verdicts, _ = judge_submission(notebook, probes, read_channel(channel), points)
     assert status == "ok" and verdicts.keys() == probes.keys()
     assert not any(v["passed"] for v in verdicts.values())
     assert all("could not be read" in v["message"] for v in verdicts.values())
