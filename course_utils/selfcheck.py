@@ -1722,10 +1722,9 @@ def _model_problem_report(name, problem, mistakes, assignment, quiet):
 
 
 def _run_model_check(name, model_check, function, mistakes, assignment, quiet, seconds=None):
-    watch = LibraryAnswerWatch(_resolve_assignment(name, assignment))   # as in _run_check_unguarded
-    watched = watch.wrap(function)
-
     def run():
+        watch = LibraryAnswerWatch(_resolve_assignment(name, assignment))   # as in _run_check_unguarded
+        watched = watch.wrap(function)
         problem = None if watch.found else model_check(watched)
         if watch.found:
             return _report_library_answer(name, watch, assignment, quiet)
