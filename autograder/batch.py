@@ -145,34 +145,8 @@ def plan_workers(gpus: str, workers: int | None, visible: list[str], cores: int 
 
 
 # ----------------------------------------------------------------------------- gradebook
-def backup_gradebook(db_path: Path) -> Path | None:
-    if not db_path.exists():
-        return None
-    backup = db_path.with_name(f"{db_path.stem}.backup-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}.db")
-    with sqlite3.connect(db_path) as connection:
-        connection.execute("VACUUM INTO ?", (str(backup),))
-    return backup
-
-
-def check_gradebook(db_url: str, course_id: str) -> list[str]:
-    """Problems of the gradebook (empty when it is sound)."""
-    db_path = Path(db_url.removeprefix("sqlite:///"))
-    problems = []
-    with sqlite3.connect(db_path) as connection:
-        result = connection.execute("PRAGMA integrity_check").fetchall()
-        if result != [("ok",)]:
-            problems.append(f"integrity_check: {result[:5]}")
-        for kind, name in connection.execute("SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')"):
-            problems.append(f"unexpected {kind} {name!r} in the gradebook")
-    from nbgrader.api import Gradebook
-    with Gradebook(db_url, course_id) as gradebook:
-        for assignment in gradebook.assignments:
-            for submission in assignment.submissions:
-                total = sum(grade.score for nb in submission.notebooks for grade in nb.grades)
-                if abs(total - submission.score) > 1e-9:
-                    problems.append(f"{submission.student_id}/{assignment.name}: score {submission.score} "
-                                    f"!= sum of grades {total}")
-    return problems
+# backups, checks, recording and the course lock live in autograder.gradebook (kept importable here)
+from autograder.gradebook import backup_gradebook, check_gradebook  # noqa: E402,F401
 
 
 # ----------------------------------------------------------------------------- one job
@@ -481,6 +455,15 @@ def _open_engine(options: GradeOptions) -> tuple[Engine, list[dict[str, str]]]:
 
 def grade_batch(config, assignment: str, students: list[str], sandbox: Sandbox, options: GradeOptions,
                 progress=print) -> BatchReport:
+    """``_grade_batch`` holding the course's lock (one batch per runtime folder; raises
+    ``autograder.gradebook.CourseLocked`` at once if another process holds it)."""
+    from autograder.gradebook import course_lock
+    with course_lock(runtime_directory_of(config), f"segcourse grade {assignment}", announce=progress):
+        return _grade_batch(config, assignment, students, sandbox, options, progress)
+
+
+def _grade_batch(config, assignment: str, students: list[str], sandbox: Sandbox, options: GradeOptions,
+                 progress=print) -> BatchReport:
     """Grade ``students``' submissions of ``assignment``; the batch always completes.
 
     The submissions run on ``options.engine`` (local threads or Dask workers); this
@@ -496,8 +479,18 @@ def grade_batch(config, assignment: str, students: list[str], sandbox: Sandbox, 
     staging = runtime / ".staging" / assignment
     seed = options.seed if options.seed is not None else secrets.randbits(63)
     db_url, course_id = config.CourseDirectory.db_url, config.CourseDirectory.course_id
-    backup = backup_gradebook(Path(db_url.removeprefix("sqlite:///")))
+    db_path = Path(db_url.removeprefix("sqlite:///"))
+    from autograder.gradebook import StudentRecorder, check_before_batch
+    check_before_batch(db_path)     # empty, damaged or not nbgrader's: stop before any sandbox runs
+    backup = backup_gradebook(db_path)
+    if not db_path.exists():        # a new course: nbgrader creates its gradebook
+        from nbgrader.api import Gradebook
+        Gradebook(db_url, course_id).close()
     grading_cfg = grading_config(config, staging)
+    # nbgrader records each student into a fresh copy of the gradebook; the student's rows
+    # then replace the old ones in one transaction (a kill leaves old grades or new ones)
+    recorder = StudentRecorder(db_path, staging / "gradebook-recording.db")
+    grading_cfg.CourseDirectory.db_url = recorder.url
     api = make_api(grading_cfg)     # one API (and one gradebook connection setup) for the batch
 
     engine, slots = _open_engine(options)
@@ -523,8 +516,10 @@ def grade_batch(config, assignment: str, students: list[str], sandbox: Sandbox, 
                     report.status, report.detail = bad[0].status, bad[0].detail
                 if report.status != "infra_error":
                     recording = time.perf_counter()
+                    recorder.prepare()
                     check_result(api.autograde(assignment, task.student, force=True, create=True),
                                  f"nbgrader autograde of {task.student}")
+                    recorder.commit(assignment, task.student)
                     if options.feedback:
                         check_result(api.generate_feedback(assignment, task.student, force=True),
                                      f"nbgrader generate_feedback of {task.student}")
@@ -538,6 +533,7 @@ def grade_batch(config, assignment: str, students: list[str], sandbox: Sandbox, 
             progress(f"{progress_bar(len(reports), len(students))} {task.student}: {report.status}"
                      f"{' (' + report.detail.splitlines()[0][:120] + ')' if report.detail else ''}"
                      f" run {report.run_s:.0f} s, record {report.grade_s:.1f} s")
+    recorder.discard()
     ordered = [reports[s] for s in students]
     for score in submission_scores(config, assignment, students):
         if score.graded and reports[score.student].status not in ("infra_error", "nbgrader_error"):

@@ -5,6 +5,8 @@
     segcourse check-release        fail if exercises/ differs from a fresh release
     segcourse grade NAME           autograde submissions, write feedback and grades.csv
     segcourse student-kit DIR      write what an enrolled student receives (no answers)
+    segcourse restore-gradebook [BACKUP]
+                                   put the latest verified backup (or BACKUP) in place of the gradebook
     segcourse validate-dataset KIND FOLDER
                                    check a dataset folder (CamVid, Cityscapes, VOC, ...) file by file
 
@@ -23,8 +25,11 @@ Exit codes: 0 success; 1 a check failed (scores differ from the expected ones, t
 release drifted, a submission could not be graded because of a grading-machinery
 error); 2 bad usage (unknown option, assignment or course folder; --scheduler without
 --engine dask; a Dask scheduler that cannot be reached);
-3 no sandbox available and --allow-unsandboxed not given; 4 the gradebook failed its
-after-batch integrity check (a backup was written before the batch).
+3 no sandbox available and --allow-unsandboxed not given; 4 the gradebook is damaged
+(checked before any sandbox runs; the message names the latest good backup and
+`segcourse restore-gradebook`), another batch holds the course's lock (its pid is named),
+or the gradebook failed its after-batch integrity check (a backup was written before the batch).
+
 """
 
 from __future__ import annotations
@@ -59,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Instructor tools of the course 'Image Segmentation with Fully Convolutional "
                     "Networks': release assignments and grade them with nbgrader.",
         epilog="Exit codes: 0 success, 1 a check or grading step failed, 2 bad usage, "
-               "3 no sandbox (see --allow-unsandboxed), 4 gradebook integrity check failed.",
+               "3 no sandbox (see --allow-unsandboxed), 4 gradebook damaged, locked by another batch, or "
+               "its integrity check failed.",
     )
     parser.add_argument("--course-dir", default=".", type=Path,
                         help="root of the course repository (holds solutions/ and exercises/); default: .")
@@ -109,6 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--cell-timeout", type=_positive_int, default=DEFAULT_CELL_TIMEOUT_S,
                        help=f"seconds a cell may run before it is interrupted (default: {DEFAULT_CELL_TIMEOUT_S})")
     _add_grading_options(grade, default_workers=None)
+
+    restore = commands.add_parser(
+        "restore-gradebook", help="put a verified backup in place of the gradebook (the current file is kept aside)",
+        description="Verify BACKUP (default: the newest good gradebook.backup-*.db beside the gradebook), move the "
+                    "current gradebook aside as gradebook.damaged-<time>.db and copy the backup in. Deletes nothing. "
+                    "Exit 0: restored; 4: no good backup, or a batch is running.")
+    restore.add_argument("backup", nargs="?", type=Path, default=None, metavar="BACKUP",
+                         help="the backup to restore (default: the newest one that passes verification)")
+    restore.add_argument("--runtime-dir", type=Path, default=Path(DEFAULT_RUNTIME_DIRECTORY),
+                         help="folder holding the gradebook (default: .grading)")
 
     kit = commands.add_parser(
         "student-kit", help="write what an enrolled student receives (no solutions, hidden tests or trusted checks)",
@@ -194,6 +210,8 @@ def _grade_with_sandbox(config, assignment: str, students: list[str], args, sync
         sandbox = detect_sandbox(args.sandbox, allow_unsandboxed=args.allow_unsandboxed)
     except SandboxUnavailable as error:
         raise NoSandbox(str(error)) from None
+    from autograder.gradebook import check_before_batch
+    check_before_batch(Path(config.CourseDirectory.db_url.removeprefix("sqlite:///")), _restore_option(config))
     if sync_gradebook:
         from autograder.pipeline import sync_gradebook as sync
         drift = sync(config, assignment)
@@ -276,7 +294,59 @@ def format_score_table(scores, expected: dict[str, dict[str, float]] | None = No
     return "\n".join(lines)
 
 
+def _course_locked(runtime: Path, what: str, run) -> int:
+    """``run()`` holding the course's lock (one batch per runtime folder); a held lock, a
+    damaged gradebook or an output that cannot be written is one line."""
+    from autograder.gradebook import OutputError, course_lock
+    from autograder.grading_path import GradebookError
+    try:
+        with course_lock(runtime, what):
+            return run()
+    except GradebookError as error:     # CourseLocked, GradebookDamaged, a failed backup
+        print(f"segcourse: error: {error}", file=sys.stderr)
+        return EXIT_GRADEBOOK
+    except OutputError as error:        # grades.csv on a full disk: the previous file is unchanged
+        print(f"segcourse: error: {error}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
+
+
+def _restore_option(config) -> str:
+    """The options `segcourse restore-gradebook` needs for this course, for messages."""
+    root = Path(config.CourseDirectory.root)
+    runtime = runtime_directory_of(config)
+    option = "" if Path.cwd().resolve() == root.resolve() else f" --course-dir {root}"
+    return option + ("" if runtime == root / DEFAULT_RUNTIME_DIRECTORY else f" --runtime-dir {runtime}")
+
+
+def _run_restore_gradebook(course_root: Path, args) -> int:
+    from autograder.gradebook import restore_gradebook
+
+    runtime = (course_root / args.runtime_dir).resolve()
+    db_path = runtime / "gradebook.db"
+
+    def restore() -> int:
+        backup, aside = restore_gradebook(db_path, args.backup)
+        print(f"restored {db_path} from {backup}" + (f"; the previous file is kept as {aside}" if aside else ""))
+        return EXIT_OK
+    return _course_locked(runtime, "segcourse restore-gradebook", restore)
+
+
+def _clear_folder(folder: Path) -> None:
+    """Empty ``folder`` but for the course lock held on it."""
+    from autograder.gradebook import LOCK_NAME
+    for entry in folder.iterdir() if folder.is_dir() else []:
+        if entry.name != LOCK_NAME:
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+
+
 def _run_demo(course_root: Path, args) -> int:
+    output_dir = args.output_dir if args.output_dir.is_absolute() else course_root / args.output_dir
+    if output_dir.resolve() == course_root or course_root.is_relative_to(output_dir.resolve()):
+        raise CourseError(f"--output-dir {output_dir} would hold the course itself; choose a folder of its own")
+    return _course_locked(output_dir, "segcourse demo", lambda: _run_demo_locked(course_root, args))
+
+
+def _run_demo_locked(course_root: Path, args) -> int:
     from autograder import demo_class
     from autograder.pipeline import export_grades, release_assignment, submission_scores
 
@@ -284,7 +354,7 @@ def _run_demo(course_root: Path, args) -> int:
     output_dir = args.output_dir if args.output_dir.is_absolute() else course_root / args.output_dir
     if output_dir.resolve() == course_root or course_root.is_relative_to(output_dir.resolve()):
         raise CourseError(f"--output-dir {output_dir} would hold the course itself; choose a folder of its own")
-    shutil.rmtree(output_dir, ignore_errors=True)
+    _clear_folder(output_dir)           # all but the lock this demo holds
     config = course_config(course_root, runtime_directory=output_dir, cell_timeout_s=args.cell_timeout)
     assignment = demo_class.ASSIGNMENT
 
@@ -318,6 +388,12 @@ def _run_demo(course_root: Path, args) -> int:
 
 
 def _run_grade(course_root: Path, args) -> int:
+    check_assignment(course_root, args.assignment)
+    return _course_locked((course_root / args.runtime_dir).resolve(), f"segcourse grade {args.assignment}",
+                          lambda: _run_grade_locked(course_root, args))
+
+
+def _run_grade_locked(course_root: Path, args) -> int:
     from autograder.pipeline import export_grades, submission_scores
 
     assignment = check_assignment(course_root, args.assignment)
@@ -388,7 +464,7 @@ def _run_student_kit(course_root: Path, args) -> int:
 
 
 COMMANDS = {"demo": _run_demo, "release": _run_release, "check-release": _run_check_release, "grade": _run_grade,
-            "student-kit": _run_student_kit}
+            "student-kit": _run_student_kit, "restore-gradebook": _run_restore_gradebook}
 
 if __name__ == "__main__":
     sys.exit(main())

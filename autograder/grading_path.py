@@ -84,9 +84,28 @@ class SandboxedGrading(NbGraderPreprocessor):
                                notebook_timeout_s=self.notebook_timeout_s, first_slot=self.first_slot)
         self.log.info("Grading %s/%s/%s in the %s sandbox, judged by the trusted checks",
                       student, assignment, notebook_id, sandbox.name)
-        results = grade_submission(task, 0, sandbox=sandbox, options=options,
-                                   slot_envs=plan_workers("none", 1, []), seed=secrets.randbits(63))
+        with self._course_lock(info["db_url"], assignment, student):     # not during a segcourse batch
+            results = grade_submission(task, 0, sandbox=sandbox, options=options,
+                                       slot_envs=plan_workers("none", 1, []), seed=secrets.randbits(63))
         return self._record(results, resources)
+
+    @staticmethod
+    def _course_lock(db_url: str, assignment: str, student: str):
+        """The course's batch lock (``autograder.gradebook.course_lock``) while this notebook
+        runs: refused at once, naming the holder, while ``segcourse grade`` is running."""
+        import contextlib
+
+        from autograder.gradebook import CourseLocked, course_lock
+
+        @contextlib.contextmanager
+        def held():
+            try:
+                with course_lock(Path(db_url.removeprefix("sqlite:///")).parent,
+                                 f"nbgrader autograde {assignment} --student {student}"):
+                    yield
+            except CourseLocked as error:
+                raise GradingRefused(f"segcourse refuses to autograde {student}/{assignment} now: {error}") from None
+        return held()
 
     def _sandbox(self, assignment: str, student: str):
         from autograder.references import load_checks

@@ -137,15 +137,23 @@ def _tree_differences(left: Path, right: Path) -> list[str]:
 
 
 def export_grades(config: Config, destination: Path) -> Path:
-    """Export every grade of the gradebook to a CSV file (nbgrader's CSV exporter)."""
+    """Export every grade of the gradebook to a CSV file (nbgrader's CSV exporter).
+
+    Written to a temporary file beside ``destination`` and renamed: a failure (a full
+    disk, no permission) leaves the previous file as it was and raises
+    ``autograder.gradebook.OutputError`` (one line naming the file and the cause)."""
     from nbgrader.api import Gradebook
     from nbgrader.plugins import CsvExportPlugin
 
-    exporter = CsvExportPlugin(config=config)
-    exporter.to = str(destination)
-    with Gradebook(config.CourseDirectory.db_url, config.CourseDirectory.course_id) as gradebook:
-        exporter.export(gradebook)
-    return Path(destination)
+    from autograder.gradebook import write_atomically
+
+    def export(temporary: Path) -> None:
+        exporter = CsvExportPlugin(config=config)
+        exporter.to = str(temporary)
+        with Gradebook(config.CourseDirectory.db_url, config.CourseDirectory.course_id) as gradebook:
+            exporter.export(gradebook)
+
+    return write_atomically(Path(destination), export)
 
 
 def submission_scores(config: Config, assignment: str, students: list[str]) -> list[SubmissionScore]:
