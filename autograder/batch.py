@@ -41,6 +41,7 @@ from traitlets import Bool
 from autograder.course import runtime_directory_of
 from autograder.engines import Engine, make_engine
 from autograder.sandbox import SANDBOX_WORKDIR, Job, Limits, Mount, Sandbox
+from autograder.stopping import GracefulStop
 from autograder.trusted import (
     MAX_NOTEBOOK_BYTES, STAGED_SUFFIX, NotGradable, StagedResult, _nbgrader, judge_submission,
     not_gradable_result, read_channel, rebuild_submission, write_probes,
@@ -75,13 +76,17 @@ class GradeOptions:
 @dataclass
 class SubmissionReport:
     student: str
-    status: str                         # ok | not_gradable | kernel_died | time_limit | infra_error | nbgrader_error
+    status: str                         # ok | not_gradable | kernel_died | time_limit | infra_error | nbgrader_error | stopped
     detail: str = ""
     score: float | None = None
     max_score: float | None = None
     run_s: float = 0.0
     grade_s: float = 0.0
     timing: dict[str, float] = field(default_factory=dict)   # seconds: harness_start, kernel_start, cells, probes, record
+    late_s: float = 0.0                 # seconds after the gradebook's due date (autograder.late)
+    penalty: float = 0.0                # nbgrader's late-submission penalty, points
+    notes: list[str] = field(default_factory=list)   # misplaced notebooks, an empty timestamp.txt
+    recorded: bool = True               # False: nothing was written to the gradebook (a rejected timestamp)
 
 
 @dataclass
@@ -90,6 +95,8 @@ class BatchReport:
     backup: Path | None
     integrity: list[str]
     wall_s: float
+    stopped: bool = False               # Ctrl-C or SIGTERM: the running submissions finished, no new one started
+    events: list[str] = field(default_factory=list)   # what happened to the workers (a Dask worker that died)
 
     @property
     def failed(self) -> list[str]:
@@ -243,16 +250,11 @@ def _grade_points(notebook) -> dict[str, float]:
             if _nbgrader(c).get("grade") and _nbgrader(c).get("grade_id")}
 
 
-def _copy_timestamp(source: Path, target: Path) -> None:
-    stamp = source / "timestamp.txt"
-    if stamp.is_file() and not stamp.is_symlink() and stamp.stat().st_size < 100:
-        text = stamp.read_text(errors="replace").strip()
-        try:
-            from dateutil.parser import parse
-            parse(text)
-        except (ValueError, OverflowError, ImportError):
-            return
-        (target / "timestamp.txt").write_text(text)
+def _copy_timestamp(task: "SubmissionTask", target: Path) -> None:
+    """The submission's time, as read and checked by ``read_submission``
+    (``autograder.late.read_timestamp``), where nbgrader's autograde reads it."""
+    if task.timestamp:
+        (target / "timestamp.txt").write_text(task.timestamp)
 
 
 @dataclass
@@ -267,6 +269,9 @@ class SubmissionTask:
     notebooks: dict[str, bytes]                # release notebook name -> the student's file
     unreadable: dict[str, str] = field(default_factory=dict)   # release notebook name -> why not
     links: list[str] = field(default_factory=list)             # symbolic links found: nothing is read
+    timestamp: str | None = None               # timestamp.txt, checked as nbgrader checks it
+    rejected: str = ""                         # why nothing is graded or recorded (timestamp.txt not a time)
+    notes: list[str] = field(default_factory=list)             # misplaced notebooks, an empty timestamp
 
 
 def symbolic_links(root: Path, submission: Path) -> list[str]:
@@ -291,6 +296,12 @@ def read_submission(course_root: Path, assignment: str, student: str, submitted:
     release_files = {p.name: p.read_bytes() for p in sorted(release_dir.iterdir()) if p.is_file()}
     task = SubmissionTask(assignment, student, str(course_root), release_files, {})
     task.links = links = symbolic_links(submitted, Path(student, assignment))
+    if not links:                        # late and misplaced work: autograder.late
+        from autograder.late import extra_notebooks, read_timestamp
+        stamp = read_timestamp(submitted / student / assignment)
+        task.timestamp, task.rejected = stamp.text, stamp.problem
+        extras = extra_notebooks(submitted / student / assignment, [n for n in release_files if n.endswith(".ipynb")])
+        task.notes = ([stamp.note] if stamp.note else []) + extras
     for name in release_files:
         if not name.endswith(".ipynb"):
             continue
@@ -299,7 +310,8 @@ def read_submission(course_root: Path, assignment: str, student: str, submitted:
             task.unreadable[name] = (f"the submission holds a symbolic link ({', '.join(links[:3])}); "
                                      "submit the files themselves")
         elif not path.is_file():
-            task.unreadable[name] = f"{name} is missing from the submission"
+            task.unreadable[name] = f"{name} is missing from the submission" + (
+                f" ({'; '.join(n for n in task.notes if n.endswith(name))})" if any(n.endswith(name) for n in task.notes) else "")
         elif path.stat().st_size > MAX_NOTEBOOK_BYTES:
             task.unreadable[name] = (f"the notebook is {path.stat().st_size / 1e6:.0f} MB, "
                                      f"more than {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB")
@@ -322,6 +334,8 @@ def grade_submission(task: SubmissionTask, slot: int, *, sandbox: Sandbox, optio
     import nbformat
 
     results = []
+    if task.rejected:                    # as nbgrader's autograde: not run, nothing recorded
+        return results
     with tempfile.TemporaryDirectory(prefix="segcourse-task-") as scratch:
         release_dir = Path(scratch) / "release"
         release_dir.mkdir()
@@ -339,10 +353,12 @@ def grade_submission(task: SubmissionTask, slot: int, *, sandbox: Sandbox, optio
             except NotGradable as error:
                 release = nbformat.read(release_dir / name, as_version=4)
                 staged = not_gradable_result(task.student, stem, str(error), list(_grade_points(release)))
+                staged.notes = list(task.notes)
                 results.append({"staged": asdict(staged), "notebook": nbformat.writes(release)})
                 continue
             staged = _run_in_sandbox(task, release_dir, name, notebook, slot, sandbox, options, slot_envs, seed)
             staged.wall_s = time.perf_counter() - started
+            staged.notes = list(task.notes)
             results.append({"staged": asdict(staged), "notebook": nbformat.writes(notebook)})
     return results
 
@@ -430,7 +446,7 @@ def stage_results(staging: Path, submitted: Path, task: SubmissionTask, results:
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     if not task.links:
-        _copy_timestamp(submitted / task.student / task.assignment, target)
+        _copy_timestamp(task, target)
     staged_list = []
     for result in results:
         staged = StagedResult(**result["staged"])
@@ -500,8 +516,8 @@ def _grade_batch(config, assignment: str, students: list[str], sandbox: Sandbox,
     work = functools.partial(grade_submission, sandbox=sandbox, options=options, slot_envs=slots, seed=seed)
     tasks = (read_submission(course_root, assignment, student, submitted) for student in students)
     reports: dict[str, SubmissionReport] = {}
-    with engine:
-        for task, outcome in engine.map(work, tasks):
+    with engine, GracefulStop(running=lambda: engine.running_count, say=progress) as stop:
+        for task, outcome in engine.map(work, tasks, stop=stop.requested):
             report = reports[task.student] = SubmissionReport(task.student, "ok")
             try:
                 if isinstance(outcome, BaseException):
@@ -514,7 +530,10 @@ def _grade_batch(config, assignment: str, students: list[str], sandbox: Sandbox,
                 bad = [s for s in staged_list if s.status != "ok"]
                 if bad:
                     report.status, report.detail = bad[0].status, bad[0].detail
-                if report.status != "infra_error":
+                report.notes = list(task.notes)
+                if task.rejected:       # nbgrader's autograde rejects it too: the gradebook is left as it was
+                    report.status, report.detail, report.recorded = "not_gradable", f"not graded: {task.rejected}", False
+                if report.status != "infra_error" and report.recorded:
                     recording = time.perf_counter()
                     recorder.prepare()
                     check_result(api.autograde(assignment, task.student, force=True, create=True),
@@ -533,13 +552,23 @@ def _grade_batch(config, assignment: str, students: list[str], sandbox: Sandbox,
             progress(f"{progress_bar(len(reports), len(students))} {task.student}: {report.status}"
                      f"{' (' + report.detail.splitlines()[0][:120] + ')' if report.detail else ''}"
                      f" run {report.run_s:.0f} s, record {report.grade_s:.1f} s")
+        events = engine.events()
+    for student in students:         # a stop (Ctrl-C, SIGTERM) before they started
+        reports.setdefault(student, SubmissionReport(student, "stopped", "not graded: the batch was stopped before "
+                                                                          "it started; its earlier grades are kept"))
     recorder.discard()
     ordered = [reports[s] for s in students]
     for score in submission_scores(config, assignment, students):
-        if score.graded and reports[score.student].status not in ("infra_error", "nbgrader_error"):
+        if score.graded and reports[score.student].status not in ("infra_error", "nbgrader_error", "stopped") \
+                and reports[score.student].recorded:
             reports[score.student].score, reports[score.student].max_score = score.score, score.max_score
+    from autograder.late import lateness_of
+    graded_now = [s for s in students if reports[s].score is not None]
+    for student, (late_s, penalty) in lateness_of(config, assignment, graded_now).items():
+        reports[student].late_s, reports[student].penalty = late_s, penalty
     integrity = check_gradebook(db_url, course_id)
-    return BatchReport(ordered, backup, integrity, time.perf_counter() - started)
+    return BatchReport(ordered, backup, integrity, time.perf_counter() - started,
+                       stopped=stop.requested.is_set(), events=events)
 
 def progress_bar(done: int, total: int, width: int = 20) -> str:
     """``[#########-----------]  9/20``: submissions graded so far, as a text bar."""
@@ -566,12 +595,18 @@ TIMING_COLUMNS = [("kernel s", "kernel_start"), ("cells s", "cells"), ("probes s
 
 def format_summary(report: BatchReport) -> str:
     """The batch as a text table: status, score and where each submission's time went."""
-    rows = [["student", "status", "score", "run s", *(title for title, _ in TIMING_COLUMNS), "detail"]]
+    from autograder.late import describe_delay
+    rows = [["student", "status", "score", "late", "run s", *(title for title, _ in TIMING_COLUMNS), "detail"]]
     for s in report.submissions:
         score = f"{s.score:g}/{s.max_score:g}" if s.score is not None else "-"
         stages = [f"{s.timing[key]:.1f}" if key in s.timing else "-" for _, key in TIMING_COLUMNS]
-        rows.append([s.student, s.status, score, f"{s.run_s:.0f}", *stages, (s.detail.splitlines() or [""])[0][:70]])
+        late = f"{describe_delay(s.late_s)}, -{s.penalty:g}" if s.late_s > 0 else "-"
+        detail = (s.detail.splitlines() or s.notes or [""])[0]
+        rows.append([s.student, s.status, score, late, f"{s.run_s:.0f}", *stages, detail[:70]])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    notes = [f"  {s.student}: {note}" for s in report.submissions for note in s.notes]
+    notes += [f"  {s.student}: {s.detail.splitlines()[0]}" for s in report.submissions
+              if not s.recorded and s.detail]
+    return "\n".join(lines + (["notes:", *notes] if notes else []))

@@ -29,7 +29,6 @@ error); 2 bad usage (unknown option, assignment or course folder; --scheduler wi
 (checked before any sandbox runs; the message names the latest good backup and
 `segcourse restore-gradebook`), another batch holds the course's lock (its pid is named),
 or the gradebook failed its after-batch integrity check (a backup was written before the batch).
-
 """
 
 from __future__ import annotations
@@ -46,16 +45,65 @@ from autograder.course import (
 )
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_NO_SANDBOX, EXIT_GRADEBOOK = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130                  # Ctrl-C or SIGTERM (autograder.stopping)
 
 
-def _positive_int(text: str) -> int:
+def _positive_count(unit: str):
+    """An argparse type: a positive whole number of ``unit`` (seconds, workers); the
+    message names the unit."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number of {unit}, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive number of {unit}, got {value}")
+        return value
+    parse.__name__ = f"number of {unit}"
+    return parse
+
+
+_positive_int = _positive_count("seconds")          # --cell-timeout, --notebook-timeout
+_positive_workers = _positive_count("workers")      # --workers
+
+
+def _late_policy(text: str) -> str:
+    from autograder.late import parse_late_policy
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of seconds, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value}")
-    return value
+        parse_late_policy(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _due_date(text: str):
+    from autograder.late import parse_due_date
+    try:
+        return ("set", parse_due_date(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _check_runtime_dir(course_root: Path, runtime_dir: Path) -> Path:
+    """The runtime folder of --runtime-dir (relative: under the course root). It must be a
+    folder that exists, except the course's default (.grading), which is created: a
+    mistyped folder is never created (nor its exchange). CourseError names it otherwise."""
+    import difflib
+
+    folder = runtime_dir if runtime_dir.is_absolute() else course_root / runtime_dir
+    if folder.resolve() == (course_root / DEFAULT_RUNTIME_DIRECTORY).resolve():
+        return folder
+    if folder.exists() and not folder.is_dir():
+        raise CourseError(f"--runtime-dir {runtime_dir} is a file, not a folder: pass the folder that holds "
+                          f"submitted/ and the gradebook")
+    if not folder.is_dir():
+        parent = folder.parent
+        siblings = [p.name for p in parent.iterdir() if p.is_dir()] if parent.is_dir() else []
+        close = difflib.get_close_matches(folder.name, siblings, n=1)
+        hint = f"did you mean {parent / close[0]}? " if close else ""
+        raise CourseError(f"--runtime-dir {runtime_dir} does not exist: {hint}create it first "
+                          f"(mkdir -p {folder}) or leave the option out to use {DEFAULT_RUNTIME_DIRECTORY}")
+    return folder
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,6 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: .grading)")
     grade.add_argument("--cell-timeout", type=_positive_int, default=DEFAULT_CELL_TIMEOUT_S,
                        help=f"seconds a cell may run before it is interrupted (default: {DEFAULT_CELL_TIMEOUT_S})")
+    grade.add_argument("--due", type=_due_date, default=None, metavar="TIME",
+                       help="the assignment's due date, stored in the gradebook as nbgrader's (e.g. 2026-12-01T23:59, "
+                            "UTC unless a zone is given; 'none' clears it); default: the gradebook's, if any. "
+                            "A submission whose timestamp.txt is later is late")
+    grade.add_argument("--late-penalty", type=_late_policy, default=None, metavar="POLICY",
+                       help="penalty of late work for this run: POINTS/UNIT (e.g. 1/hour: POINTS per started "
+                            "minute, hour, day or week late, at most the score), zero, or none "
+                            "(default: LATE_PENALTY in autograder/course.py, 'none')")
     _add_grading_options(grade, default_workers=None)
 
     restore = commands.add_parser(
@@ -138,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_grading_options(parser, default_workers) -> None:
-    parser.add_argument("--workers", type=_positive_int, default=default_workers, metavar="N",
+    parser.add_argument("--workers", type=_positive_workers, default=default_workers, metavar="N",
                         help="submissions run in parallel (default: one per CPU core, or one per GPU)")
     parser.add_argument("--gpus", default="none", metavar="auto|none|0,1",
                         help="auto: one worker per visible GPU (CUDA_VISIBLE_DEVICES pinned, CPU fallback); "
@@ -176,7 +232,23 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_NO_SANDBOX
     except KeyboardInterrupt:
         print("segcourse: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except OSError as error:            # a full disk, no permission, a read-only folder: one line
+        print(f"segcourse: error: {describe_os_error(error)}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line: what failed, on which file, and what to do."""
+    import errno
+
+    where = f": {error.filename}" if error.filename else ""
+    hint = {errno.ENOSPC: "the disk is full: free some space and run again",
+            errno.EDQUOT: "the disk quota is used up: free some space and run again",
+            errno.EACCES: "no permission: check the owner and mode of the file and its folder",
+            errno.EPERM: "not permitted: check the owner and mode of the file and its folder",
+            errno.EROFS: "the file system is read-only: use a writable folder"}.get(error.errno)
+    return f"{error.strerror or type(error).__name__}{where}" + (f" ({hint})" if hint else "")
 
 
 class NoSandbox(Exception):
@@ -218,6 +290,7 @@ def _grade_with_sandbox(config, assignment: str, students: list[str], args, sync
         if drift:
             raise CourseError(f"exercises/{assignment} is out of sync with solutions/{assignment} "
                               f"({', '.join(drift[:5])}): run `segcourse release {assignment}` first")
+    _apply_late_policy(config, assignment, args)
     options = GradeOptions(workers=args.workers, gpus=args.gpus, cell_timeout_s=args.cell_timeout,
                            notebook_timeout_s=args.notebook_timeout, seed=args.seed,
                            engine=args.engine, scheduler=args.scheduler)
@@ -229,6 +302,8 @@ def _grade_with_sandbox(config, assignment: str, students: list[str], args, sync
         raise GradebookError(describe_gradebook_error(error, config.CourseDirectory.db_url.removeprefix("sqlite:///"))
                              or f"gradebook error: {type(error).__name__}") from None
     print("\n" + format_summary(report) + f"\n(batch: {report.wall_s:.0f} s)\n")
+    for event in report.events:
+        print(f"note: {event}")
     from autograder.batch import write_batch_report
     print(f"timing and status of each submission: "
           f"{write_batch_report(report, assignment, runtime_directory_of(config))}")
@@ -236,6 +311,33 @@ def _grade_with_sandbox(config, assignment: str, students: list[str], args, sync
         print("GRADEBOOK INTEGRITY CHECK FAILED:\n  " + "\n  ".join(report.integrity)
               + f"\n  backup before this batch: {report.backup}", file=sys.stderr)
     return report.failed, report
+
+
+def _apply_late_policy(config, assignment: str, args) -> None:
+    """Store --due in the gradebook (nbgrader's ``Assignment.duedate``) and say the policy
+    in force; nbgrader's autograde then marks late work and applies the penalty
+    (``autograder.late``). Gradebook failures are one line (``GradebookError``)."""
+    import sqlite3
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from autograder.grading_path import GradebookError, describe_gradebook_error
+    from autograder.late import due_date_of, parse_late_policy, set_due_date
+
+    try:
+        if getattr(args, "due", None) is not None:
+            set_due_date(config, assignment, args.due[1])
+        due = due_date_of(config, assignment)
+    except (sqlite3.Error, SQLAlchemyError) as error:
+        db_path = config.CourseDirectory.db_url.removeprefix("sqlite:///")
+        raise GradebookError(describe_gradebook_error(error, db_path) or f"gradebook error: {type(error).__name__}") from None
+    policy = parse_late_policy(config.PenaltyPerTimeUnit.policy)
+    if due is None:
+        if getattr(args, "late_penalty", None) and policy.method != "none":
+            raise CourseError(f"--late-penalty {args.late_penalty} needs a due date: pass --due TIME "
+                              f"(e.g. --due 2026-12-01T23:59; it is stored in the gradebook)")
+        return
+    print(f"due date of {assignment}: {due:%Y-%m-%d %H:%M} UTC (gradebook); late penalty: {policy.describe()}")
 
 
 def _selected_assignments(course_root: Path, names: list[str]) -> list[str]:
@@ -321,7 +423,7 @@ def _restore_option(config) -> str:
 def _run_restore_gradebook(course_root: Path, args) -> int:
     from autograder.gradebook import restore_gradebook
 
-    runtime = (course_root / args.runtime_dir).resolve()
+    runtime = _check_runtime_dir(course_root, args.runtime_dir).resolve()
     db_path = runtime / "gradebook.db"
 
     def restore() -> int:
@@ -389,6 +491,7 @@ def _run_demo_locked(course_root: Path, args) -> int:
 
 def _run_grade(course_root: Path, args) -> int:
     check_assignment(course_root, args.assignment)
+    _check_runtime_dir(course_root, args.runtime_dir)   # before the lock, which would create it
     return _course_locked((course_root / args.runtime_dir).resolve(), f"segcourse grade {args.assignment}",
                           lambda: _run_grade_locked(course_root, args))
 
@@ -397,7 +500,8 @@ def _run_grade_locked(course_root: Path, args) -> int:
     from autograder.pipeline import export_grades, submission_scores
 
     assignment = check_assignment(course_root, args.assignment)
-    config = course_config(course_root, runtime_directory=args.runtime_dir, cell_timeout_s=args.cell_timeout)
+    config = course_config(course_root, runtime_directory=args.runtime_dir, cell_timeout_s=args.cell_timeout,
+                           late_penalty=args.late_penalty)
     submitted = course_root / config.CourseDirectory.submitted_directory
     # a symbolic link counts as a submission too: grading says it is not gradable
     available = sorted(p.parent.name for p in submitted.glob(f"*/{assignment}") if p.is_dir() or p.is_symlink())
@@ -425,6 +529,10 @@ def _run_grade_locked(course_root: Path, args) -> int:
         print(f"segcourse: error: {line}", file=sys.stderr)
         return EXIT_GRADEBOOK
     print(f"\ngrades: {grades_csv}")
+    if report.stopped:
+        print("segcourse: stopped (Ctrl-C or SIGTERM): the submissions above marked 'stopped' were not graded",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_CHECK_FAILED if failed else EXIT_OK
 
 
@@ -441,6 +549,9 @@ def _run_validate_dataset(parser, args) -> int:
         parser.print_usage(sys.stderr)
         print(f"segcourse: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as error:                    # a folder that cannot be listed: one line
+        print(f"segcourse: error: {describe_os_error(error)}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
     print(report)
     return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 

@@ -23,6 +23,7 @@ writer) records it.
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -58,27 +59,37 @@ class Engine:
         """Stop the workers (idempotent)."""
 
     # --- the shared loop
-    def map(self, fn: Callable, items: Iterable) -> Iterator[tuple[Any, Any]]:
+    running_count = 0     # calls in flight (for "finishing N running submissions")
+
+    def events(self) -> list[str]:
+        """What happened to the workers during the batch (e.g. a worker that died), for the summary."""
+        return []
+
+    def map(self, fn: Callable, items: Iterable, stop: threading.Event | None = None) -> Iterator[tuple[Any, Any]]:
         """Yield ``(item, result or exception)`` in completion order.
 
         ``fn`` is called as ``fn(item, slot)`` where ``slot`` is unique among the calls
-        running at the same time. An exception in one call never stops the others.
+        running at the same time. An exception in one call never stops the others. Once
+        ``stop`` is set, no new call starts; the running ones finish and are yielded (the
+        items never started are not).
         """
         pending = list(items)[::-1]                 # pop() from the end keeps the given order
         free_slots = list(range(self.concurrency))[::-1]
         running: dict[Any, tuple[Any, int]] = {}    # future -> (item, slot)
 
         def start_what_fits() -> None:
-            while pending and free_slots:
+            while pending and free_slots and not (stop is not None and stop.is_set()):
                 item, slot = pending.pop(), free_slots.pop()
                 running[self._submit(fn, item, slot)] = (item, slot)
 
         start_what_fits()
+        self.running_count = len(running)
         while running:
             for future in self._wait_first(set(running)):
                 item, slot = running.pop(future)
                 free_slots.append(slot)
                 start_what_fits()                  # refill before the caller records
+                self.running_count = len(running)
                 yield item, self._outcome(future)
 
     def __enter__(self):
@@ -151,6 +162,8 @@ class DaskEngine(Engine):
             self._client.wait_for_workers(1, timeout=connect_timeout_s)
             self.concurrency = max(1, sum(self._client.nthreads().values()))
         self.address = self._client.scheduler.address
+        self._events: list[str] = []
+        self._known_workers: set[str] = set(self._client.scheduler_info().get("workers", {}))
 
     def _submit(self, fn, item, slot):
         # pure=False: two items with equal content are still two tasks
@@ -159,11 +172,31 @@ class DaskEngine(Engine):
     def _wait_first(self, futures):
         # distributed.wait needs a default client; this engine keeps its client private
         # (set_as_default=False), so poll: grading tasks take minutes, 0.2 s is nothing.
+        polls = 0
         while True:
             done = {future for future in futures if future.done()}
             if done:
                 return done
+            if polls % 10 == 0:
+                self._watch_workers()
+            polls += 1
             time.sleep(0.2)
+
+    def _watch_workers(self) -> None:
+        """Note every worker that left the cluster since the last look (Dask restarts its
+        tasks on another worker; the summary says so instead of recovering silently)."""
+        try:
+            workers = set(self._client.scheduler_info().get("workers", {}))
+        except Exception:   # noqa: BLE001 - the scheduler is busy or gone: try again later
+            return
+        for gone in sorted(self._known_workers - workers):
+            self._events.append(f"Dask worker {gone} left the cluster during the batch (died or was stopped); "
+                                "its submission was started again on another worker")
+        self._known_workers = workers
+
+    def events(self) -> list[str]:
+        self._watch_workers()
+        return list(self._events)
 
     def close(self) -> None:
         client, cluster = getattr(self, "_client", None), self._cluster

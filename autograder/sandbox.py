@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -179,6 +180,22 @@ def _read_capped(path: Path, limit: int) -> str:
     return text + ("\n[... output truncated ...]" if len(data) > limit else "")
 
 
+_RUNNING: set[subprocess.Popen] = set()       # every sandboxed job running in this process
+_RUNNING_LOCK = threading.Lock()
+
+
+def kill_running_jobs() -> int:
+    """Kill every sandboxed job this process is running (a second Ctrl-C); returns how many."""
+    with _RUNNING_LOCK:
+        processes = list(_RUNNING)
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return len(processes)
+
+
 class Sandbox:
     """Base class: builds a command for a ``Job`` and runs it under the job's limits."""
 
@@ -202,11 +219,16 @@ class Sandbox:
                 command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=self.host_env(job),
                 cwd=str(job.workdir), start_new_session=True, preexec_fn=_preexec(job.limits, uses_gpu(job)),
             )
+            with _RUNNING_LOCK:
+                _RUNNING.add(process)
             timed_out = False
             try:
                 process.wait(timeout=job.limits.wall_clock_s)
             except subprocess.TimeoutExpired:
                 timed_out = True
+            finally:
+                with _RUNNING_LOCK:
+                    _RUNNING.discard(process)
             # Always kill what is left of the job's session (bwrap: killing it tears down
             # the PID namespace; NoSandbox: the process group, at least).
             try:
