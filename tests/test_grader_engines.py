@@ -86,6 +86,25 @@ def test_dask_local_cluster_maps_and_shuts_down():
     _assert_no_new_children(before)
 
 
+def _die_once(item, slot):
+    """Kills its Dask worker process the first time it runs item "die" (a marker file says so)."""
+    marker = Path(item[1])
+    if item[0] == "die" and not marker.exists():
+        marker.write_text("died")
+        os._exit(1)
+    return item[0]
+
+
+def test_dask_worker_death_is_reported(tmp_path):
+    """A worker that dies mid-batch: Dask starts its task again elsewhere, and the engine
+    says so (the batch summary prints it) instead of recovering silently."""
+    with DaskEngine(workers=2) as engine:
+        results = dict(engine.map(_die_once, [("die", str(tmp_path / "died")), ("live", "")]))
+        events = engine.events()
+    assert results == {("die", str(tmp_path / "died")): "die", ("live", ""): "live"}
+    assert any("left the cluster" in event for event in events), events
+
+
 def _assert_no_new_children(before: set[int], within_s: float = 20) -> None:
     import psutil
 
