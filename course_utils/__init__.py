@@ -24,6 +24,8 @@ One module per concept:
 - ``panoptic``: things merged over stuff into a panoptic map, panoptic quality (PQ).
 - ``widgets``: interactive explorers (ipywidgets) that also draw static figures.
 - ``selfcheck``: student self-checks with progressive hints, and ``show_progress()``.
+- ``library_answers``: which library functions compute each assignment's graded answers
+  (they are not available while that assignment is graded; the self-checks flag them).
 - ``transfer``: a pretrained encoder (shipped weights, ``pretrain`` makes them) and
   keras.applications backbones from local files, as FCN encoders; freezing, fine-tuning.
 
