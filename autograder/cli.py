@@ -283,7 +283,7 @@ def _grade_with_sandbox(config, assignment: str, students: list[str], args, sync
     except SandboxUnavailable as error:
         raise NoSandbox(str(error)) from None
     from autograder.gradebook import check_before_batch
-    check_before_batch(Path(config.CourseDirectory.db_url.removeprefix("sqlite:///")), _restore_option(config))
+    check_before_batch(Path(config.CourseDirectory.db_url.removeprefix("sqlite:///")), _restore_command(config))
     if sync_gradebook:
         from autograder.pipeline import sync_gradebook as sync
         drift = sync(config, assignment)
@@ -412,12 +412,13 @@ def _course_locked(runtime: Path, what: str, run) -> int:
         return EXIT_CHECK_FAILED
 
 
-def _restore_option(config) -> str:
-    """The options `segcourse restore-gradebook` needs for this course, for messages."""
+def _restore_command(config) -> str:
+    """The `segcourse restore-gradebook` command for this course, for messages."""
     root = Path(config.CourseDirectory.root)
     runtime = runtime_directory_of(config)
-    option = "" if Path.cwd().resolve() == root.resolve() else f" --course-dir {root}"
-    return option + ("" if runtime == root / DEFAULT_RUNTIME_DIRECTORY else f" --runtime-dir {runtime}")
+    course = "" if Path.cwd().resolve() == root.resolve() else f" --course-dir {root}"
+    return (f"segcourse{course} restore-gradebook"
+            + ("" if runtime == root / DEFAULT_RUNTIME_DIRECTORY else f" --runtime-dir {runtime}"))
 
 
 def _run_restore_gradebook(course_root: Path, args) -> int:

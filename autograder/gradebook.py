@@ -127,7 +127,7 @@ def list_backups(db_path: Path) -> list[Path]:
     """The backups beside the gradebook, newest first."""
     db_path = Path(db_path)
     found = [p for p in db_path.parent.glob(f"{db_path.stem}.backup-*.db") if p.is_file() and not p.is_symlink()]
-    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+    return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True)
 
 
 def latest_good_backup(db_path: Path) -> Path | None:
@@ -137,17 +137,17 @@ def latest_good_backup(db_path: Path) -> Path | None:
     return None
 
 
-def restore_hint(db_path: Path, runtime_option: str = "") -> str:
+def restore_hint(db_path: Path, command: str = "segcourse restore-gradebook") -> str:
     """How to get a sound gradebook back, for the end of a one-line message."""
     backup = latest_good_backup(db_path)
     if backup is None:
         return (f"no good backup beside it ({Path(db_path).stem}.backup-*.db); move it away to start an empty "
                 f"gradebook (grades are then recorded anew)")
-    return (f"latest good backup: {backup}; restore it with `segcourse restore-gradebook{runtime_option}` "
+    return (f"latest good backup: {backup}; restore it with `{command}` "
             f"(the damaged file is kept aside)")
 
 
-def check_before_batch(db_path: Path, runtime_option: str = "") -> None:
+def check_before_batch(db_path: Path, command: str = "segcourse restore-gradebook") -> None:
     """Raise ``GradebookDamaged`` (one line) if the gradebook at ``db_path`` cannot be used.
 
     A missing file is fine (nbgrader creates it); a gradebook that does not know the
@@ -163,7 +163,7 @@ def check_before_batch(db_path: Path, runtime_option: str = "") -> None:
         raise GradebookError(describe_gradebook_error(error, db_path)) from None
     if problem is not None:
         raise GradebookDamaged(f"gradebook error {db_path}: {problem} (the file is damaged; nothing was graded): "
-                               f"{restore_hint(db_path, runtime_option)}")
+                               f"{restore_hint(db_path, command)}")
 
 
 # ----------------------------------------------------------------------------- backups
