@@ -21,6 +21,13 @@ DEFAULT_RUNTIME_DIRECTORY = ".grading"
 # Seconds one cell may run under autograding before it is interrupted and scores 0.
 DEFAULT_CELL_TIMEOUT_S = 60
 
+# The course's late policy (autograder/late.py): "none" (nbgrader's default), "zero" (nbgrader's
+# own: a late notebook scores 0), or "POINTS/UNIT" such as "1/hour" (POINTS per started UNIT
+# late, at most the score). Every grading path uses it (`segcourse grade`, `nbgrader autograde`,
+# the formgrader); `segcourse grade --late-penalty` overrides it for one run. The due date itself
+# is nbgrader's, in the gradebook (`segcourse grade NAME --due ...`).
+LATE_PENALTY = "none"
+
 
 class CourseError(Exception):
     """A course folder or assignment that cannot be used, with a message for humans."""
@@ -57,6 +64,7 @@ def course_config(
     course_root: Path,
     runtime_directory: Path | None = None,
     cell_timeout_s: int = DEFAULT_CELL_TIMEOUT_S,
+    late_penalty: str | None = None,
 ) -> Config:
     """The traitlets ``Config`` that nbgrader runs with for this course.
 
@@ -66,6 +74,8 @@ def course_config(
             ``<course_root>/.grading`` when None. Relative paths are under the root.
         cell_timeout_s: seconds a cell may run under autograding before it is
             interrupted (the cell then scores 0 and grading goes on).
+        late_penalty: the late policy (``autograder.late.parse_late_policy``);
+            ``LATE_PENALTY`` when None.
 
     Creates the runtime folder if it does not exist.
     """
@@ -91,11 +101,14 @@ def course_config(
     c.CourseDirectory.source_with_tests_directory = os.path.join(runtime_rel, "source_with_tests")
     c.CourseDirectory.db_url = f"sqlite:///{runtime / 'gradebook.db'}"
     # The exchange that release/fetch/submit/collect use, on this machine (a shared hub sets
-    # its own, e.g. /srv/nbgrader/exchange); nbgrader wants it to exist and be writable by all.
+    # its own, e.g. /srv/nbgrader/exchange). The formgrader needs it to exist and be writable
+    # by the instructor, so it is made here owner-writable only (0755): grading never needs
+    # more. Students on a shared machine need it writable by all, and nbgrader itself makes it
+    # so (0777) when the instructor first runs `nbgrader release_assignment`; an existing
+    # exchange is never changed here.
     exchange = runtime / "exchange"
-    exchange.mkdir(exist_ok=True)
-    if exchange.stat().st_uid == os.getuid():
-        exchange.chmod(0o777)
+    if not exchange.exists():
+        exchange.mkdir(mode=0o755)
     c.Exchange.root = str(exchange)
     # Execution: a per-cell time limit; a timed-out cell is interrupted and scores 0.
     c.Execute.timeout = int(cell_timeout_s)
@@ -113,13 +126,41 @@ def course_config(
     from autograder.grading_path import autograde_preprocessors
     c.Autograde.autograde_preprocessors = autograde_preprocessors()
     c.SandboxedGrading.cell_timeout_s = int(cell_timeout_s)
+    # Late work: nbgrader's AssignLatePenalties (an autograde step) asks this plugin for the
+    # penalty of a notebook submitted after the gradebook's due date.
+    from autograder.late import parse_late_policy
+    policy = LATE_PENALTY if late_penalty is None else late_penalty
+    parse_late_policy(policy)           # a bad policy fails here, with what is expected
+    c.AssignLatePenalties.plugin_class = "autograder.late.PenaltyPerTimeUnit"
+    c.PenaltyPerTimeUnit.policy = str(policy)
+    # The release: a hidden-test cell keeps only its docstring, which IPython would show as
+    # the cell's value and `nbgrader validate` would read as a score ("cannot be converted to
+    # a float"); EndHiddenTestCells ends such a cell with a statement (before the checksums).
+    c.GenerateAssignment.preprocessors = _release_preprocessors()
     # Feedback shows each hidden test's docstring and failure message, not its code.
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
         "autograder.feedback.HideHiddenTests",
+        "autograder.late.LateNotice",
     ]
     return c
+
+
+def _release_preprocessors() -> list[str]:
+    """nbgrader 0.9.6's ``GenerateAssignment.preprocessors`` with ``EndHiddenTestCells``
+    after ``ClearHiddenTests`` (so the checksums that follow cover it)."""
+    from nbgrader.converters.generate_assignment import GenerateAssignment
+
+    steps = []
+    for step in GenerateAssignment.class_traits()["preprocessors"].default():
+        name = step if isinstance(step, str) else f"{step.__module__}.{step.__qualname__}"
+        steps.append(name)
+        if name.endswith(".ClearHiddenTests"):
+            steps.append("autograder.feedback.EndHiddenTestCells")
+    if "autograder.feedback.EndHiddenTestCells" not in steps:
+        raise RuntimeError("nbgrader's GenerateAssignment has no ClearHiddenTests step: this nbgrader is not supported")
+    return steps
 
 
 def runtime_directory_of(config: Config) -> Path:

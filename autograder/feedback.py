@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
-from nbgrader.preprocessors import ClearHiddenTests
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 
 
 class HideHiddenTests(ClearHiddenTests):
@@ -26,3 +26,32 @@ class HideHiddenTests(ClearHiddenTests):
             if output.output_type == "error":
                 output.traceback = [f"{output.ename}: {output.evalue}" if output.evalue else output.ename]
         return cell, resources
+
+
+class EndHiddenTestCells(NbGraderPreprocessor):
+    """``generate_assignment``, after ``ClearHiddenTests``: a test cell left with only its
+    docstring (its tests were all hidden) ends with ``pass``, so running it shows nothing.
+
+    Otherwise IPython shows the docstring as the cell's value, and ``nbgrader validate``
+    reads that value as a partial score ("... cannot be converted to a float"). The
+    gradebook keeps the cell as written in ``solutions/`` (nbgrader saves it before the
+    hidden tests are cleared), so the feedback still shows the docstring (``HideHiddenTests``)."""
+
+    SUFFIX = "pass  # the hidden tests run when your work is graded"
+
+    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict, cell_index: int):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution") and _ends_in_a_string(cell.source):
+            cell.source = cell.source.rstrip("\n") + "\n" + self.SUFFIX
+        return cell, resources
+
+
+def _ends_in_a_string(source: str) -> bool:
+    import ast
+
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    return bool(body) and isinstance(body[-1], ast.Expr) and isinstance(body[-1].value, ast.Constant) \
+        and isinstance(body[-1].value.value, str)

@@ -75,6 +75,8 @@ class SandboxedGrading(NbGraderPreprocessor):
 
         submitted = Path(coursedir.format_path(coursedir.submitted_directory, ".", ".")).resolve()
         task = read_submission(course_root, assignment, student, submitted)
+        if task.rejected:       # nbgrader itself stops before this step for a timestamp that is not a time
+            raise GradingRefused(f"{student}/{assignment} is not graded: {task.rejected}")
         name = f"{notebook_id}.ipynb"
         # only this notebook (nbgrader calls this preprocessor once per notebook)
         task.release_files = {k: v for k, v in task.release_files.items() if not k.endswith(".ipynb") or k == name}

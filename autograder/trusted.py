@@ -64,6 +64,7 @@ class StagedResult:
     outputs: dict[str, list] = field(default_factory=dict)   # cell id -> outputs (non-grade cells)
     wall_s: float = 0.0
     timing: dict[str, float] = field(default_factory=dict)   # seconds per stage (see HarnessRecords.stage_seconds)
+    notes: list[str] = field(default_factory=list)           # for the student: misplaced notebooks (autograder.late)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -365,4 +366,7 @@ class TrustedVerdicts(NbGraderPreprocessor):
                     {"passed": False, "message": staged.detail or "not checked: this test has no trusted check"})]
             else:
                 cell.outputs = [nbformat.from_dict(o) for o in staged.outputs.get(cell.get("id"), [])]
+        if staged.notes:    # misplaced notebooks: said at the top of the graded notebook and its feedback
+            from autograder.late import notes_markdown
+            nb.cells.insert(0, nbformat.v4.new_markdown_cell(notes_markdown(staged.notes)))
         return nb, resources

@@ -47,6 +47,7 @@ def test_bad_option_prints_usage(args, message):
 
 
 def test_grade_without_submissions_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()        # a --runtime-dir must exist (tests/test_instructor_errors.py)
     status = main(["grade", "fcn_basics", "--runtime-dir", str(tmp_path / "empty")])
     assert status == EXIT_USAGE
     assert "no submissions of fcn_basics" in capsys.readouterr().err

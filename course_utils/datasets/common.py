@@ -20,6 +20,7 @@ and says what was expected.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,12 @@ def open_png(path, what):
         raise DatasetError(f"{path}: file not found (expected {what})") from None
     except UnidentifiedImageError:
         raise DatasetError(f"{path}: cannot be read as an image (not a known image format); expected {what}") from None
+    except Image.DecompressionBombError as error:      # a header claiming billions of pixels
+        size = re.search(r"\((\d+) pixels\)", str(error))
+        claimed = f"{int(size.group(1)):,} pixels" if size else "too many pixels"
+        raise DatasetError(f"{path}: image too large: its header claims {claimed} (Pillow refuses more than "
+                           f"{2 * Image.MAX_IMAGE_PIXELS:,}: a damaged file or a decompression bomb); "
+                           f"expected {what}") from None
     except (OSError, SyntaxError, ValueError) as error:     # truncated or damaged data
         raise DatasetError(f"{path}: cannot be read as an image ({error}); expected {what}") from None
     return image
