@@ -157,6 +157,17 @@ def maybe_die(where):
 
 import autograder.gradebook as gradebook
 gradebook._fault_point = maybe_die
+if os.environ.get("FAULT_SPILL"):    # a one-page cache: changes reach the file before COMMIT
+    import sqlite3
+    class SmallCache:
+        def __getattr__(self, name):
+            return getattr(sqlite3, name)
+        def connect(self, *args, **kwargs):
+            connection = sqlite3.connect(*args, **kwargs)
+            connection.execute("PRAGMA cache_size = 1")
+            connection.execute("PRAGMA cache_spill = 1")
+            return connection
+    gradebook.sqlite3 = SmallCache()
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import SaveAutoGrades
 real_submission, real_score = Gradebook.update_or_create_submission, SaveAutoGrades._add_score
@@ -178,6 +189,8 @@ sys.exit(main(["--course-dir", course, "grade", "fcn_basics", "--workers", "1", 
 
 
 def run_driver(course: Path, stage: str, nth: int, env: dict | None = None, wait: bool = True):
+    """Run ``segcourse grade`` on ``course`` (fake sandbox) in a new process that kills
+    itself (SIGKILL) the ``nth`` time it reaches ``stage``."""
     script = course.parent / "driver.py"
     script.write_text(DRIVER.format(tests=str(TESTS)))
     command = [sys.executable, str(script), str(course), stage, str(nth)]
@@ -213,6 +226,8 @@ def test_kill_9_while_recording_leaves_old_or_new_grades(course, stage, monkeypa
     csv_before = (course / ".grading" / "grades.csv").read_text()
     killed = run_driver(course, stage, nth)
     assert killed.returncode == -signal.SIGKILL, killed.stdout[-2000:] + killed.stderr[-2000:]
+    journal = db_of(course).with_name("gradebook.db-journal")
+    assert journal.exists() == (stage in ("merging", "before-commit")), "killed inside the transaction"
 
     after = points(course)
     assert after["ada"] == new, "ada's transaction was committed before the kill"
@@ -228,6 +243,22 @@ def test_kill_9_while_recording_leaves_old_or_new_grades(course, stage, monkeypa
     err = capsys.readouterr().err
     assert f"taking over the lock on {course / '.grading'} left by pid {pid} (no longer running)" in err
     assert points(course) == {student: new for student in STUDENTS}
+
+
+@pytest.mark.slow
+def test_kill_9_with_the_transaction_half_written_to_the_file_rolls_back(course):
+    """A one-page cache: bob's deletes and inserts reach gradebook.db before COMMIT; the
+    kill leaves a hot journal, and the next connection puts the old pages back."""
+    old, new = expected_old_and_new(course)
+    killed = run_driver(course, "before-commit", 2, env={"FAULT_SPILL": "1"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    at_kill = db_of(course).read_bytes()
+    journal = db_of(course).with_name("gradebook.db-journal")
+    assert journal.stat().st_size > 0
+    after = points(course)                 # the first connection rolls the journal back
+    assert db_of(course).read_bytes() != at_kill and not journal.exists(), "the file was not half-written"
+    assert after == {"ada": new, "bob": old, "cyd": old}
+    assert check_gradebook(f"sqlite:///{db_of(course)}", "image-segmentation-fcn") == []
 
 
 def test_kill_9_inside_nbgrader_recording_keeps_the_old_grades(course):
