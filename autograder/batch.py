@@ -584,10 +584,8 @@ def write_batch_report(report: BatchReport, assignment: str, folder: Path) -> Pa
     data = {"assignment": assignment, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "wall_s": round(report.wall_s, 1), "integrity": report.integrity,
             "submissions": [asdict(s) for s in report.submissions]}
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
-        json.dump(data, handle, indent=1)
-    os.replace(handle.name, path)
-    return path
+    from autograder.gradebook import write_text_atomically     # a failure: OutputError, one line, no leftover
+    return write_text_atomically(path, json.dumps(data, indent=1))
 
 
 TIMING_COLUMNS = [("kernel s", "kernel_start"), ("cells s", "cells"), ("probes s", "probes"), ("record s", "record")]
