@@ -373,8 +373,10 @@ def _part_of(grade_id: str) -> str:
     return grade_id.removeprefix("test_").removesuffix("_visible").removesuffix("_hidden")
 
 
-def format_score_table(scores, expected: dict[str, dict[str, float]] | None = None) -> str:
-    """A text table: one row per student, points per part, total, and the expected total."""
+def format_score_table(scores, expected: dict[str, dict[str, float]] | None = None,
+                       penalties: dict[str, float] | None = None) -> str:
+    """A text table: one row per student, points per part, total (less a late penalty,
+    from ``penalties``), and the expected total."""
     parts: list[str] = []
     for score in scores:
         for grade_id in score.by_cell:
@@ -384,8 +386,10 @@ def format_score_table(scores, expected: dict[str, dict[str, float]] | None = No
     rows = [header]
     for score in scores:
         per_part = {part: sum(v for k, v in score.by_cell.items() if _part_of(k) == part) for part in parts}
-        row = [score.student, *(f"{per_part[p]:g}" for p in parts),
-               f"{score.score:g}/{score.max_score:g}" if score.graded else "not graded"]
+        penalty = (penalties or {}).get(score.student, 0.0)
+        total = (f"{score.score - penalty:g}/{score.max_score:g} (late -{penalty:g})" if penalty
+                 else f"{score.score:g}/{score.max_score:g}")
+        row = [score.student, *(f"{per_part[p]:g}" for p in parts), total if score.graded else "not graded"]
         if expected is not None:
             want = expected.get(score.student, {})
             row += [f"{sum(want.values()):g}", "yes" if score.graded and score.by_cell == want else "NO"]
@@ -519,7 +523,8 @@ def _run_grade_locked(course_root: Path, args) -> int:
         if report.integrity:
             return EXIT_GRADEBOOK
         grades_csv = export_grades(config, Path(db_path).parent / "grades.csv")
-        print(format_score_table(submission_scores(config, assignment, students)))
+        print(format_score_table(submission_scores(config, assignment, students),
+                                 penalties={s.student: s.penalty for s in report.submissions if s.penalty}))
     except GradebookError as error:
         print(f"segcourse: error: {error}", file=sys.stderr)
         return EXIT_GRADEBOOK

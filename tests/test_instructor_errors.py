@@ -357,3 +357,45 @@ def test_nbgrader_validate_of_a_release_prints_no_float_warning():
                             timeout=600)
     assert "cannot be converted" not in result.stdout + result.stderr   # nbgrader wraps "... to\n a float"
     assert "NotImplementedError" in result.stdout + result.stderr, "validate ran the release (its stubs fail)"
+
+
+# ----------------------------------------------------------------------------- a real batch
+@pytest.mark.slow
+def test_segcourse_grade_with_a_late_policy_end_to_end(tmp_path):
+    """`segcourse grade --due --late-penalty` in the real sandbox: a correct notebook 2 h 10 min
+    late beside a Copy1 notebook loses 3 points, and the summary, feedback and grades say so."""
+    from autograder.sandbox import BubblewrapSandbox
+
+    if not BubblewrapSandbox().available():
+        pytest.skip("bubblewrap (and root) needed")
+    runtime = tmp_path / "runtime"
+    folder = runtime / "submitted" / "ada" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    answers = demo_class.solution_answers(REPO_ROOT / "solutions" / ASSIGNMENT / NOTEBOOK)
+    notebook = demo_class.build_submission(REPO_ROOT / "exercises" / ASSIGNMENT / NOTEBOOK, answers)
+    nbformat.write(notebook, folder / NOTEBOOK)
+    nbformat.write(notebook, folder / "fcn_basics-Copy1.ipynb")
+    (folder / "timestamp.txt").write_text("2026-12-02 02:09:00.000000 UTC")
+    result = subprocess.run([sys.executable, "-m", "autograder.cli", "--course-dir", str(REPO_ROOT), "grade", ASSIGNMENT,
+                             "--runtime-dir", str(runtime), "--due", DUE, "--late-penalty", "1/hour", "--workers", "1",
+                             "--seed", "1"], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "due date of fcn_basics: 2026-12-01 23:59 UTC (gradebook); late penalty: 1 point per started hour" in out
+    (row,) = [line for line in out.splitlines() if line.startswith("ada ") and " ok " in line]
+    assert "12/12" in row and "2 h 10 min, -3" in row, out
+    assert any(l.startswith("ada ") and l.endswith("9/12 (late -3)") for l in out.splitlines()), out
+    assert "ada: fcn_basics-Copy1.ipynb is not graded; rename it to fcn_basics.ipynb" in out
+    html = (runtime / "feedback" / "ada" / ASSIGNMENT / "fcn_basics.html").read_text()
+    assert "Late penalty: 3 points" in html and "fcn_basics-Copy1.ipynb is not graded" in html
+    (line,) = [l for l in (runtime / "grades.csv").read_text().splitlines() if ",ada," in l]
+    assert line.split(",")[-3:] == ["3.0", "9.0", "12.0"], line
+
+
+def test_the_score_table_shows_the_total_less_the_late_penalty():
+    from autograder.cli import format_score_table
+    from autograder.pipeline import SubmissionScore
+
+    scores = [SubmissionScore("ada", {"test_dice_hidden": 12.0}, 12.0, 12.0), SubmissionScore("bob", {}, 5.0, 12.0)]
+    lines = format_score_table(scores, penalties={"ada": 3.0}).splitlines()
+    assert lines[2].split()[-3:] == ["9/12", "(late", "-3)"] and lines[3].split()[-1] == "5/12"
