@@ -431,9 +431,13 @@ def _run_restore_gradebook(course_root: Path, args) -> int:
     runtime = _check_runtime_dir(course_root, args.runtime_dir).resolve()
     db_path = runtime / "gradebook.db"
 
+    backup = args.backup
+    if backup is not None and not backup.exists() and (runtime / backup.name).exists():
+        backup = runtime / backup.name     # a backup named as listed beside the gradebook
+
     def restore() -> int:
-        backup, aside = restore_gradebook(db_path, args.backup)
-        print(f"restored {db_path} from {backup}" + (f"; the previous file is kept as {aside}" if aside else ""))
+        backup_used, aside = restore_gradebook(db_path, backup)
+        print(f"restored {db_path} from {backup_used}" + (f"; the previous file is kept as {aside}" if aside else ""))
         return EXIT_OK
     return _course_locked(runtime, "segcourse restore-gradebook", restore)
 

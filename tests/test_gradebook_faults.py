@@ -423,6 +423,9 @@ def test_restore_refuses_a_bad_backup_and_changes_nothing(course, capsys):
     assert f"backup {bad} cannot be restored: the file is empty (0 bytes)" in err
     assert db_of(course).read_bytes() == before and not list((course / ".grading").glob("gradebook.damaged-*"))
     assert latest_good_backup(db_of(course)) != bad
+    good = latest_good_backup(db_of(course))         # named as listed beside the gradebook
+    assert main(["--course-dir", str(course), "restore-gradebook", good.name]) == EXIT_OK
+    assert f"restored {db_of(course)} from {good}; the previous file is kept as " in capsys.readouterr().out
 
 
 # ----------------------------------------------------------------------------- backups
