@@ -20,8 +20,7 @@ This module holds:
   of an assignment, or calls one while it runs.
 
 Left out on purpose: functions that the release notebooks' own (non-answer) cells need,
-e.g. ``course_utils.data.make_page_dataset``, ``course_utils.training.fit_for``,
-``course_utils.metrics.per_class_iou`` (the losses_metrics comparison cell), and
+e.g. ``course_utils.data.make_page_dataset``, ``course_utils.training.fit_for`` and
 ``course_utils.transfer.load_weights_by_name``; generic helpers such as
 ``transfer.freeze``; module-level constants (e.g. the Cityscapes lookup table).
 This module never imports ``autograder`` and imports nothing heavy at import time.
@@ -103,10 +102,12 @@ LIBRARY_ANSWERS: dict[str, dict[str, list[str]]] = {
     },
     "losses_metrics": {
         "dice": _DICE,
-        "iou": ["course_utils.metrics:iou_score", "course_utils.keras_metrics:PerClassIoU",
-                "course_utils.widgets:compute_overlap", "course_utils.selfcheck:_iou_reference"],
-        "mean_iou": ["course_utils.metrics:mean_iou", "course_utils.keras_metrics:MeanIoU",
-                     "course_utils.selfcheck:_mean_iou_reference"],
+        "iou": ["course_utils.metrics:iou_score", "course_utils.metrics:per_class_iou",
+                "course_utils.keras_metrics:PerClassIoU", "course_utils.widgets:compute_overlap",
+                "course_utils.selfcheck:_iou_reference"],
+        # per_class_iou: np.nanmean of it is the mean IoU
+        "mean_iou": ["course_utils.metrics:mean_iou", "course_utils.metrics:per_class_iou",
+                     "course_utils.keras_metrics:MeanIoU", "course_utils.selfcheck:_mean_iou_reference"],
         "soft_dice": _SOFT_DICE,
         "class_weights": ["course_utils.selfcheck:_class_weights_reference"],
         "weighted_ce": ["course_utils.losses:pixelwise_crossentropy", "course_utils.losses:PixelwiseCrossEntropy",
