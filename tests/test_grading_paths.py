@@ -38,25 +38,8 @@ from conftest import REPO_ROOT
 ASSIGNMENT = "fcn_basics"
 VENV_BIN = Path(sys.executable).parent
 
-# The FCN of the slide with a second softmax on top: right layers, right shape, outputs that
-# still sum to 1, so the visible test and the notebook's own hidden test pass; the trusted
-# hidden check compares the outputs with the slide's network for the same weights and fails.
-DOUBLE_SOFTMAX_FCN = '''
-def build_fcn_upscaling(num_classes):
-    layers = keras.layers
-    return keras.Sequential([
-        keras.Input(shape=(None, None, 1)),
-        layers.Conv2D(40, (3, 3), padding="same", activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(40, (4, 4), padding="same", activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(80, (4, 4), padding="same", activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.UpSampling2D((8, 8)),
-        layers.Conv2D(num_classes, (1, 1), activation="softmax"),
-        layers.Activation("softmax"),
-    ])
-'''
+# The FCN of the slide with a second softmax on top (a known-wrong answer of the demo class).
+DOUBLE_SOFTMAX_FCN = demo_class.FCN_WITH_SOFTMAX_TWICE
 needs_bwrap = pytest.mark.skipif(not BubblewrapSandbox().available(), reason="bubblewrap (and root) needed")
 SANDBOXED_POINTS = {**demo_class.EXPECTED_POINTS["demo-correct"], "test_fcn_hidden": 0.0}   # 10/12
 
