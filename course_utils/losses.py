@@ -92,7 +92,9 @@ def soft_dice_loss(y_true, y_pred, smooth=1.0, mask=None):
             loss 0 (for smooth > 0).
 
     Returns:
-        Loss per sample, shape ``(batch,)``, each in [0, 1] for smooth >= 0.
+        Loss per sample, shape ``(batch,)``, each in [0, 1] for smooth > 0. With
+        ``smooth=0`` a class absent from both maps gives 0 / 0, so the loss of that
+        sample is ``nan``.
     """
     y_pred = ops.convert_to_tensor(y_pred)
     y_true = ops.cast(y_true, y_pred.dtype)
