@@ -27,7 +27,6 @@ import json
 import os
 import secrets
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -51,10 +50,6 @@ HARNESS = Path(__file__).with_name("harness.py")
 HARNESS_TARGET = "/grader/segcourse_harness.py"
 PROBES_TARGET = "/grader/probes"
 CHANNEL_BYTES = 128 * 1024 * 1024      # the harness's results channel (its stdout) kept per submission
-
-
-class GradebookIntegrityError(RuntimeError):
-    """The gradebook failed its after-batch check (the backup's path is in the message)."""
 
 
 @dataclass

@@ -173,13 +173,6 @@ def _preexec(limits: Limits, gpu: bool = False):
     return apply
 
 
-def _read_capped(path: Path, limit: int) -> str:
-    with open(path, "rb") as handle:
-        data = handle.read(limit + 1)
-    text = data[:limit].decode("utf-8", errors="replace")
-    return text + ("\n[... output truncated ...]" if len(data) > limit else "")
-
-
 _RUNNING: set[subprocess.Popen] = set()       # every sandboxed job running in this process
 _RUNNING_LOCK = threading.Lock()
 
