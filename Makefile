@@ -13,10 +13,9 @@ JOBS ?= 2
 # Library tests that must pass on every Keras backend (TensorFlow, JAX, PyTorch).
 # CI runs CORE_TESTS on JAX too; the model tests compile every network again under XLA
 # (about 15 minutes on 2 cores), so they run on the other backends with `make test-backends`.
-CORE_TESTS := tests/test_shapes.py tests/test_metrics.py tests/test_losses.py \
-	tests/test_keras_metrics.py tests/test_layers.py tests/test_transposed_conv.py \
-	tests/test_sliding_window.py tests/test_pipeline.py
-BACKEND_TESTS := $(CORE_TESTS) tests/test_models.py
+CORE_TESTS := $(addprefix tests/course_utils/,test_shapes.py test_metrics.py test_losses.py \
+	test_keras_metrics.py test_layers.py test_transposed_conv.py test_sliding_window.py test_pipeline.py)
+BACKEND_TESTS := $(CORE_TESTS) tests/course_utils/test_models.py
 TORCH_SPEC ?= torch==2.13.0
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
@@ -56,7 +55,7 @@ test-backends: setup
 test-browser: setup
 	@command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq chromium; else echo "the browser test needs Debian's chromium: sudo apt-get install -y chromium"; exit 1; fi; }
 	$(BIN)/python -c "import playwright, psutil" 2>/dev/null || $(BIN)/python -m pip install --quiet -e ".[browser]"
-	$(BIN)/python -m pytest -m browser -v --durations=5 tests/test_browser.py
+	$(BIN)/python -m pytest -m browser -v --durations=5 tests/notebooks/test_browser.py
 
 quick: setup
 	$(BIN)/python -m pytest -n $(JOBS) -m "not slow and not gpu"

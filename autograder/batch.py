@@ -42,8 +42,16 @@ from autograder.engines import Engine, make_engine
 from autograder.sandbox import SANDBOX_WORKDIR, Job, Limits, Mount, Sandbox
 from autograder.stopping import GracefulStop
 from autograder.trusted import (
-    MAX_NOTEBOOK_BYTES, STAGED_SUFFIX, NotGradable, StagedResult, _nbgrader, judge_submission,
-    not_gradable_result, read_channel, rebuild_submission, write_probes,
+    MAX_NOTEBOOK_BYTES,
+    STAGED_SUFFIX,
+    NotGradable,
+    StagedResult,
+    _nbgrader,
+    judge_submission,
+    not_gradable_result,
+    read_channel,
+    rebuild_submission,
+    write_probes,
 )
 
 HARNESS = Path(__file__).with_name("harness.py")
@@ -148,7 +156,7 @@ def plan_workers(gpus: str, workers: int | None, visible: list[str], cores: int 
 
 # ----------------------------------------------------------------------------- gradebook
 # backups, checks, recording and the course lock live in autograder.gradebook (kept importable here)
-from autograder.gradebook import backup_gradebook, check_gradebook  # noqa: E402,F401
+from autograder.gradebook import backup_gradebook, check_gradebook  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- one job
@@ -245,7 +253,7 @@ def _grade_points(notebook) -> dict[str, float]:
             if _nbgrader(c).get("grade") and _nbgrader(c).get("grade_id")}
 
 
-def _copy_timestamp(task: "SubmissionTask", target: Path) -> None:
+def _copy_timestamp(task: SubmissionTask, target: Path) -> None:
     """The submission's time, as read and checked by ``read_submission``
     (``autograder.late.read_timestamp``), where nbgrader's autograde reads it."""
     if task.timestamp:
@@ -541,7 +549,7 @@ def _grade_batch(config, assignment: str, students: list[str], sandbox: Sandbox,
                     report.timing["record"] = round(report.grade_s, 2)
             except GradingStepError as error:    # first line names the cause (one line for the gradebook's)
                 report.status, report.detail = "nbgrader_error", one_line_grading_error(str(error))
-            except Exception as error:  # noqa: BLE001 - one submission never stops the batch
+            except Exception as error:
                 report.status, report.detail = "infra_error", (describe_gradebook_error(error)
                                                                or f"{type(error).__name__}: {error}")
             progress(f"{progress_bar(len(reports), len(students))} {task.student}: {report.status}"
@@ -579,7 +587,7 @@ def write_batch_report(report: BatchReport, assignment: str, folder: Path) -> Pa
     data = {"assignment": assignment, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "wall_s": round(report.wall_s, 1), "integrity": report.integrity,
             "submissions": [asdict(s) for s in report.submissions]}
-    from autograder.gradebook import write_text_atomically     # a failure: OutputError, one line, no leftover
+    from autograder.gradebook import write_text_atomically  # a failure: OutputError, one line, no leftover
     return write_text_atomically(path, json.dumps(data, indent=1))
 
 

@@ -40,8 +40,14 @@ import time
 from pathlib import Path
 
 from autograder.course import (
-    DEFAULT_CELL_TIMEOUT_S, DEFAULT_RUNTIME_DIRECTORY, CourseError, check_assignment,
-    check_course_root, course_config, find_assignments, runtime_directory_of,
+    DEFAULT_CELL_TIMEOUT_S,
+    DEFAULT_RUNTIME_DIRECTORY,
+    CourseError,
+    check_assignment,
+    check_course_root,
+    course_config,
+    find_assignments,
+    runtime_directory_of,
 )
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_NO_SANDBOX, EXIT_GRADEBOOK = 0, 1, 2, 3, 4
@@ -265,9 +271,9 @@ def _grade_with_sandbox(config, assignment: str, students: list[str], args, sync
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from autograder.grading_path import GradebookError, describe_gradebook_error
     from autograder.batch import GradeOptions, format_summary, grade_batch
     from autograder.engines import EngineError
+    from autograder.grading_path import GradebookError, describe_gradebook_error
     from autograder.sandbox import SandboxUnavailable, detect_sandbox
 
     if args.scheduler and args.engine != "dask":

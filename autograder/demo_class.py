@@ -74,7 +74,7 @@ def build_fcn_upscaling(num_classes):
 # The slide's FCN with a second softmax on top: right layers, right shape, outputs that
 # still sum to 1, so the visible test and the notebook's own hidden test pass; the trusted
 # hidden check compares the outputs with the slide's network for the same weights and
-# fails (10/12; stock nbgrader gives 12/12: tests/test_grading_paths.py).
+# fails (10/12; stock nbgrader gives 12/12: tests/autograder/test_grading_paths.py).
 FCN_WITH_SOFTMAX_TWICE = FCN_UPSCALING_4X.replace("UpSampling2D((4, 4))", "UpSampling2D((8, 8))").replace(
     'layers.Conv2D(num_classes, (1, 1), activation="softmax"),',
     'layers.Conv2D(num_classes, (1, 1), activation="softmax"),\n        layers.Activation("softmax"),')

@@ -52,7 +52,7 @@ class Engine:
         """The future's result, or the exception it raised (never raises itself)."""
         try:
             return future.result()
-        except BaseException as error:  # noqa: BLE001 - handed to the caller, not raised
+        except BaseException as error:
             return error
 
     def close(self) -> None:
@@ -187,7 +187,7 @@ class DaskEngine(Engine):
         tasks on another worker; the summary says so instead of recovering silently)."""
         try:
             workers = set(self._client.scheduler_info().get("workers", {}))
-        except Exception:   # noqa: BLE001 - the scheduler is busy or gone: try again later
+        except Exception:
             return
         for gone in sorted(self._known_workers - workers):
             self._events.append(f"Dask worker {gone} left the cluster during the batch (died or was stopped); "

@@ -40,8 +40,8 @@ import shutil
 import sqlite3
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from autograder.grading_path import GradebookError, describe_gradebook_error
 

@@ -154,7 +154,11 @@ class SandboxedGrading(NbGraderPreprocessor):
     def _record(self, results: list[dict], resources):
         import nbformat
         from nbgrader.preprocessors import (
-            CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteCells, OverwriteKernelspec,
+            CheckCellMetadata,
+            ClearOutput,
+            DeduplicateIds,
+            OverwriteCells,
+            OverwriteKernelspec,
         )
 
         from autograder.trusted import STAGED_SUFFIX, StagedResult, TrustedVerdicts

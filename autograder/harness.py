@@ -132,8 +132,8 @@ class _Fake:
 
 
 def _model_description(model, call, name, arrays, inputs):
-    import numpy as np
     import keras
+    import numpy as np
     from keras import ops
 
     if not isinstance(model, keras.Model):
@@ -241,7 +241,7 @@ def run_probe(folder: str, namespace: dict, results_folder: str | None = None) -
                 results[name] = _encode(value, name, arrays)
             if fakes:
                 results[name]["fake_calls"] = {k: f.shapes[:10_000] for k, f in fakes.items()}
-        except BaseException as error:  # noqa: BLE001 - SystemExit, KeyboardInterrupt included
+        except BaseException as error:
             results[name] = {"status": "error", "ename": type(error).__name__, "evalue": str(error)[:500]}
             if isinstance(error, KeyboardInterrupt):
                 disable_timed_out(namespace, error.__traceback__)
@@ -263,7 +263,7 @@ def _cap_outputs(cell, limit: int) -> None:
     for output in cell.get("outputs", []):
         size = len(json.dumps(output))
         if used + size > limit:
-            import nbformat   # a NotebookNode, not a dict: nbformat.write needs attribute access
+            import nbformat  # a NotebookNode, not a dict: nbformat.write needs attribute access
             kept.append(nbformat.v4.new_output("stream", name="stdout",
                                                text=f"[... output truncated: more than {limit} bytes ...]\n"))
             break

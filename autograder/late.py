@@ -98,7 +98,7 @@ def parse_due_date(text: str) -> datetime | None:
         return None
     try:
         parts = text.split(" ")
-        if len(parts) == 3 and dateutil.tz.gettz(parts[2]) is not None and not parts[2][:1] in "+-":
+        if len(parts) == 3 and dateutil.tz.gettz(parts[2]) is not None and parts[2][:1] not in "+-":
             return parse_utc(text)          # nbgrader's own form: DATE TIME ZONE-NAME
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # an unknown zone name is an error, not ignored

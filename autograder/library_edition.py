@@ -177,7 +177,7 @@ def _stub(name: str, message: str, is_class: bool = False) -> str:
     """Code that stands in for one definition: same name, raises LibraryAnswerError(message)."""
     raise_it = (f"    from {PACKAGE}.library_answers import LibraryAnswerError\n"
                 f"    raise LibraryAnswerError({message!r})\n")
-    doc = f'    """Not available while this assignment is graded (course_utils.library_answers)."""\n'
+    doc = '    """Not available while this assignment is graded (course_utils.library_answers)."""\n'
     if is_class:
         return (f"class {name}:\n{doc}\n"
                 f"    def __init__(self, *args, **kwargs):\n" + "".join("    " + line for line in

@@ -112,7 +112,7 @@ def sync_gradebook(config: Config, assignment: str) -> list[str]:
             raise GradebookError(describe_gradebook_error(str(error), db_path)
                                  or f"generate_assignment {assignment} failed: "
                                     f"{_last_error_line(str(error))}") from None
-        except Exception as error:  # noqa: BLE001 - SQLAlchemy/sqlite3 errors raised outside nbgrader's log
+        except Exception as error:
             line = describe_gradebook_error(error, db_path)
             if line is None:
                 raise

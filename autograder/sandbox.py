@@ -111,7 +111,7 @@ def _python_roots() -> list[Path]:
     return sorted(roots)
 
 
-def uses_gpu(job: "Job") -> bool:
+def uses_gpu(job: Job) -> bool:
     """True when the job's slot is pinned to a GPU (``CUDA_VISIBLE_DEVICES`` names one)."""
     visible = job.env.get("CUDA_VISIBLE_DEVICES", "").strip()
     return bool(visible) and visible != "-1"

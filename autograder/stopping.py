@@ -48,7 +48,7 @@ class GracefulStop:
                  "submissions not yet recorded keep their earlier grades)")
         raise KeyboardInterrupt
 
-    def __enter__(self) -> "GracefulStop":
+    def __enter__(self) -> GracefulStop:
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 self._previous[signum] = signal.signal(signum, self._handle)

@@ -71,7 +71,7 @@ class StagedResult:
         path.write_text(json.dumps(asdict(self)))
 
     @classmethod
-    def load(cls, path: Path) -> "StagedResult":
+    def load(cls, path: Path) -> StagedResult:
         return cls(**json.loads(Path(path).read_text()))
 
 

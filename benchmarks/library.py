@@ -33,11 +33,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from scipy import ndimage  # noqa: E402
+import keras
+import numpy as np
+from scipy import ndimage
 
-from course_utils import data, losses, metrics, models, pipeline, sliding_window, timing, training, viz  # noqa: E402
+from course_utils import data, losses, metrics, models, pipeline, sliding_window, timing, training, viz
 
 # Predicting pages of several sizes retraces the graph; TensorFlow warns about it each time.
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
@@ -129,7 +129,7 @@ def _loss(dice_weight, from_logits):
 
 
 def _now_utc():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _load_average():

@@ -28,10 +28,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from course_utils import instance, maskrcnn, panoptic, shapes_dataset  # noqa: E402
+from course_utils import instance, maskrcnn, panoptic, shapes_dataset
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TARGET_AP50 = 0.7
@@ -115,7 +115,7 @@ def run(cpu_seconds, train_images, test_images, seed, output):
         "target": f"mask AP50 >= {TARGET_AP50} on held-out shapes after at most 10 minutes of CPU training",
         "target_met": bool(scores["ap50"] >= TARGET_AP50 and history["cpu_seconds"] <= 600 + 60),
         "command": "python -m benchmarks.maskrcnn" + ("" if cpu_seconds == 600 else f" --cpu-seconds {cpu_seconds}"),
-        "measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "measured": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "keras": keras.__version__,
                     "backend": keras.backend.backend(),
                     "load_average_before": [round(v, 1) for v in load_before],

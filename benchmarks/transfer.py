@@ -34,10 +34,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from course_utils import data, metrics, pipeline, transfer  # noqa: E402
+from course_utils import data, metrics, pipeline, transfer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "beyond.json"
 NUM_CLASSES = len(data.CLASS_NAMES)
@@ -93,7 +93,7 @@ def run(labelled=2, budget_s=40.0, repeats=3, out=RESULTS, progress=print):
                   "whole budget at Adam 3e-3; mIoU over 4 classes on 8 held-out 256x256 pages"),
         "pretraining": json.loads(transfer.PAGE_ENCODER_WEIGHTS.with_name("page_encoder.json").read_text()),
         "command": "python -m benchmarks.transfer " + " ".join(sys.argv[1:]),
-        "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores",
         "load_average_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "note": ("Wall-clock budgets on a shared machine loaded by other jobs: both networks train "

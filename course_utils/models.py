@@ -24,9 +24,8 @@ backend.
 
 import math
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import layers
 
 from course_utils.layers import MaxPoolingWithArgmax2D, MaxUnpooling2D

@@ -3,7 +3,7 @@
 Pure Python (no Keras import), so you can check the sizes of a network on paper
 before building it. All sizes are in pixels. The formulas follow Keras 3
 (``keras.layers.Conv2D``, ``MaxPooling2D``/``AveragePooling2D`` and
-``Conv2DTranspose``), and ``tests/test_shapes.py`` checks them against the real
+``Conv2DTranspose``), and ``tests/course_utils/test_shapes.py`` checks them against the real
 layers.
 
 For one spatial dimension of size ``n``, kernel ``k``, stride ``s``, dilation

@@ -31,9 +31,8 @@ import os
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import layers, ops
 
 from course_utils.models import _check_choice, _check_int, _classifier_head, _page_input

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests import REPO_ROOT
 
 # Kernels start from this interpreter's environment; keep TensorFlow's INFO lines out.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -4,7 +4,7 @@ import ast
 
 import yaml
 
-from conftest import REPO_ROOT
+from tests import REPO_ROOT
 
 
 def test_course_utils_never_imports_autograder():

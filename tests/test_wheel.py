@@ -14,7 +14,7 @@ import zipfile
 import pytest
 
 from autograder.sandbox import BubblewrapSandbox
-from conftest import REPO_ROOT
+from tests import REPO_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.long,
               pytest.mark.skipif(not BubblewrapSandbox().available(), reason="bubblewrap (and root) needed")]

@@ -13,8 +13,9 @@ of hidden checks describe what was checked, never the expected values.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,7 @@ class Call:
 class Probe:
     calls: list[Call]
     arrays: dict[str, np.ndarray]
-    judge: Callable[["Results"], str]
+    judge: Callable[[Results], str]
     hidden: bool = False
 
 

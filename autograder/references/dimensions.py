@@ -1,7 +1,7 @@
 """Trusted checks of ``dimensions``: one per grade cell, the cases of the notebook's
 visible tests and, for the hidden cells, fresh random sizes against integer arithmetic
 written here (the notebook's hidden tests also ask Keras; the formulas below are those
-Keras implements, checked against Keras in tests/test_grading_validity.py)."""
+Keras implements, checked against Keras in tests/validity/test_grading_validity.py)."""
 
 from __future__ import annotations
 

@@ -10,8 +10,18 @@ import numpy as np
 
 from autograder.references import Call, Fail, Probe, Results
 from autograder.references._plain import (
-    activation, array, conv_same, conv_transpose, items, max_pool, model_entry, pair, pair_of, random_weights,
-    softmax, value,
+    activation,
+    array,
+    conv_same,
+    conv_transpose,
+    items,
+    max_pool,
+    model_entry,
+    pair,
+    pair_of,
+    random_weights,
+    softmax,
+    value,
 )
 
 

@@ -10,8 +10,19 @@ import numpy as np
 
 from autograder.references import Call, Fail, Probe, Results
 from autograder.references._plain import (
-    activation, array, conv_same, fake, fake_calls, fcn_visible_probe, items, max_pool, model_entry, pair_of, random_weights,
-    softmax, value,
+    activation,
+    array,
+    conv_same,
+    fake,
+    fake_calls,
+    fcn_visible_probe,
+    items,
+    max_pool,
+    model_entry,
+    pair_of,
+    random_weights,
+    softmax,
+    value,
 )
 
 

@@ -17,7 +17,15 @@ import numpy as np
 
 from autograder.references import Call, Fail, Probe, Results
 from autograder.references._plain import (
-    activation, conv_same, json_value, max_pool, model_entry, pair_of, random_weights, softmax, value,
+    activation,
+    conv_same,
+    json_value,
+    max_pool,
+    model_entry,
+    pair_of,
+    random_weights,
+    softmax,
+    value,
 )
 
 ENCODER = ("conv1", "conv2", "conv3")

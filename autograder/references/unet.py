@@ -22,8 +22,17 @@ import numpy as np
 
 from autograder.references import Call, Fail, Probe, Results
 from autograder.references._plain import (
-    activation, array, conv_same, conv_transpose, json_value, max_pool, model_entry, pair_of, random_weights,
-    softmax, value,
+    activation,
+    array,
+    conv_same,
+    conv_transpose,
+    json_value,
+    max_pool,
+    model_entry,
+    pair_of,
+    random_weights,
+    softmax,
+    value,
 )
 
 IOU_THRESHOLD = 0.45          # the notebook's quality threshold (Part 5)
@@ -77,7 +86,7 @@ def unet_forward(page, weights, depth):
 
 
 def _pages(rng, count):
-    from course_utils.data import make_page_dataset   # the course's synthetic pages (public code)
+    from course_utils.data import make_page_dataset  # the course's synthetic pages (public code)
 
     return make_page_dataset(count, seed=int(rng.integers(10_000, 1_000_000)), height=64, width=64)
 

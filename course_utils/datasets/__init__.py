@@ -27,7 +27,11 @@ tiny datasets in these formats for tests.
 
 from course_utils.datasets import apolloscape, bdd100k, camvid, cityscapes, coco_stuff, mapillary, pets, voc
 from course_utils.datasets.common import (
-    DatasetError, DatasetFormat, colorize, decode_palette, resize_labels,
+    DatasetError,
+    DatasetFormat,
+    colorize,
+    decode_palette,
+    resize_labels,
 )
 from course_utils.datasets.fake import write_fake_dataset
 from course_utils.datasets.validate import Problem, ValidationReport, validate_dataset

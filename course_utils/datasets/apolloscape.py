@@ -17,8 +17,7 @@ Written from the devkit's label table; we had no real copy of the data to check 
 
 import numpy as np
 
-from course_utils.datasets.common import DatasetFormat, files, hex_palette, lookup_table, match_by_key, \
-    require_folder
+from course_utils.datasets.common import DatasetFormat, files, hex_palette, lookup_table, match_by_key, require_folder
 
 # (labelId, name, trainId, colour 0xRRGGBB) from the scene-parsing devkit's label table.
 LABELS = (

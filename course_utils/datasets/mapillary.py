@@ -23,8 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils.datasets.common import DatasetError, DatasetFormat, decode_palette, files, match_by_key, \
-    open_png, require_folder
+from course_utils.datasets.common import (
+    DatasetError,
+    DatasetFormat,
+    decode_palette,
+    files,
+    match_by_key,
+    open_png,
+    require_folder,
+)
 
 SPLITS = ("training", "validation")
 

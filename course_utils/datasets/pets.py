@@ -14,8 +14,7 @@ classes; pass ``border_as_class=True`` to ``load_pets`` for that.
 
 import numpy as np
 
-from course_utils.datasets.common import DatasetError, DatasetFormat, files, lookup_table, match_by_key, \
-    require_folder
+from course_utils.datasets.common import DatasetError, DatasetFormat, files, lookup_table, match_by_key, require_folder
 
 CLASS_NAMES = ("background", "pet")
 IGNORE_INDEX = 255

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from autograder.course import find_assignments
-from conftest import REPO_ROOT
-from notebooks import cell_errors, execute_notebook
+from tests import REPO_ROOT
+from tests.notebooks.executing import cell_errors, execute_notebook
 
 ASSIGNMENTS = find_assignments(REPO_ROOT)
 

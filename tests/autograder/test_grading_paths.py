@@ -33,7 +33,7 @@ from autograder import demo_class
 from autograder.cli import EXIT_GRADEBOOK, EXIT_OK, main
 from autograder.course import course_config
 from autograder.sandbox import BubblewrapSandbox
-from conftest import REPO_ROOT
+from tests import REPO_ROOT
 
 ASSIGNMENT = "fcn_basics"
 VENV_BIN = Path(sys.executable).parent

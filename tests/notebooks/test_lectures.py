@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from conftest import REPO_ROOT
-from notebooks import cell_errors, execute_notebook
+from tests import REPO_ROOT
+from tests.notebooks.executing import cell_errors, execute_notebook
 
 LECTURES = sorted((REPO_ROOT / "lectures").glob("*.ipynb"))
 COMMITTED_NOTEBOOKS = LECTURES + sorted((REPO_ROOT / "solutions").rglob("*.ipynb")) + sorted(

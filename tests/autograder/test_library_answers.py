@@ -10,7 +10,7 @@
 - the self-checks flag an alias and a wrapper of a library function, not an honest answer;
 - without the edition the "library-answers" student (tests/validity/variants.py) earns the
   points: the sandboxed batch, where it must score 0 on every grade cell, is
-  ``tests/test_grading_validity.py::test_real_batch``.
+  ``tests/validity/test_grading_validity.py::test_real_batch``.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ import pytest
 
 from autograder.library_edition import SELFCHECK_OFF, EditionError, grading_edition, selfcheck_stub
 from autograder.references import Fail, Results
-from conftest import REPO_ROOT
 from course_utils import library_answers
 from course_utils.library_answers import LIBRARY_ANSWERS, LibraryAnswerError, registered_entries, resolve, split_entry
+from tests import REPO_ROOT
 
 SOURCE = REPO_ROOT / "course_utils"
 ASSIGNMENTS = sorted(LIBRARY_ANSWERS)
@@ -318,9 +318,8 @@ DIFFERENT_ANYWAY = {"unet": {"test_double_conv_visible", "test_double_conv_hidde
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_library_answers_earn_points_with_the_full_library(assignment):
     pytest.importorskip("keras")
-    sys.path.insert(0, str(REPO_ROOT / "tests" / "validity"))
-    from test_grading_validity import judge_in_process
-    from variants import library_answer_variants
+    from tests.validity.test_grading_validity import judge_in_process
+    from tests.validity.variants import library_answer_variants
 
     verdicts = judge_in_process(assignment, library_answer_variants(assignment))
     failed = {grade_id for grade_id, (passed, _) in verdicts.items() if not passed}

@@ -34,11 +34,15 @@ from autograder.batch import GradeOptions, format_summary, grade_batch
 from autograder.cli import EXIT_CHECK_FAILED, EXIT_USAGE, main
 from autograder.course import course_config
 from autograder.late import (
-    LatePolicy, parse_due_date, parse_late_policy, read_timestamp, set_due_date,
+    LatePolicy,
+    parse_due_date,
+    parse_late_policy,
+    read_timestamp,
+    set_due_date,
 )
 from autograder.pipeline import export_grades, release_assignment, submission_scores
-from conftest import REPO_ROOT
-from test_grader_batch import RecordingSandbox
+from tests import REPO_ROOT
+from tests.autograder.test_grader_batch import RecordingSandbox
 
 ASSIGNMENT = "fcn_basics"
 NOTEBOOK = demo_class.NOTEBOOK

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import notebooks
-from conftest import REPO_ROOT
+from tests import REPO_ROOT
 
 
 def test_it_times_every_lecture_and_solution_notebook():

@@ -32,16 +32,21 @@ from autograder import demo_class
 from autograder.cli import EXIT_CHECK_FAILED, EXIT_GRADEBOOK, EXIT_OK, main
 from autograder.course import course_config
 from autograder.gradebook import (
-    LOCK_NAME, GradebookError, OutputError, backup_gradebook, check_gradebook, gradebook_problem,
-    latest_good_backup, list_backups,
+    LOCK_NAME,
+    GradebookError,
+    OutputError,
+    backup_gradebook,
+    check_gradebook,
+    gradebook_problem,
+    latest_good_backup,
+    list_backups,
 )
 from autograder.pipeline import export_grades, release_assignment
 from autograder.sandbox import Job, Sandbox, SandboxResult
-from conftest import REPO_ROOT
+from tests import REPO_ROOT
 
 ASSIGNMENT = "fcn_basics"
 STUDENTS = ["ada", "bob", "cyd"]
-TESTS = Path(__file__).resolve().parent
 
 
 class FailingSandbox(Sandbox):
@@ -139,9 +144,8 @@ def expected_old_and_new(course: Path) -> tuple[dict, dict]:
 # ----------------------------------------------------------------------------- kill -9
 DRIVER = r'''
 import os, signal, sys
-sys.path.insert(0, {tests!r})
 course, stage, nth = sys.argv[1], sys.argv[2], int(sys.argv[3])
-calls = {{"n": 0}}
+calls = {"n": 0}
 
 def maybe_die(where):
     if where == stage:
@@ -181,7 +185,7 @@ def add_score(self, *args, **kwargs):
 Gradebook.update_or_create_submission, SaveAutoGrades._add_score = update_or_create_submission, add_score
 
 import autograder.sandbox
-from test_gradebook_faults import FailingSandbox
+from tests.autograder.test_gradebook_faults import FailingSandbox
 autograder.sandbox.detect_sandbox = lambda *a, **k: FailingSandbox()
 from autograder.cli import main
 sys.exit(main(["--course-dir", course, "grade", "fcn_basics", "--workers", "1", "--seed", "1"]))
@@ -192,9 +196,9 @@ def run_driver(course: Path, stage: str, nth: int, env: dict | None = None, wait
     """Run ``segcourse grade`` on ``course`` (fake sandbox) in a new process that kills
     itself (SIGKILL) the ``nth`` time it reaches ``stage``."""
     script = course.parent / "driver.py"
-    script.write_text(DRIVER.format(tests=str(TESTS)))
+    script.write_text(DRIVER)
     command = [sys.executable, str(script), str(course), stage, str(nth)]
-    environment = {**os.environ, **(env or {})}
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}   # the driver imports tests.*
     if not wait:
         return subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600)

@@ -13,9 +13,16 @@ import pytest
 
 from autograder.batch import plan_workers
 from autograder.sandbox import (
-    BubblewrapSandbox, ContainerSandbox, Job, Limits, Mount, NoSandbox, SandboxUnavailable, detect_sandbox,
+    BubblewrapSandbox,
+    ContainerSandbox,
+    Job,
+    Limits,
+    Mount,
+    NoSandbox,
+    SandboxUnavailable,
+    detect_sandbox,
 )
-from conftest import REPO_ROOT
+from tests import REPO_ROOT
 
 needs_bwrap = pytest.mark.skipif(not BubblewrapSandbox().available(), reason="bubblewrap (and root) needed")
 

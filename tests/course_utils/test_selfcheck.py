@@ -619,12 +619,10 @@ def test_every_exercise_has_a_self_check():
 
 def _solution_namespace(assignment, variant=None):
     """The solution notebook's answers (one cell replaced by ``variant``), executed."""
-    import sys as _sys
 
     from autograder import demo_class
-    from conftest import REPO_ROOT
+    from tests import REPO_ROOT
 
-    _sys.path.insert(0, str(REPO_ROOT / "tests" / "validity"))
     answers = demo_class.solution_answers(REPO_ROOT / f"solutions/{assignment}/{assignment}.ipynb")
     if variant is not None:
         answers[variant.cell] = variant.answer(answers[variant.cell])
@@ -654,12 +652,9 @@ def test_self_checks_agree_with_the_grading_variants(assignment):
     """Correct variants of tests/validity/variants.py pass every self-check of their cell;
     each wrong variant fails at least one of them, never with "not implemented"."""
     pytest.importorskip("keras")
-    import sys as _sys
 
-    from conftest import REPO_ROOT
 
-    _sys.path.insert(0, str(REPO_ROOT / "tests" / "validity"))
-    from variants import VARIANTS
+    from tests.validity.variants import VARIANTS
 
     problems = []
     for variant in [None, *VARIANTS.get(assignment, [])]:
@@ -791,7 +786,7 @@ def test_self_check_cells_of_the_release_say_not_implemented_yet(assignment, cap
 
     import nbformat
 
-    from conftest import REPO_ROOT
+    from tests import REPO_ROOT
 
     notebook = nbformat.read(REPO_ROOT / f"exercises/{assignment}/{assignment}.ipynb", as_version=4)
     namespace = {"__name__": "__main__"}

@@ -19,7 +19,7 @@ from autograder.course import course_config
 from autograder.pipeline import release_assignment, submission_scores
 from autograder.sandbox import Job, Sandbox, SandboxResult
 from autograder.trusted import rebuild_submission, write_probes
-from conftest import REPO_ROOT
+from tests import REPO_ROOT
 
 ASSIGNMENT = "fcn_basics"
 

@@ -26,7 +26,7 @@ from autograder.batch import GradeOptions, check_gradebook, grade_batch
 from autograder.course import course_config
 from autograder.pipeline import release_assignment, submission_scores
 from autograder.sandbox import BubblewrapSandbox
-from conftest import REPO_ROOT
+from tests import REPO_ROOT
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not BubblewrapSandbox().available(), reason="bubblewrap (and root) needed")]

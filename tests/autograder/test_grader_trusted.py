@@ -10,7 +10,7 @@ import pytest
 from autograder.references import Fail, Results, load_checks
 from autograder.references.fcn_basics import fcn_forward, fcn_weights
 from autograder.trusted import NotGradable, rebuild_submission, verdict_outputs
-from conftest import REPO_ROOT
+from tests import REPO_ROOT
 
 RELEASE = REPO_ROOT / "exercises/fcn_basics/fcn_basics.ipynb"
 

@@ -25,7 +25,6 @@ import contextlib
 import io
 import json
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -35,11 +34,16 @@ import pytest
 
 from autograder import demo_class
 from autograder.references import Fail, Results, load_checks
-from conftest import REPO_ROOT
-
-sys.path.insert(0, str(REPO_ROOT / "tests" / "validity"))
-from variants import (BATCH_STUDENTS, LIBRARY_ANSWERS_STUDENT, LIBRARY_RULE_TEXT, NUMPY_FLOAT_DICE,  # noqa: E402
-                      VARIANTS, Variant, library_answer_variants)
+from tests import REPO_ROOT
+from tests.validity.variants import (
+    BATCH_STUDENTS,
+    LIBRARY_ANSWERS_STUDENT,
+    LIBRARY_RULE_TEXT,
+    NUMPY_FLOAT_DICE,
+    VARIANTS,
+    Variant,
+    library_answer_variants,
+)
 
 ASSIGNMENTS = list(VARIANTS)
 HARNESS = REPO_ROOT / "autograder/harness.py"
@@ -285,7 +289,7 @@ def notebook_verdicts(assignment: str, variants: list[Variant]) -> dict[str, tup
             try:
                 exec(compile(code, f"<{meta.get('grade_id')}>", "exec"), namespace)
                 ok, message = True, "passed"
-            except Exception as error:    # noqa: BLE001
+            except Exception as error:
                 ok, message = False, f"{type(error).__name__}: {error}"
             if meta.get("grade"):
                 verdicts[meta["grade_id"]] = (ok, message)

@@ -31,7 +31,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import REPO_ROOT
+from tests import REPO_ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -408,7 +408,7 @@ def submitted_double_softmax(course):
     line with the source as `segcourse grade` does first (threat rows 44 and 46)."""
     from autograder.course import course_config
     from autograder.pipeline import sync_gradebook
-    from test_grading_paths import DOUBLE_SOFTMAX_FCN, SANDBOXED_POINTS
+    from tests.autograder.test_grading_paths import DOUBLE_SOFTMAX_FCN, SANDBOXED_POINTS
 
     notebook = solved_exercise(ASSIGNMENT)
     for cell in notebook.cells:

@@ -4,12 +4,12 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import keras
+import numpy as np
+import pytest
 
-from course_utils import data, models  # noqa: E402
-from course_utils import sliding_window as sw  # noqa: E402
+from course_utils import data, models
+from course_utils import sliding_window as sw
 
 
 def naive_patches(page, patch_size, stride):

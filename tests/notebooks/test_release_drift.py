@@ -8,7 +8,7 @@ import pytest
 
 from autograder.course import find_assignments
 from autograder.pipeline import release_drift
-from conftest import REPO_ROOT
+from tests import REPO_ROOT
 
 
 @pytest.mark.parametrize("assignment", find_assignments(REPO_ROOT))

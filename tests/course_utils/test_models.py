@@ -4,11 +4,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import keras
+import numpy as np
+import pytest
 
-from course_utils import models  # noqa: E402
+from course_utils import models
 
 # Model outputs are backend tensors (on PyTorch with gradients); this gives NumPy arrays.
 to_numpy = keras.ops.convert_to_numpy

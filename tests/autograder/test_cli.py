@@ -9,7 +9,7 @@ import pytest
 
 from autograder.cli import EXIT_USAGE, format_score_table, main
 from autograder.pipeline import SubmissionScore
-from conftest import REPO_ROOT
+from tests import REPO_ROOT
 
 
 def run_cli(*args, cwd=REPO_ROOT):
@@ -47,7 +47,7 @@ def test_bad_option_prints_usage(args, message):
 
 
 def test_grade_without_submissions_is_a_usage_error(tmp_path, capsys):
-    (tmp_path / "empty").mkdir()        # a --runtime-dir must exist (tests/test_instructor_errors.py)
+    (tmp_path / "empty").mkdir()        # a --runtime-dir must exist (tests/autograder/test_instructor_errors.py)
     status = main(["grade", "fcn_basics", "--runtime-dir", str(tmp_path / "empty")])
     assert status == EXIT_USAGE
     assert "no submissions of fcn_basics" in capsys.readouterr().err

@@ -25,7 +25,7 @@ from autograder.batch import GradeOptions, SanitizeStudentHtml, check_gradebook,
 from autograder.cli import EXIT_USAGE
 from autograder.engines import DaskEngine, EngineError, LocalEngine, make_engine
 from autograder.sandbox import BubblewrapSandbox, Job, Limits, gpu_device_nodes, job_env
-from conftest import REPO_ROOT
+from tests import REPO_ROOT
 
 needs_bwrap = pytest.mark.skipif(not BubblewrapSandbox().available(), reason="bubblewrap (and root) needed")
 VENV_BIN = Path(sys.executable).parent

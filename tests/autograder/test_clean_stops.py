@@ -19,7 +19,7 @@ import pytest
 
 from autograder import demo_class
 from autograder.sandbox import BubblewrapSandbox
-from conftest import REPO_ROOT
+from tests import REPO_ROOT
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not BubblewrapSandbox().available(), reason="bubblewrap (and root) needed")]

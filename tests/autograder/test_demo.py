@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from autograder.demo_class import EXPECTED_POINTS, STUDENTS
-from conftest import REPO_ROOT
+from tests import REPO_ROOT
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import pytest
 
 from autograder import student_kit
 from autograder.cli import EXIT_OK, EXIT_USAGE, main
-from conftest import REPO_ROOT
+from tests import REPO_ROOT
 
 EXPECTED_TOP_LEVEL = {"README.md", "pyproject.toml", "course_utils", "exercises", "lectures"}
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
@@ -405,7 +405,7 @@ def test_cli_refuses_a_used_folder_or_one_in_the_repository(tmp_path, capsys):
 def test_worked_solutions_pass_the_kits_self_checks(kit, tmp_path, assignment):
     """The instructor's solution notebook, run on the kit's library: every self-check cell
     passes from the stored values (about 10-40 s each)."""
-    from notebooks import cell_errors, execute_notebook
+    from tests.notebooks.executing import cell_errors, execute_notebook
 
     folder = shutil.copytree(kit, tmp_path / "kit") / "exercises" / assignment
     notebook = json.loads((REPO_ROOT / "solutions" / assignment / f"{assignment}.ipynb").read_text(encoding="utf-8"))

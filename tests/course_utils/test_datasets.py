@@ -13,7 +13,7 @@ from PIL import Image
 from course_utils import datasets
 from course_utils.datasets import apolloscape, camvid, cityscapes, coco_stuff, pets, voc
 from course_utils.datasets.common import DatasetError, colorize, decode_palette, resize_labels
-from conftest import REPO_ROOT
+from tests import REPO_ROOT
 
 
 def _save_grey(path, values):

@@ -8,13 +8,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import ipywidgets  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import ipywidgets
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from course_utils import metrics, widgets  # noqa: E402
-from course_utils.shapes import conv_output_size, conv_transpose_output_size  # noqa: E402
+from course_utils import metrics, widgets
+from course_utils.shapes import conv_output_size, conv_transpose_output_size
 
 SMALL_PAGE = np.zeros((40, 48), dtype=np.float32)  # avoids synthesizing a page (about 1 s)
 

@@ -1,0 +1,1 @@
+"""Tests that execute the lecture and assignment notebooks, and check the release."""

@@ -1,0 +1,1 @@
+"""Each assignment's correct and known-wrong answers, and the tests that grade them."""
