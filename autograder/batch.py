@@ -381,7 +381,7 @@ def _run_in_sandbox(task, release_dir: Path, name: str, notebook, slot: int, san
         font_cache = _matplotlib_font_cache()
         if font_cache is not None:   # else every kernel rebuilds it (seconds of CPU per submission)
             shutil.copytree(font_cache, workdir / ".matplotlib")
-        probes = write_probes(task.assignment, notebook, probe_dir, seed)
+        probes = write_probes(task.assignment, notebook, probe_dir, seed, Path(task.course_root))
         probe_dir.chmod(0o755)       # mkdtemp makes it 0700; the job's unprivileged uid must read it
         job = Job(
             argv=[sys.executable, HARNESS_TARGET, name, "--probes", PROBES_TARGET,

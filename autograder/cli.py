@@ -280,7 +280,7 @@ def _grade_with_sandbox(config, assignment: str, students: list[str], args, sync
         raise CourseError("--scheduler needs --engine dask")
     from autograder.references import load_checks
     try:
-        load_checks(assignment)
+        load_checks(assignment, config.CourseDirectory.root)
     except ModuleNotFoundError:
         raise CourseError(f"{assignment} has no trusted checks yet: write autograder/references/{assignment}.py "
                           "(see autograder/references/fcn_basics.py)") from None

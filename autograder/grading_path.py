@@ -68,7 +68,7 @@ class SandboxedGrading(NbGraderPreprocessor):
         student, assignment, notebook_id = info["student"], info["assignment"], info["notebook"]
         coursedir = CourseDirectory(config=self.config)
         course_root = Path(coursedir.root)
-        sandbox = self._sandbox(assignment, student)
+        sandbox = self._sandbox(course_root, assignment, student)
         self._check_gradebook_matches_release(course_root, assignment, notebook_id, info["db_url"])
 
         from autograder.batch import GradeOptions, grade_submission, plan_workers, read_submission
@@ -109,12 +109,12 @@ class SandboxedGrading(NbGraderPreprocessor):
                 raise GradingRefused(f"segcourse refuses to autograde {student}/{assignment} now: {error}") from None
         return held()
 
-    def _sandbox(self, assignment: str, student: str):
+    def _sandbox(self, course_root: Path, assignment: str, student: str):
         from autograder.references import load_checks
         from autograder.sandbox import SandboxUnavailable, detect_sandbox
 
         try:
-            load_checks(assignment)
+            load_checks(assignment, course_root)
         except ModuleNotFoundError:
             raise GradingRefused(f"segcourse refuses to autograde {student}/{assignment}: it has no trusted checks "
                                  f"yet: write autograder/references/{assignment}.py, then grade with "

@@ -152,10 +152,11 @@ def rebuild_submission(release_notebook: Path, student_notebook: Path):
 
 
 # ----------------------------------------------------------------------------- probes
-def write_probes(assignment: str, notebook, folder: Path, seed: int) -> dict:
+def write_probes(assignment: str, notebook, folder: Path, seed: int, course_root: Path | None = None) -> dict:
     """Write each grade cell's probe (``spec.json`` + ``inputs.npz``) under ``folder``;
-    returns the trusted ``Probe`` objects by grade_id (judges included)."""
-    checks = load_checks(assignment)
+    returns the trusted ``Probe`` objects by grade_id (judges included). ``course_root``:
+    where a check table outside this package lives (``load_checks``)."""
+    checks = load_checks(assignment, course_root)
     probes = {}
     for index, cell in enumerate(notebook.cells):
         grade_id = _nbgrader(cell).get("grade_id")

@@ -13,8 +13,11 @@ of hidden checks describe what was checked, never the expected values.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -140,7 +143,25 @@ class Results:
         return f"builtins.{'list' if 'list' in entry else 'tuple'}" if ("list" in entry or "tuple" in entry) else ""
 
 
-def load_checks(assignment: str) -> dict[str, Callable[[np.random.Generator], Probe]]:
-    """The ``CHECKS`` of ``assignment`` (ModuleNotFoundError when it has no reference)."""
-    module = importlib.import_module(f"autograder.references.{assignment}")
+def load_checks(assignment: str,
+                course_root: Path | str | None = None) -> dict[str, Callable[[np.random.Generator], Probe]]:
+    """The ``CHECKS`` of ``assignment``: from this package's ``autograder.references.<assignment>``
+    first, else from ``<course_root>/autograder/references/<assignment>.py`` (a course folder that
+    is not this checkout: an instructor with the wheel installed, a scaffolded assignment),
+    loaded by file path. ModuleNotFoundError when neither exists."""
+    name = f"autograder.references.{assignment}"
+    try:
+        return dict(importlib.import_module(name).CHECKS)
+    except ModuleNotFoundError as error:
+        if error.name != name:       # the module exists but one of its own imports failed
+            raise
+        path = Path(course_root, "autograder", "references", f"{assignment}.py") if course_root else None
+        if path is None or not path.is_file():
+            raise
+    # a private module name: the course's file never shadows the package's modules; registered
+    # while it runs, as an import would (dataclasses and pickling look a module up by name)
+    spec = importlib.util.spec_from_file_location(f"_segcourse_course_references_{assignment}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
     return dict(module.CHECKS)
