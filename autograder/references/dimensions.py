@@ -6,27 +6,14 @@ Keras implements, checked against Keras in tests/validity/test_grading_validity.
 from __future__ import annotations
 
 from autograder.references import Call, Fail, Probe, Results
-from autograder.references._plain import integer, ints, json_value, pair, value
+from autograder.references.harness_data import integer, ints, json_value, pair, value
+from autograder.references.numpy_reference import conv_output_size, conv_transpose_output_size, pool_output_size
 
 
 # ----------------------------------------------------------------------------- references
-def conv_size(n, k, s, padding):
-    return (n - k) // s + 1 if padding == "valid" else -(-n // s)
-
-
-def pool_size(n, p, strides, padding):
-    return conv_size(n, p, p if strides is None else strides, padding)
-
-
-def transpose_size(n, k, s, padding, output_padding):
-    if padding == "valid":
-        return (n - 1) * s + k + (max(s - k, 0) if output_padding is None else output_padding)
-    return n * s if output_padding is None else (n - 1) * s + k - 2 * (k // 2) + output_padding
-
-
 def bottleneck(h, w, k, num_pools, padding):
     for _ in range(num_pools):
-        h, w = pool_size(h, 2, 2, padding), pool_size(w, 2, 2, padding)
+        h, w = pool_output_size(h, 2, 2, padding), pool_output_size(w, 2, 2, padding)
     return (h, w, k)
 
 
@@ -117,12 +104,12 @@ def sizes_hidden(rng) -> Probe:
             continue
         args = [value(n), value(k), value(s), value(p)]
         calls.append(Call(f"c{i}", "conv_output_size", args))
-        expected[f"c{i}"] = (conv_size(n, k, s, p), "conv_output_size", f" with padding={p!r}")
+        expected[f"c{i}"] = (conv_output_size(n, k, s, p), "conv_output_size", f" with padding={p!r}")
         calls.append(Call(f"p{i}", "pool_output_size", args))
-        expected[f"p{i}"] = (pool_size(n, k, s, p), "pool_output_size", f" with padding={p!r}")
+        expected[f"p{i}"] = (pool_output_size(n, k, s, p), "pool_output_size", f" with padding={p!r}")
         if p == "valid" or k > 1:
             calls.append(Call(f"d{i}", "pool_output_size", [value(n), value(k), value(None), value(p)]))
-            expected[f"d{i}"] = (pool_size(n, k, None, p), "pool_output_size",
+            expected[f"d{i}"] = (pool_output_size(n, k, None, p), "pool_output_size",
                                  " with strides=None (strides=None means strides=pool_size)")
         f = int(rng.integers(1, 17))
         calls.append(Call(f"u{i}", "upscaling_output_size", [value(n), value(f)]))
@@ -172,7 +159,7 @@ def transpose_hidden(rng) -> Probe:
         p = str(rng.choice(["valid", "same"]))
         op = None if rng.random() < 0.5 else int(rng.integers(0, s))
         calls.append(Call(f"t{i}", "conv_transpose_output_size", [value(n), value(k), value(s), value(p), value(op)]))
-        expected[f"t{i}"] = (transpose_size(n, k, s, p, op), p, op, k, s)
+        expected[f"t{i}"] = (conv_transpose_output_size(n, k, s, p, op), p, op, k, s)
 
     def judge(r: Results) -> str:
         for name, (want, p, op, k, s) in expected.items():
@@ -236,15 +223,18 @@ def bottleneck_hidden(rng) -> Probe:
 # ----------------------------------------------------------------------------- Part 4
 PARAM_CASES = [
     ("conv2d_params(3, in_channels=1, filters=40)", "conv2d_params", (3, 1, 40), {}, 400, "the FCN's first layer"),
-    ("conv2d_params(4, in_channels=40, filters=80)", "conv2d_params", (4, 40, 80), {}, 51280, "Conv 80, 4x4 after 40 channels"),
-    ("conv2d_params((1, 1), in_channels=160, filters=160)", "conv2d_params", ((1, 1), 160, 160), {}, 25760, "the skip FCN's fc5"),
+    ("conv2d_params(4, in_channels=40, filters=80)", "conv2d_params", (4, 40, 80), {}, 51280,
+     "Conv 80, 4x4 after 40 channels"),
+    ("conv2d_params((1, 1), in_channels=160, filters=160)", "conv2d_params", ((1, 1), 160, 160), {}, 25760,
+     "the skip FCN's fc5"),
     ("conv2d_params((3, 5), in_channels=2, filters=7, use_bias=False)", "conv2d_params", ((3, 5), 2, 7),
      {"use_bias": False}, 210, "non-square kernel, no bias"),
     ("conv2d_transpose_params(3, in_channels=160, filters=80)", "conv2d_transpose_params", (3, 160, 80), {}, 115280,
      "the transposed-skip FCN's up1"),
     ("conv2d_transpose_params((2, 4), in_channels=6, filters=3, use_bias=False)", "conv2d_transpose_params",
      ((2, 4), 6, 3), {"use_bias": False}, 144, "non-square kernel, no bias"),
-    ("dense_params(1280, 100)", "dense_params", (1280, 100), {}, 128100, "the patch CNN's Dense(100) on 4x4x80 features"),
+    ("dense_params(1280, 100)", "dense_params", (1280, 100), {}, 128100,
+     "the patch CNN's Dense(100) on 4x4x80 features"),
     ("dense_params(100, 4, use_bias=False)", "dense_params", (100, 4), {"use_bias": False}, 400, "no bias"),
 ]
 
@@ -330,14 +320,15 @@ def table_hidden(rng) -> Probe:
 
     def judge(r: Results) -> str:
         for i, (h, w, c, cin, d) in enumerate(cases):
+            what = f"skip_fcn_table(..., decoder={d!r})"
             table = _table(r, f"t{i}", "skip_fcn_table")
             if [row[0] for row in table] != NAMES:
-                raise Fail(f"skip_fcn_table(..., decoder={d!r}) does not list the 16 layers in order.")
+                raise Fail(f"{what} does not list the 16 layers in order.")
             for (name, shape, params), (_, want_shape, want_params) in zip(table, skip_table(h, w, c, cin, d)):
                 if shape != want_shape:
-                    raise Fail(f"skip_fcn_table(..., decoder={d!r}): the shape of {name!r} disagrees with the Keras model.")
+                    raise Fail(f"{what}: the shape of {name!r} disagrees with the Keras model.")
                 if params != want_params:
-                    raise Fail(f"skip_fcn_table(..., decoder={d!r}): the parameters of {name!r} disagree with the Keras model.")
+                    raise Fail(f"{what}: the parameters of {name!r} disagree with the Keras model.")
         return "Part 5 hidden checks passed."
     return Probe(calls, {}, judge, hidden=True)
 

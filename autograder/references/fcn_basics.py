@@ -1,112 +1,34 @@
 """Trusted checks of ``fcn_basics``: one per grade cell, the same cases the notebook's
-visible and hidden tests check, on inputs drawn fresh for every grading run."""
+visible and hidden tests check, on inputs drawn fresh for every grading run. The sizes,
+Dice, the soft Dice loss and the FCN's outputs are compared with
+``autograder/references/numpy_reference.py``; the FCN's checks are shared with
+sliding_window_vs_fcn (``slide_fcn.py``)."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
 from autograder.references import Call, Fail, Probe, Results
-from autograder.references._plain import fcn_visible_probe, random_weights
+from autograder.references import numpy_reference as ref
+from autograder.references.harness_data import array, integer, python_float, value
+from autograder.references.numpy_reference import fcn_forward, fcn_weights
+from autograder.references.slide_fcn import fcn_hidden_probe, fcn_visible_probe
 
-# What `isinstance(x, float)` accepts, as the notebook tests it: numpy.float64 subclasses float.
-FLOAT_TYPES = {"builtins.float", "numpy.float64"}
-
-
-# ----------------------------------------------------------------------------- references
-def conv_size(n, k, s, padding):
-    return (n - k) // s + 1 if padding == "valid" else math.ceil(n / s)
-
-
-def conv_transpose_size(n, k, s, padding):
-    return n * s + max(k - s, 0) if padding == "valid" else n * s
+__all__ = ["CHECKS", "fcn_forward", "fcn_weights"]     # the FCN reference, as tests/autograder import it
 
 
 def fcn_shapes(h, w, c):
+    """``fcn_upscaling_shapes``: (height, width, channels) after each of the 9 layers."""
     h8, w8 = h // 2 // 2 // 2, w // 2 // 2 // 2
     return [(h, w, 40), (h // 2, w // 2, 40), (h // 2, w // 2, 40), (h // 4, w // 4, 40),
             (h // 4, w // 4, 80), (h8, w8, 80), (8 * h8, 8 * w8, 80), (8 * h8, 8 * w8, c), (8 * h8, 8 * w8, c)]
 
 
-def dice(t, p):
-    t, p = np.asarray(t).astype(bool), np.asarray(p).astype(bool)
-    total = t.sum() + p.sum()
-    return 1.0 if total == 0 else 2.0 * np.logical_and(t, p).sum() / total
-
-
-def soft_dice(t, p, s):
-    t, p = t.astype(np.float64), p.astype(np.float64)
-    inter = (t * p).sum(axis=(1, 2))
-    den = (t ** 2).sum(axis=(1, 2)) + (p ** 2).sum(axis=(1, 2))
-    return (1 - (2 * inter + s) / (den + s)).mean(axis=-1)
-
-
-def _conv_same(x, kernel, bias):
-    k = kernel.shape[0]
-    before, after = (k - 1) // 2, (k - 1) - (k - 1) // 2      # Keras/TF 'same' padding
-    xp = np.pad(x, ((0, 0), (before, after), (before, after), (0, 0)))
-    b, h, w, _ = x.shape
-    out = np.zeros((b, h, w, kernel.shape[-1]))
-    for di in range(k):
-        for dj in range(k):
-            out += xp[:, di:di + h, dj:dj + w, :] @ kernel[di, dj]
-    return out + bias
-
-
-def _pool(x):
-    b, h, w, c = x.shape
-    x = x[:, :h // 2 * 2, :w // 2 * 2]
-    return x.reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
-
-
-def fcn_forward(page, weights):
-    """The slide's FCN in NumPy (float64) with the given weights."""
-    k1, b1, k2, b2, k3, b3, k4, b4 = [w.astype(np.float64) for w in weights]
-    x = page.astype(np.float64)
-    for kernel, bias in ((k1, b1), (k2, b2), (k3, b3)):
-        x = _pool(np.maximum(_conv_same(x, kernel, bias), 0))
-    x = x.repeat(8, axis=1).repeat(8, axis=2)
-    logits = x @ k4[0, 0] + b4
-    e = np.exp(logits - logits.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
-
-
-def fcn_weights(rng, num_classes):
-    return random_weights(rng, [(3, 3, 1, 40), (40,), (4, 4, 40, 40), (40,), (4, 4, 40, 80), (80,),
-                                (1, 1, 80, num_classes), (num_classes,)])
-
-
-# ----------------------------------------------------------------------------- helpers
-def _scalar_int(results: Results, name: str, what: str) -> int:
-    value = results.array(name, what)
-    # As the notebook's tests (``got == expected``): any real number equal to the size.
-    if value.shape != () or value.dtype.kind not in "iuf":
-        raise Fail(f"{what} should return an int, got a {results.kind(name) or 'value'}"
-                   + ("" if results.hidden else f" of shape {value.shape}") + ".")
-    number = float(value)
-    return int(number) if number.is_integer() else number
-
-
-def _float(results: Results, name: str, what: str) -> float:
-    value = results.array(name, what)
-    if value.shape != () or value.dtype.kind != "f" or results.kind(name) not in FLOAT_TYPES:
-        raise Fail(f"{what} should return a Python float, got a {results.kind(name) or 'value'}.")
-    return float(value)
-
-
 def _shapes(results: Results, name: str, what: str) -> list[tuple[int, ...]]:
-    value = results.array(name, what)
-    if value.dtype.kind not in "iuf" or value.ndim != 2 or value.shape[1] != 3:
+    got = results.array(name, what)
+    if got.dtype.kind not in "iuf" or got.ndim != 2 or got.shape[1] != 3:
         raise Fail(f"{what} should return a list of (height, width, channels) tuples of ints.")
-    return [tuple(float(v) for v in row) for row in value]
-
-
-def _layers(results: Results, name: str, what: str) -> dict:
-    entry = results.entry(name, what)
-    if not isinstance(entry.get("layers"), list):      # only a keras.Model is described by its layers
-        raise Fail(f"{what} should return a keras.Model.")
-    return entry
+    return [tuple(float(v) for v in row) for row in got]
 
 
 # ----------------------------------------------------------------------------- checks
@@ -121,14 +43,14 @@ LECTURE_EXAMPLES = [
 
 
 def dimensions_visible(rng) -> Probe:
-    calls = [Call(f"ex{i}", fn, [{"value": n}, {"value": k}, {"value": s}, {"value": p}])
+    calls = [Call(f"ex{i}", fn, [value(n), value(k), value(s), value(p)])
              for i, (fn, n, k, s, p, _, _) in enumerate(LECTURE_EXAMPLES)]
-    calls.append(Call("shapes", "fcn_upscaling_shapes", [{"value": 256}, {"value": 256}], {"num_classes": {"value": 4}}))
+    calls.append(Call("shapes", "fcn_upscaling_shapes", [value(256), value(256)], {"num_classes": value(4)}))
 
     def judge(r: Results) -> str:
         for i, (fn, n, k, s, p, want, slide) in enumerate(LECTURE_EXAMPLES):
             what = f"{fn}({n}, kernel_size={k}, stride={s}, padding={p!r})"
-            got = _scalar_int(r, f"ex{i}", what)
+            got = integer(r, f"ex{i}", what)
             if got != want:
                 raise Fail(f"{what} returned {got}; the lecture slide '{slide}' gives {want}.")
         shapes = _shapes(r, "shapes", "fcn_upscaling_shapes(256, 256, num_classes=4)")
@@ -149,19 +71,20 @@ def dimensions_hidden(rng) -> Probe:
         padding = str(rng.choice(["valid", "same"]))
         if padding == "valid" and k > n:
             continue
-        args = [{"value": n}, {"value": k}, {"value": s}, {"value": padding}]
+        args = [value(n), value(k), value(s), value(padding)]
         calls.append(Call(f"c{i}", "conv_output_size", args))
-        expected[f"c{i}"] = (conv_size(n, k, s, padding), f"conv_output_size with padding={padding!r}")
+        expected[f"c{i}"] = (ref.conv_output_size(n, k, s, padding), f"conv_output_size with padding={padding!r}")
         calls.append(Call(f"t{i}", "conv_transpose_output_size", args))
-        expected[f"t{i}"] = (conv_transpose_size(n, k, s, padding), f"conv_transpose_output_size with padding={padding!r}")
+        expected[f"t{i}"] = (ref.conv_transpose_output_size(n, k, s, padding),
+                             f"conv_transpose_output_size with padding={padding!r}")
     pages = [(int(rng.integers(9, 200)), int(rng.integers(9, 200)), int(rng.integers(2, 7))) for _ in range(3)]
     pages.append((int(rng.integers(2, 25)) * 8 + 3, int(rng.integers(2, 25)) * 8 + 5, 3))   # not multiples of 8
     for j, (h, w, c) in enumerate(pages):
-        calls.append(Call(f"s{j}", "fcn_upscaling_shapes", [{"value": h}, {"value": w}, {"value": c}]))
+        calls.append(Call(f"s{j}", "fcn_upscaling_shapes", [value(h), value(w), value(c)]))
 
     def judge(r: Results) -> str:
         for name, (want, what) in expected.items():
-            if _scalar_int(r, name, what) != want:
+            if integer(r, name, what) != want:
                 raise Fail(f"{what} is wrong for some sizes, kernels and strides.")
         for j, (h, w, c) in enumerate(pages):
             if _shapes(r, f"s{j}", "fcn_upscaling_shapes") != fcn_shapes(h, w, c):
@@ -174,17 +97,17 @@ def dice_visible(rng) -> Probe:
     a = np.array([[1, 1, 0], [0, 1, 0], [0, 0, 0]])
     b = np.array([[1, 0, 0], [0, 1, 1], [0, 0, 0]])
     arrays = {"a": a, "b": b, "not_a": 1 - a}
-    calls = [Call("ab", "dice_coefficient", [{"array": "a"}, {"array": "b"}]),
-             Call("aa", "dice_coefficient", [{"array": "a"}, {"array": "a"}]),
-             Call("disjoint", "dice_coefficient", [{"array": "a"}, {"array": "not_a"}])]
+    calls = [Call("ab", "dice_coefficient", [array("a"), array("b")]),
+             Call("aa", "dice_coefficient", [array("a"), array("a")]),
+             Call("disjoint", "dice_coefficient", [array("a"), array("not_a")])]
 
     def judge(r: Results) -> str:
-        got = _float(r, "ab", "dice_coefficient on the 3x3 example")
+        got = python_float(r, "ab", "dice_coefficient on the 3x3 example")
         if abs(got - 4 / 6) > 1e-9:
             raise Fail(f"Dice of the 3x3 example should be 4/6 = 0.6667, got {got:.4f}. Check 2*|A∩B| / (|A|+|B|).")
-        if _float(r, "aa", "dice_coefficient(A, A)") != 1.0:
+        if python_float(r, "aa", "dice_coefficient(A, A)") != 1.0:
             raise Fail("A mask compared with itself should have Dice 1.0.")
-        if _float(r, "disjoint", "dice_coefficient of disjoint masks") != 0.0:
+        if python_float(r, "disjoint", "dice_coefficient of disjoint masks") != 0.0:
             raise Fail("Disjoint masks should have Dice 0.0.")
         return "Part 2 visible checks passed."
     return Probe(calls, arrays, judge)
@@ -197,23 +120,23 @@ def dice_hidden(rng) -> Probe:
         t, p = rng.random(shape) < rng.random(), rng.random(shape) < rng.random()
         dtype = [bool, np.uint8, np.float32][i % 3]
         arrays[f"t{i}"], arrays[f"p{i}"] = t.astype(dtype), p.astype(dtype)
-        calls.append(Call(f"d{i}", "dice_coefficient", [{"array": f"t{i}"}, {"array": f"p{i}"}]))
-        expected[f"d{i}"] = dice(t, p)
+        calls.append(Call(f"d{i}", "dice_coefficient", [array(f"t{i}"), array(f"p{i}")]))
+        expected[f"d{i}"] = ref.dice_coefficient(t, p)
     side = int(rng.integers(2, 9))
     arrays["empty"], arrays["full"] = np.zeros((side, side), np.uint8), np.ones((side, side))
-    calls += [Call("empty", "dice_coefficient", [{"array": "empty"}, {"array": "empty"}]),
-              Call("empty_full", "dice_coefficient", [{"array": "empty"}, {"array": "full"}])]
+    calls += [Call("empty", "dice_coefficient", [array("empty"), array("empty")]),
+              Call("empty_full", "dice_coefficient", [array("empty"), array("full")])]
 
     def judge(r: Results) -> str:
         # The conventions first: random masks can be empty too, and the specific message
         # says more than "wrong for random masks".
-        got = _float(r, "empty", "dice_coefficient of two empty masks")
+        got = python_float(r, "empty", "dice_coefficient of two empty masks")
         if got != 1.0:
             raise Fail("Two empty masks should give Dice 1.0 (the documented convention), not nan or 0.")
-        if _float(r, "empty_full", "dice_coefficient") != 0.0:
+        if python_float(r, "empty_full", "dice_coefficient") != 0.0:
             raise Fail("An empty ground truth with a full prediction should give 0.0.")
         for name, want in expected.items():
-            got = _float(r, name, "dice_coefficient")
+            got = python_float(r, name, "dice_coefficient")
             if not abs(got - want) < 1e-6:
                 raise Fail("dice_coefficient is wrong for random masks of several shapes and dtypes.")
         return "Part 2 hidden checks passed."
@@ -234,8 +157,8 @@ def soft_dice_visible(rng) -> Probe:
     labels = np.array([[[0, 1], [2, 1]], [[2, 2], [0, 0]]])
     one_hot = np.eye(3, dtype="float32")[labels]
     arrays = {"t": one_hot, "uniform": np.full_like(one_hot, 1 / 3)}
-    calls = [Call("perfect", "soft_dice_loss", [{"array": "t"}, {"array": "t"}]),
-             Call("uniform", "soft_dice_loss", [{"array": "t"}, {"array": "uniform"}])]
+    calls = [Call("perfect", "soft_dice_loss", [array("t"), array("t")]),
+             Call("uniform", "soft_dice_loss", [array("t"), array("uniform")])]
 
     def judge(r: Results) -> str:
         loss = _losses(r, "perfect", 2, "soft_dice_loss")
@@ -251,17 +174,18 @@ def soft_dice_visible(rng) -> Probe:
 def soft_dice_hidden(rng) -> Probe:
     arrays, calls, expected = {}, [], {}
     for i, smooth in enumerate((1.0, 1e-3, float(rng.uniform(0.01, 2.0)))):
-        batch, h, w, c = int(rng.integers(2, 5)), int(rng.integers(3, 9)), int(rng.integers(3, 9)), int(rng.integers(2, 6))
+        batch, h, w = int(rng.integers(2, 5)), int(rng.integers(3, 9)), int(rng.integers(3, 9))
+        c = int(rng.integers(2, 6))
         t = np.eye(c, dtype="float32")[rng.integers(0, c, size=(batch, h, w))]
         logits = rng.normal(size=(batch, h, w, c))
         p = (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)).astype("float32")
         arrays[f"t{i}"], arrays[f"p{i}"] = t, p
-        calls.append(Call(f"l{i}", "soft_dice_loss", [{"array": f"t{i}"}, {"array": f"p{i}"}], {"smooth": {"value": smooth}}))
-        expected[f"l{i}"] = (batch, soft_dice(t, p, smooth))
+        calls.append(Call(f"l{i}", "soft_dice_loss", [array(f"t{i}"), array(f"p{i}")], {"smooth": value(smooth)}))
+        expected[f"l{i}"] = (batch, ref.soft_dice_loss(t, p, smooth))
     empty = np.zeros((1, 4, 4, 2), dtype="float32")
     empty[..., 0] = 1.0
     arrays["empty"] = empty
-    calls.append(Call("empty", "soft_dice_loss", [{"array": "empty"}, {"array": "empty"}]))
+    calls.append(Call("empty", "soft_dice_loss", [array("empty"), array("empty")]))
 
     def judge(r: Results) -> str:
         for name, (batch, want) in expected.items():
@@ -280,38 +204,11 @@ def fcn_visible(rng) -> Probe:
     return fcn_visible_probe((rng.random((1, 64, 64, 1)) < 0.3).astype("float32"), part=4)
 
 
-SLIDE_LAYERS = ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "UpSampling2D", "Conv2D"]
-
-
 def fcn_hidden(rng) -> Probe:
     classes = int(rng.integers(2, 6))
     weights = fcn_weights(rng, classes)
     page = (rng.random((2, 48, 80, 1)) < rng.uniform(0.1, 0.5)).astype("float32")
-    arrays = {f"w{i}": w for i, w in enumerate(weights)}
-    arrays["page"] = page
-    calls = [Call("model", "build_fcn_upscaling", [], {"num_classes": {"value": classes}}, kind="keras_model",
-                  weights=[f"w{i}" for i in range(len(weights))], page="page")]
-    want_params = (9 * 40 + 40) + (16 * 40 * 40 + 40) + (16 * 40 * 80 + 80) + (80 * classes + classes)
-
-    def judge(r: Results) -> str:
-        entry = _layers(r, "model", "build_fcn_upscaling")
-        core = [layer for layer in entry["layers"] if layer.get("class") not in ("InputLayer", "Activation")]
-        if [layer.get("class") for layer in core] != SLIDE_LAYERS:
-            raise Fail("The layers are not those of the slide.")
-        convs = [layer.get("config", {}) for layer in core if layer.get("class") == "Conv2D"]
-        settings = [(c.get("filters"), list(c.get("kernel_size") or []), c.get("padding")) for c in convs[:3]]
-        if settings != [(40, [3, 3], "same"), (40, [4, 4], "same"), (80, [4, 4], "same")]:
-            raise Fail("Filters, kernel sizes or padding of the encoder differ from the slide.")
-        if entry.get("params") != want_params:
-            raise Fail("The number of parameters differs from the slide's network.")
-        out = r.array("model", "The model with the grader's weights")
-        if out.shape != page.shape[:3] + (classes,):
-            raise Fail("The model must accept pages of any size (multiples of 8) and keep their size.")
-        if out.dtype.kind != "f" or not np.allclose(out, fcn_forward(page, weights), atol=1e-4):
-            raise Fail("With the same weights, the model's outputs differ from the slide's network "
-                       "(check the activations, the pooling, the up-scaling and the final softmax).")
-        return "Part 4 hidden checks passed."
-    return Probe(calls, arrays, judge, hidden=True)
+    return fcn_hidden_probe(page, weights, classes, part=4)
 
 
 CHECKS = {

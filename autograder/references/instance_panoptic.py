@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.references import Call, Fail, Probe, Results
-from autograder.references._plain import array, json_value, value
+from autograder.references.harness_data import array, json_value, value
 
 
 # ----------------------------------------------------------------------------- references
@@ -254,7 +254,8 @@ def merge_visible(rng) -> Probe:
     stuff[2:] = 2
     masks = np.stack([box_mask(1, 0, 4, 3, (4, 6)), box_mask(1, 2, 4, 5, (4, 6)), box_mask(1, 1, 4, 4, (4, 6)),
                       box_mask(0, 5, 1, 6, (4, 6))])
-    arrays = {"stuff": stuff, "masks": masks, "classes": np.array([3, 3, 3, 4]), "scores": np.array([0.6, 0.9, 0.5, 0.1])}
+    arrays = {"stuff": stuff, "masks": masks, "classes": np.array([3, 3, 3, 4]),
+              "scores": np.array([0.6, 0.9, 0.5, 0.1])}
     calls = [Call("a", "merge_panoptic", [array("stuff"), array("masks"), array("classes"), array("scores")])]
     want = np.array([[1000, 1000, 1000, 1000, 1000, 4001],
                      [3002, 3002, 3001, 3001, 3001, 1000],
@@ -330,8 +331,8 @@ def pq_visible(rng) -> Probe:
         got = _triple(r, "b", "panoptic_quality")
         want = ((10 / 12) / 2, (10 / 12) / 2, 1 / 2)
         if not np.allclose(got, want):
-            raise Fail("With void: class 1 IoU 10/12 (its predicted pixel on void, (2, 3), leaves the union), car 2001 is "
-                       "an FP (half on void, not more), car 3001 is ignored (all on void): "
+            raise Fail("With void: class 1 IoU 10/12 (its predicted pixel on void, (2, 3), leaves the union), "
+                       "car 2001 is an FP (half on void, not more), car 3001 is ignored (all on void): "
                        f"expected {_round(want)}, got {_round(got)}.")
         return "Part 4 visible checks passed."
     return Probe(calls, arrays, judge)

@@ -1,7 +1,8 @@
 """Trusted checks of ``losses_metrics``: one per grade cell, the cases of the notebook's
 visible and hidden tests, on inputs drawn fresh for every grading run. The student's
-functions return plain numbers and arrays; the expected values are computed here with
-independent NumPy references (confusion matrix, per-pixel loops written as array code).
+functions return plain numbers and arrays; the expected values are computed with the
+trusted side's NumPy references (``numpy_reference.py``: Dice, IoU, mean IoU from the
+confusion matrix, the soft Dice loss) and the class weights and weighted cross-entropy here.
 
 What plain data cannot show: whether a loss is differentiable. The two Keras losses must
 return a tensor (not a NumPy array), which rules out the NumPy implementations that would
@@ -15,10 +16,9 @@ import math
 import numpy as np
 
 from autograder.references import Call, Fail, Probe, Results
-from autograder.references._plain import array, value
+from autograder.references import numpy_reference as ref
+from autograder.references.harness_data import array, python_float, value
 
-# What `isinstance(x, float)` accepts, as the notebook tests it: numpy.float64 subclasses float.
-FLOAT_TYPES = {"builtins.float", "numpy.float64"}
 EPSILON = 1e-7          # the probability floor of the weighted cross-entropy (as Keras)
 
 EXAMPLE_A = np.array([[1, 1, 0], [0, 1, 0], [0, 0, 0]])
@@ -26,39 +26,6 @@ EXAMPLE_B = np.array([[1, 0, 0], [0, 1, 1], [0, 0, 0]])
 
 
 # ----------------------------------------------------------------------------- references
-def dice(t, p) -> float:
-    t, p = np.asarray(t).astype(bool), np.asarray(p).astype(bool)
-    total = int(t.sum()) + int(p.sum())
-    return 1.0 if total == 0 else 2.0 * int((t & p).sum()) / total
-
-
-def iou(t, p) -> float:
-    t, p = np.asarray(t).astype(bool), np.asarray(p).astype(bool)
-    union = int((t | p).sum())
-    return 1.0 if union == 0 else int((t & p).sum()) / union
-
-
-def mean_iou(t, p, k, ignore=None) -> float:
-    """Mean IoU over the classes present in truth or prediction, from the confusion matrix."""
-    t, p = np.asarray(t).ravel().astype(np.int64), np.asarray(p).ravel().astype(np.int64)
-    if ignore is not None:
-        keep = t != ignore
-        t, p = t[keep], p[keep]
-    confusion = np.zeros((k, k), dtype=np.int64)
-    np.add.at(confusion, (t, p), 1)
-    tp = np.diag(confusion)
-    union = confusion.sum(0) + confusion.sum(1) - tp
-    present = union > 0
-    return float(np.mean(tp[present] / union[present])) if present.any() else float("nan")
-
-
-def soft_dice(t, p, smooth) -> np.ndarray:
-    t, p = np.asarray(t, np.float64), np.asarray(p, np.float64)
-    inter = (t * p).sum(axis=(1, 2))
-    den = (t ** 2).sum(axis=(1, 2)) + (p ** 2).sum(axis=(1, 2))
-    return 1.0 - ((2 * inter + smooth) / (den + smooth)).mean(axis=-1)
-
-
 def median_weights(frequencies) -> np.ndarray:
     f = np.asarray(frequencies, np.float64)
     present = f > 0
@@ -76,13 +43,6 @@ def weighted_ce(labels, probabilities, weights) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- helpers
-def _float(r: Results, name: str, what: str) -> float:
-    got = r.array(name, what)
-    if got.shape != () or got.dtype.kind != "f" or r.kind(name) not in FLOAT_TYPES:
-        raise Fail(f"{what} should return a Python float, got a {r.kind(name) or 'value'}.")
-    return float(got)
-
-
 def _per_image(r: Results, name: str, batch: int, what: str) -> np.ndarray:
     """A loss of shape (batch,), returned as a tensor (keras.ops), finite."""
     got = r.array(name, what)
@@ -124,18 +84,18 @@ def _overlap_visible(function, name, reference, example_value, formula, part):
         calls = [Call(key, function, [array(t), array(p)]) for key, (t, p) in pairs.items()]
 
         def judge(r: Results) -> str:
-            got = _float(r, "ab", f"{function} on the 3x3 example")
+            got = python_float(r, "ab", f"{function} on the 3x3 example")
             if not math.isclose(got, example_value):
                 raise Fail(f"{name} of the 3x3 example should be {example_value:.4f} ({formula}), got {got:.4f}.")
-            if not math.isclose(_float(r, "aa", f"{function}(A, A)"), 1.0):
+            if not math.isclose(python_float(r, "aa", f"{function}(A, A)"), 1.0):
                 raise Fail(f"Identical masks should give {name} 1.0.")
-            if not math.isclose(_float(r, "disjoint", f"{function} of disjoint masks"), 0.0, abs_tol=1e-12):
+            if not math.isclose(python_float(r, "disjoint", f"{function} of disjoint masks"), 0.0, abs_tol=1e-12):
                 raise Fail(f"Disjoint masks should give {name} 0.0.")
-            if _float(r, "empty", f"{function} of two empty masks") != 1.0:
+            if python_float(r, "empty", f"{function} of two empty masks") != 1.0:
                 raise Fail(f"Two empty masks should give {name} 1.0 (the convention), not nan or 0.")
-            if not math.isclose(_float(r, "empty_a", function), 0.0, abs_tol=1e-12):
+            if not math.isclose(python_float(r, "empty_a", function), 0.0, abs_tol=1e-12):
                 raise Fail("An empty true mask and a non-empty prediction should give 0.0.")
-            if not math.isclose(_float(r, "bool", f"{function} on bool masks"), example_value):
+            if not math.isclose(python_float(r, "bool", f"{function} on bool masks"), example_value):
                 raise Fail(f"bool masks should give the same {example_value:.4f}.")
             return f"Part {part} visible checks passed."
         return Probe(calls, arrays, judge)
@@ -154,14 +114,14 @@ def _overlap_hidden(function, name, reference, part):
                   Call("big", function, [array("big"), array("big")])]
 
         def judge(r: Results) -> str:
-            if _float(r, "empty", f"{function} of two empty masks") != 1.0:
+            if python_float(r, "empty", f"{function} of two empty masks") != 1.0:
                 raise Fail(f"Two empty masks must give {name} 1.0.")
-            if _float(r, "full_empty", function) != 0.0:
+            if python_float(r, "full_empty", function) != 0.0:
                 raise Fail("A full true mask and an empty prediction must give 0.0.")
             for key, want in expected.items():
-                if not math.isclose(_float(r, key, function), want, rel_tol=1e-9, abs_tol=1e-12):
+                if not math.isclose(python_float(r, key, function), want, rel_tol=1e-9, abs_tol=1e-12):
                     raise Fail(f"{function} is wrong for random masks of several shapes, densities and dtypes.")
-            if not math.isclose(_float(r, "big", function), 1.0):
+            if not math.isclose(python_float(r, "big", function), 1.0):
                 raise Fail(f"Two identical uint8 masks of 900 pixels must give {name} 1.0 "
                            "(uint8 arithmetic wraps around at 255: count with np.count_nonzero or convert first).")
             return f"Part {part} hidden checks passed."
@@ -175,23 +135,24 @@ def mean_iou_visible(rng) -> Probe:
     p = np.array([[0, 1, 1], [0, 1, 1], [2, 0, 1]])
     arrays = {"t": t, "p": p, "t2": t[:2], "p2": p[:2], "all_ignored": np.full((2, 2), 255),
               "zeros": np.zeros((2, 2), dtype=int)}
-    calls = [Call("example", "mean_iou", [array("t"), array("p")], {"num_classes": value(4), "ignore_label": value(255)}),
+    with_ignore = {"num_classes": value(4), "ignore_label": value(255)}
+    calls = [Call("example", "mean_iou", [array("t"), array("p")], with_ignore),
              Call("rows", "mean_iou", [array("t2"), array("p2")], {"num_classes": value(4)}),
-             Call("perfect", "mean_iou", [array("t"), array("t")], {"num_classes": value(4), "ignore_label": value(255)}),
+             Call("perfect", "mean_iou", [array("t"), array("t")], with_ignore),
              Call("ignored", "mean_iou", [array("all_ignored"), array("zeros")],
                   {"num_classes": value(4), "ignore_label": value(255)})]
 
     def judge(r: Results) -> str:
-        got = _float(r, "example", "mean_iou")
+        got = python_float(r, "example", "mean_iou")
         if not math.isclose(got, (0.5 + 0.75 + 0.5) / 3):
             raise Fail(f"The 3x3 example should give (2/4 + 3/4 + 1/2) / 3 = 0.5833, got {got:.4f}: "
                        "0.5333 means the ignored pixel was counted; 0.4375 means the absent class 3 was counted as 0.")
-        got = _float(r, "rows", "mean_iou")
+        got = python_float(r, "rows", "mean_iou")
         if not math.isclose(got, (2 / 3 + 3 / 4) / 2):
             raise Fail(f"The top two rows (no ignore label) should give (2/3 + 3/4) / 2 = 0.7083, got {got:.4f}.")
-        if not math.isclose(_float(r, "perfect", "mean_iou"), 1.0):
+        if not math.isclose(python_float(r, "perfect", "mean_iou"), 1.0):
             raise Fail("A perfect prediction should give 1.0.")
-        if not math.isnan(_float(r, "ignored", "mean_iou")):
+        if not math.isnan(python_float(r, "ignored", "mean_iou")):
             raise Fail("If every pixel is ignored, no class is left: expected nan.")
         return "Part 3 visible checks passed."
     return Probe(calls, arrays, judge)
@@ -207,17 +168,19 @@ def mean_iou_hidden(rng) -> Probe:
         if ignore is not None:
             t = np.where(rng.random(shape) < 0.2, ignore, t)
         arrays[f"t{i}"], arrays[f"p{i}"] = t, p
-        kwargs = {"num_classes": value(k)} if ignore is None else {"num_classes": value(k), "ignore_label": value(ignore)}
+        kwargs = {"num_classes": value(k)}
+        if ignore is not None:
+            kwargs["ignore_label"] = value(ignore)
         calls.append(Call(f"m{i}", "mean_iou", [array(f"t{i}"), array(f"p{i}")], kwargs))
-        expected[f"m{i}"] = mean_iou(t, p, k, ignore)
+        expected[f"m{i}"] = ref.mean_iou(t, p, k, ignore)
     arrays["only_t"], arrays["only_p"] = np.zeros((2, 2), int), np.array([[0, 1], [0, 0]])
     calls.append(Call("only_predicted", "mean_iou", [array("only_t"), array("only_p")], {"num_classes": value(3)}))
 
     def judge(r: Results) -> str:
         for key, want in expected.items():
-            if not math.isclose(_float(r, key, "mean_iou"), want, rel_tol=1e-9):
+            if not math.isclose(python_float(r, key, "mean_iou"), want, rel_tol=1e-9):
                 raise Fail("mean_iou is wrong for random label maps with absent classes and ignore labels.")
-        if not math.isclose(_float(r, "only_predicted", "mean_iou"), (3 / 4 + 0.0) / 2):
+        if not math.isclose(python_float(r, "only_predicted", "mean_iou"), (3 / 4 + 0.0) / 2):
             raise Fail("A class that is only predicted (absent from the truth) has IoU 0 and must count in the mean.")
         return "Part 3 hidden checks passed."
     return Probe(calls, arrays, judge, hidden=True)
@@ -266,10 +229,10 @@ def soft_dice_hidden(rng) -> Probe:
         p[..., -1] = 0.0
         arrays[f"t{i}"], arrays[f"p{i}"] = t, p
         calls.append(Call(f"l{i}", "soft_dice_loss", [array(f"t{i}"), array(f"p{i}")], {"smooth": value(smooth)}))
-        expected[f"l{i}"] = (b, smooth, soft_dice(t, p, smooth))
+        expected[f"l{i}"] = (b, ref.soft_dice_loss(t, p, smooth))
 
     def judge(r: Results) -> str:
-        for key, (b, smooth, want) in expected.items():
+        for key, (b, want) in expected.items():
             got = _per_image(r, key, b, "soft_dice_loss")
             if not np.all(np.isfinite(got)):
                 raise Fail("soft_dice_loss gave nan or inf for a class absent from target and prediction: "
@@ -379,17 +342,18 @@ def weighted_ce_hidden(rng) -> Probe:
                            "clip the probabilities to [1e-7, 1] before the log.")
             if not np.allclose(got, want, rtol=1e-4, atol=1e-4):
                 raise Fail("weighted_crossentropy is wrong for random labels (as ints and as floats), probabilities "
-                           "and class weights: the weight of each pixel's TRUE class, the mean over its image's pixels.")
+                           "and class weights: the weight of each pixel's TRUE class, the mean over its image's "
+                           "pixels.")
         return "Part 6 hidden checks passed."
     return Probe(calls, arrays, judge, hidden=True)
 
 
 CHECKS = {
-    "test_dice_visible": _overlap_visible("dice_coefficient", "Dice", dice, 4 / 6,
+    "test_dice_visible": _overlap_visible("dice_coefficient", "Dice", ref.dice_coefficient, 4 / 6,
                                           "2*|A and B| / (|A|+|B|) = 2*2 / (3+3)", 1),
-    "test_dice_hidden": _overlap_hidden("dice_coefficient", "Dice", dice, 1),
-    "test_iou_visible": _overlap_visible("iou_score", "IoU", iou, 0.5, "|A and B| / |A or B| = 2/4", 2),
-    "test_iou_hidden": _overlap_hidden("iou_score", "IoU", iou, 2),
+    "test_dice_hidden": _overlap_hidden("dice_coefficient", "Dice", ref.dice_coefficient, 1),
+    "test_iou_visible": _overlap_visible("iou_score", "IoU", ref.iou_score, 0.5, "|A and B| / |A or B| = 2/4", 2),
+    "test_iou_hidden": _overlap_hidden("iou_score", "IoU", ref.iou_score, 2),
     "test_mean_iou_visible": mean_iou_visible,
     "test_mean_iou_hidden": mean_iou_hidden,
     "test_soft_dice_visible": soft_dice_visible,

@@ -9,20 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.references import Call, Fail, Probe, Results
-from autograder.references._plain import (
-    activation,
-    array,
-    conv_same,
-    conv_transpose,
-    items,
-    max_pool,
-    model_entry,
-    pair,
-    pair_of,
-    random_weights,
-    softmax,
-    value,
-)
+from autograder.references import numpy_reference as ref
+from autograder.references.harness_data import activation, array, items, model_entry, pair, pair_of, value
 
 
 # ----------------------------------------------------------------------------- references
@@ -39,21 +27,20 @@ def skip_weight_shapes(classes, channels, transposed):
 
 def skip_forward(page, weights, transposed):
     w = [v.astype(np.float64) for v in weights]
-    relu = lambda v: np.maximum(v, 0)   # noqa: E731
-    c1 = relu(conv_same(page.astype(np.float64), w[0], w[1]))
-    c2 = relu(conv_same(max_pool(c1), w[2], w[3]))
-    c3 = relu(conv_same(max_pool(c2), w[4], w[5]))
-    f = relu(max_pool(c3) @ w[6][0, 0] + w[7])
-    f = relu(f @ w[8][0, 0] + w[9])
+    c1 = ref.relu(ref.conv2d_same(page.astype(np.float64), w[0], w[1]))
+    c2 = ref.relu(ref.conv2d_same(ref.max_pool2d(c1), w[2], w[3]))
+    c3 = ref.relu(ref.conv2d_same(ref.max_pool2d(c2), w[4], w[5]))
+    f = ref.relu(ref.max_pool2d(c3) @ w[6][0, 0] + w[7])
+    f = ref.relu(f @ w[8][0, 0] + w[9])
     rest = w[10:]
     for skip in (c3, c2, c1):
         if transposed:
             kernel, bias, rest = rest[0], rest[1], rest[2:]
-            up = conv_transpose(f, kernel, 2, "same") + bias
+            up = ref.conv2d_transpose(f, kernel, 2, "same") + bias
         else:
-            up = f.repeat(2, axis=1).repeat(2, axis=2)
+            up = ref.upscale(f, 2)
         f = np.concatenate([up, skip], axis=-1)
-    return softmax(f @ rest[0][0, 0] + rest[1])
+    return ref.softmax(f @ rest[0][0, 0] + rest[1])
 
 
 def skip_params(classes, channels, transposed):
@@ -102,7 +89,7 @@ def _model_hidden(function, transposed, part):
 
     def make(rng) -> Probe:
         classes, channels = int(rng.integers(2, 7)), int(rng.integers(2, 4))
-        weights = random_weights(rng, skip_weight_shapes(classes, channels, transposed))
+        weights = ref.random_weights(rng, skip_weight_shapes(classes, channels, transposed))
         page = rng.random((2, 40, 72, channels)).astype("float32")
         arrays = {f"w{i}": v for i, v in enumerate(weights)}
         arrays["page"] = page
@@ -191,24 +178,30 @@ def conv_transpose_visible(rng) -> Probe:
         if not np.allclose(got[0, :, :, 0], want):
             raise Fail(f"Where the stamps overlap they must add up:\n{want}\ngot\n{got[0, :, :, 0]}")
         got = _transpose_result(r, "c", "conv2d_transpose_numpy")
-        want = conv_transpose(x3.astype(np.float64), k3.astype(np.float64), 2, "same")
+        want = ref.conv2d_transpose(x3.astype(np.float64), k3.astype(np.float64), 2, "same")
         if got.shape != want.shape:
-            raise Fail(f"3x4x2 input, 3 filters, 3x3, stride 2, 'same': Keras gives shape {want.shape}, you {got.shape}.")
+            raise Fail(f"3x4x2 input, 3 filters, 3x3, stride 2, 'same': Keras gives shape {want.shape}, "
+                       f"you {got.shape}.")
         if not np.allclose(got, want, atol=1e-4):
-            raise Fail(f"3x4x2 input, 3x3, stride 2, 'same': differs from Keras by up to {np.abs(got - want).max():.3g} "
+            raise Fail("3x4x2 input, 3x3, stride 2, 'same': differs from Keras by up to "
+                       f"{np.abs(got - want).max():.3g} "
                        "(check which rows/columns you crop).")
         return "Part 3 visible checks passed."
     return Probe(calls, arrays, judge)
 
 
 def conv_transpose_hidden(rng) -> Probe:
-    configs = [(2, 3, 5, 2, 3, (3, 3), 1, "valid"), (1, 4, 4, 1, 2, (2, 2), 2, "same"), (1, 3, 2, 3, 1, (4, 4), 2, "same"),
-               (2, 2, 3, 2, 2, (2, 2), 3, "valid"), (1, 3, 3, 1, 1, (1, 1), 2, "same"), (1, 5, 4, 2, 2, (2, 3), (2, 1), "same"),
+    # (batch, height, width, input channels, filters, kernel size, strides, padding)
+    configs = [(2, 3, 5, 2, 3, (3, 3), 1, "valid"), (1, 4, 4, 1, 2, (2, 2), 2, "same"),
+               (1, 3, 2, 3, 1, (4, 4), 2, "same"), (2, 2, 3, 2, 2, (2, 2), 3, "valid"),
+               (1, 3, 3, 1, 1, (1, 1), 2, "same"), (1, 5, 4, 2, 2, (2, 3), (2, 1), "same"),
                (1, 4, 3, 2, 3, (5, 5), 3, "valid"), (2, 6, 5, 1, 2, (3, 2), (1, 3), "valid"),
-               (1, 5, 5, 2, 1, (3, 3), 1, "same"), (1, 2, 2, 4, 2, (4, 4), 3, "same"), (1, 3, 4, 1, 1, (2, 2), 1, "same")]
+               (1, 5, 5, 2, 1, (3, 3), 1, "same"), (1, 2, 2, 4, 2, (4, 4), 3, "same"),
+               (1, 3, 4, 1, 1, (2, 2), 1, "same")]
     for _ in range(3):
         st = int(rng.integers(1, 4)) if rng.random() < 0.6 else (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
-        configs.append((int(rng.integers(1, 3)), int(rng.integers(1, 6)), int(rng.integers(1, 6)), int(rng.integers(1, 4)),
+        configs.append((int(rng.integers(1, 3)), int(rng.integers(1, 6)), int(rng.integers(1, 6)),
+                        int(rng.integers(1, 4)),
                         int(rng.integers(1, 4)), (int(rng.integers(1, 6)), int(rng.integers(1, 6))), st,
                         str(rng.choice(["valid", "same"]))))
     arrays, calls, expected = {}, [], {}
@@ -218,7 +211,7 @@ def conv_transpose_hidden(rng) -> Probe:
         arrays[f"x{i}"], arrays[f"k{i}"] = x, kernel
         calls.append(Call(f"t{i}", "conv2d_transpose_numpy", [array(f"x{i}"), array(f"k{i}")],
                           {"strides": pair(st), "padding": value(pad)}))
-        expected[f"t{i}"] = (conv_transpose(x.astype(np.float64), kernel.astype(np.float64), st, pad), x.shape,
+        expected[f"t{i}"] = (ref.conv2d_transpose(x.astype(np.float64), kernel.astype(np.float64), st, pad), x.shape,
                              kernel.shape, st, pad)
 
     def judge(r: Results) -> str:

@@ -2,28 +2,16 @@
 are compared with pixel-by-pixel NumPy references written here; the classifiers and
 FCNs the student's functions call are the harness's fakes (``linear``, ``centre``,
 ``positional``), whose calls are recorded; the FCN is probed by its layers, parameter
-count and outputs with the grader's weights."""
+count and outputs with the grader's weights (``slide_fcn.py``, shared with fcn_basics)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from autograder.references import Call, Fail, Probe, Results
-from autograder.references._plain import (
-    activation,
-    array,
-    conv_same,
-    fake,
-    fake_calls,
-    fcn_visible_probe,
-    items,
-    max_pool,
-    model_entry,
-    pair_of,
-    random_weights,
-    softmax,
-    value,
-)
+from autograder.references.harness_data import array, fake, fake_calls, items, value
+from autograder.references.numpy_reference import fcn_weights
+from autograder.references.slide_fcn import fcn_hidden_probe, fcn_visible_probe
 
 
 # ----------------------------------------------------------------------------- references
@@ -51,19 +39,6 @@ def reference_sliding_window(weights, page, ps, stride):
     for (r, c), label in zip(centres, labels):
         out[r:r + stride, c:c + stride] = label
     return out
-
-
-def fcn_forward(page, weights):
-    k1, b1, k2, b2, k3, b3, k4, b4 = [w.astype(np.float64) for w in weights]
-    x = page.astype(np.float64)
-    for kernel, bias in ((k1, b1), (k2, b2), (k3, b3)):
-        x = max_pool(np.maximum(conv_same(x, kernel, bias), 0))
-    x = x.repeat(8, axis=1).repeat(8, axis=2)
-    return softmax(x @ k4[0, 0] + b4)
-
-
-def fcn_params(classes, channels):
-    return (9 * channels * 40 + 40) + (16 * 40 * 40 + 40) + (16 * 40 * 80 + 80) + (80 * classes + classes)
 
 
 # ----------------------------------------------------------------------------- Part 1
@@ -192,54 +167,15 @@ def sliding_window_hidden(rng) -> Probe:
 
 
 # ----------------------------------------------------------------------------- Part 3
-SLIDE_LAYERS = ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "UpSampling2D", "Conv2D"]
-
-
 def fcn_visible(rng) -> Probe:
     return fcn_visible_probe(np.zeros((1, 64, 48, 1), dtype="float32"), part=3)
 
 
 def fcn_hidden(rng) -> Probe:
     classes, channels = int(rng.integers(2, 6)), int(rng.integers(2, 4))
-    weights = random_weights(rng, [(3, 3, channels, 40), (40,), (4, 4, 40, 40), (40,), (4, 4, 40, 80), (80,),
-                                   (1, 1, 80, classes), (classes,)])
+    weights = fcn_weights(rng, classes, channels)
     page = rng.random((2, 40, 72, channels)).astype("float32")
-    arrays = {f"w{i}": w for i, w in enumerate(weights)}
-    arrays["page"] = page
-    calls = [Call("m", "build_fcn_upscaling", [], {"num_classes": value(classes), "num_channels": value(channels)},
-                  kind="keras_model", weights=[f"w{i}" for i in range(len(weights))], page="page")]
-
-    def judge(r: Results) -> str:
-        entry = model_entry(r, "m", "build_fcn_upscaling")
-        core = [layer for layer in entry["layers"] if layer.get("class") not in ("InputLayer", "Activation")]
-        if [layer.get("class") for layer in core] != SLIDE_LAYERS:
-            raise Fail("The layers are not those of the slide (kinds or order).")
-        convs = [layer.get("config", {}) for layer in core if layer.get("class") == "Conv2D"]
-        if [(c.get("filters"), pair_of(c.get("kernel_size")), c.get("padding")) for c in convs[:3]] != [
-                (40, (3, 3), "same"), (40, (4, 4), "same"), (80, (4, 4), "same")]:
-            raise Fail("Filters, kernel sizes or padding of the encoder differ from the slide.")
-        if any(activation(c) != "relu" for c in convs[:3]):
-            raise Fail("The encoder's convolutions should use ReLU.")
-        if (convs[3].get("filters"), pair_of(convs[3].get("kernel_size"))) != (classes, (1, 1)):
-            raise Fail("The classifier should be a 1x1 convolution with num_classes filters.")
-        pools = [layer.get("config", {}) for layer in core if layer.get("class") == "MaxPooling2D"]
-        if any(pair_of(p.get("pool_size")) != (2, 2) or pair_of(p.get("strides")) != (2, 2) for p in pools):
-            raise Fail("The poolings should be 2x2 with stride 2.")
-        up = core[6].get("config", {})
-        if pair_of(up.get("size")) != (8, 8) or up.get("interpolation") != "nearest":
-            raise Fail("The up-scaling should be 8x8 with nearest interpolation.")
-        if entry.get("params") != fcn_params(classes, channels):
-            raise Fail("The number of parameters differs from the slide's network.")
-        out = r.array("m", "The model with the grader's weights")
-        if out.shape != page.shape[:3] + (classes,):
-            raise Fail("The model must accept pages of any size (multiples of 8), any batch size and num_channels.")
-        if out.dtype.kind != "f" or not np.allclose(out.sum(-1), 1.0, atol=1e-5):
-            raise Fail("The output must be softmax probabilities.")
-        if not np.allclose(out, fcn_forward(page, weights), atol=1e-4):
-            raise Fail("With the same weights, the model's outputs differ from the slide's network "
-                       "(check the activations, the pooling, the up-scaling and the final softmax).")
-        return "Part 3 hidden checks passed."
-    return Probe(calls, arrays, judge, hidden=True)
+    return fcn_hidden_probe(page, weights, classes, part=3, num_channels=channels, every_setting=True)
 
 
 # ----------------------------------------------------------------------------- Part 4
@@ -259,7 +195,8 @@ def predict_fcn_visible(rng) -> Probe:
             raise Fail(f"Expected a uint8 label map of shape (13, 21), got {got.dtype} {got.shape}.")
         if not np.array_equal(got, label_page):
             raise Fail("The fake FCN gives back each pixel's value, so the labels should equal the page; they differ "
-                       f"at {int((got != label_page).sum())} of 273 pixels (pad at the bottom/right only and crop [:H, :W]).")
+                       f"at {int((got != label_page).sum())} of 273 pixels "
+                       "(pad at the bottom/right only and crop [:H, :W]).")
         r.array("f2", "predict_fcn(fake, a 16x8 page)")
         shapes = fake_calls(r, "f2", "0")
         if shapes != [(1, 16, 8, 1)]:

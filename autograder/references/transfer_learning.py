@@ -16,17 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from autograder.references import Call, Fail, Probe, Results
-from autograder.references._plain import (
-    activation,
-    conv_same,
-    json_value,
-    max_pool,
-    model_entry,
-    pair_of,
-    random_weights,
-    softmax,
-    value,
-)
+from autograder.references import numpy_reference as ref
+from autograder.references.harness_data import activation, json_value, model_entry, pair_of, value
 
 ENCODER = ("conv1", "conv2", "conv3")
 ENCODER_PARAMS = 400 + 25640 + 51280
@@ -53,22 +44,13 @@ def pretrained_weights() -> dict[str, list[np.ndarray]]:
     return found
 
 
-def encoder_forward(page, weights):
-    """conv1 - pool1 - conv2 - pool2 - conv3 - pool3 (ReLU, 'same'); returns the four maps."""
-    relu = lambda v: np.maximum(v, 0)   # noqa: E731
-    c1 = relu(conv_same(page.astype(np.float64), *weights[0:2]))
-    c2 = relu(conv_same(max_pool(c1), *weights[2:4]))
-    c3 = relu(conv_same(max_pool(c2), *weights[4:6]))
-    return c1, c2, c3, max_pool(c3)
-
-
 def decoder_weight_shapes(classes):
     return [(1, 1, 80, 32), (32,), (3, 3, 32 + 80, 32), (32,), (3, 3, 32 + 40, 16), (16,),
             (3, 3, 16 + 40, 16), (16,), (1, 1, 16, classes), (classes,)]
 
 
 def fcn_weight_shapes(classes):
-    return [(3, 3, 1, 40), (40,), (4, 4, 40, 40), (40,), (4, 4, 40, 80), (80,)] + decoder_weight_shapes(classes)
+    return ref.encoder_weight_shapes() + decoder_weight_shapes(classes)
 
 
 def decoder_params(classes):
@@ -77,15 +59,14 @@ def decoder_params(classes):
 
 def fcn_forward(page, weights):
     w = [v.astype(np.float64) for v in weights]
-    relu = lambda v: np.maximum(v, 0)   # noqa: E731
-    c1, c2, c3, pooled = encoder_forward(page, w[:6])
-    x = relu(pooled @ w[6][0, 0] + w[7])
+    c1, c2, c3, pooled = ref.encoder_forward(page, w[:6])
+    x = ref.relu(pooled @ w[6][0, 0] + w[7])
     rest = w[8:]
     for skip in (c3, c2, c1):
-        up = x.repeat(2, axis=1).repeat(2, axis=2)
-        x = relu(conv_same(np.concatenate([up, skip], axis=-1), rest[0], rest[1]))
+        up = ref.upscale(x, 2)
+        x = ref.relu(ref.conv2d_same(np.concatenate([up, skip], axis=-1), rest[0], rest[1]))
         rest = rest[2:]
-    return softmax(x @ rest[0][0, 0] + rest[1])
+    return ref.softmax(x @ rest[0][0, 0] + rest[1])
 
 
 def _layers(entry):
@@ -105,8 +86,9 @@ def _check_encoder_layers(entry, what):
         raise Fail(f"{what}: no layer named {missing[0]!r}. The pretrained weights are loaded by layer name: "
                    "name the encoder's layers conv1, pool1, conv2, pool2, conv3, pool3.")
     convs = {layer["config"]["name"]: layer for layer in core if layer.get("config", {}).get("name") in ENCODER}
-    settings = [(convs[n].get("class"), convs[n]["config"].get("filters"), pair_of(convs[n]["config"].get("kernel_size")),
-                 convs[n]["config"].get("padding"), activation(convs[n]["config"])) for n in ENCODER]
+    settings = [(convs[n].get("class"), convs[n]["config"].get("filters"),
+                 pair_of(convs[n]["config"].get("kernel_size")), convs[n]["config"].get("padding"),
+                 activation(convs[n]["config"])) for n in ENCODER]
     if settings != [("Conv2D", 40, (3, 3), "same", "relu"), ("Conv2D", 40, (4, 4), "same", "relu"),
                     ("Conv2D", 80, (4, 4), "same", "relu")]:
         raise Fail(f"{what}: conv1, conv2, conv3 must be the patch CNN's convolutions: Conv2D 40 3x3, 40 4x4, "
@@ -135,7 +117,7 @@ def encoder_check(hidden):
                 raise Fail(f"A page of shape {shape} should give features of shape {want_shape}"
                            + ("" if hidden else f", got {out.shape}") + ".")
             weights = pretrained_weights()
-            want = encoder_forward(page, [a for n in ENCODER for a in weights[n]])[-1]
+            want = ref.encoder_forward(page, [a for n in ENCODER for a in weights[n]])[-1]
             if not np.allclose(out, want, atol=1e-3):
                 raise Fail("The encoder's features differ from those of the pretrained weights: load "
                            "PAGE_ENCODER_WEIGHTS into conv1, conv2 and conv3 (load_weights_by_name).")
@@ -168,7 +150,7 @@ def fcn_visible(rng) -> Probe:
 
 def fcn_hidden(rng) -> Probe:
     classes = int(rng.integers(2, 8))
-    weights = random_weights(rng, fcn_weight_shapes(classes))
+    weights = ref.random_weights(rng, fcn_weight_shapes(classes))
     page = (rng.random((2, 40, 72, 1)) > 0.6).astype("float32")
     arrays = {f"w{i}": v for i, v in enumerate(weights)}
     arrays["page"] = page
@@ -240,15 +222,6 @@ def _synthetic_pages(count, seed, size):
     return make_page_dataset(count, seed=seed, height=size, width=size)
 
 
-def _mean_iou(true, predicted, classes=4):
-    ious = []
-    for k in range(classes):
-        union = np.logical_or(true == k, predicted == k).sum()
-        if union:
-            ious.append(np.logical_and(true == k, predicted == k).sum() / union)
-    return float(np.mean(ious))
-
-
 def fine_tune_check(hidden):
     """The visible test cell trains ``tuned = fine_tune(...)`` once, with the notebook's
     TRAIN_SECONDS, and defines ``fine_tuned_model()`` returning it; the probe reads that
@@ -275,7 +248,7 @@ def fine_tune_check(hidden):
             if out.shape != test_images.shape[:3] + (4,):
                 raise Fail(f"The fine-tuned model should give (8, 128, 128, 4) probabilities on 8 held-out pages, "
                            f"got {out.shape}.")
-            score = _mean_iou(test_labels, out.argmax(-1))
+            score = ref.mean_iou(test_labels, out.argmax(-1), 4)
             if not score >= MIOU_THRESHOLD:
                 raise Fail(f"The mean IoU on {'other ' if hidden else ''}held-out pages is {score:.3f}, below the "
                            f"threshold {MIOU_THRESHOLD}: train both phases (decoder on the frozen encoder, then "

@@ -21,19 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.references import Call, Fail, Probe, Results
-from autograder.references._plain import (
-    activation,
-    array,
-    conv_same,
-    conv_transpose,
-    json_value,
-    max_pool,
-    model_entry,
-    pair_of,
-    random_weights,
-    softmax,
-    value,
-)
+from autograder.references import numpy_reference as ref
+from autograder.references.harness_data import activation, array, json_value, model_entry, pair_of, value
 
 IOU_THRESHOLD = 0.45          # the notebook's quality threshold (Part 5)
 
@@ -62,8 +51,7 @@ def unet_params(classes, depth, base, channels):
 
 
 def double_conv_forward(x, k1, b1, k2, b2):
-    relu = lambda v: np.maximum(v, 0)   # noqa: E731
-    return relu(conv_same(relu(conv_same(x, k1, b1)), k2, b2))
+    return ref.relu(ref.conv2d_same(ref.relu(ref.conv2d_same(x, k1, b1)), k2, b2))
 
 
 def unet_forward(page, weights, depth):
@@ -74,31 +62,21 @@ def unet_forward(page, weights, depth):
     for level in range(depth):
         x = double_conv_forward(x, *w[4 * level:4 * level + 4])
         skips.append(x)
-        x = max_pool(x)
+        x = ref.max_pool2d(x)
     x = double_conv_forward(x, *w[4 * depth:4 * depth + 4])
     rest = w[4 * depth + 4:]
     for level in reversed(range(depth)):
         kernel, bias, conv = rest[0], rest[1], rest[2:6]
         rest = rest[6:]
-        up = conv_transpose(x, kernel, 2, "valid") + bias
+        up = ref.conv2d_transpose(x, kernel, 2, "valid") + bias
         x = double_conv_forward(np.concatenate([up, skips[level]], axis=-1), *conv)
-    return softmax(x @ rest[0][0, 0] + rest[1])
+    return ref.softmax(x @ rest[0][0, 0] + rest[1])
 
 
 def _pages(rng, count):
     from course_utils.data import make_page_dataset  # the course's synthetic pages (public code)
 
     return make_page_dataset(count, seed=int(rng.integers(10_000, 1_000_000)), height=64, width=64)
-
-
-def mean_iou(labels, predicted, k):
-    labels, predicted = np.asarray(labels).ravel(), np.asarray(predicted).ravel()
-    scores = []
-    for c in range(k):
-        union = np.count_nonzero((labels == c) | (predicted == c))
-        if union:
-            scores.append(np.count_nonzero((labels == c) & (predicted == c)) / union)
-    return float(np.mean(scores))
 
 
 # ----------------------------------------------------------------------------- Part 1
@@ -160,7 +138,8 @@ def bottleneck_size_hidden(rng) -> Probe:
             h, w = h * 2 ** d, w * 2 ** d
         cases.append((h, w, d))
     cases += [(4, 64, 3), (64, 4, 3), (6, 7, 1), (64, 64, 0), (2 ** 6 * 3, 2 ** 6 * 5, 6)]
-    calls = [Call(f"c{i}", "unet_bottleneck_size", [value(v) for v in case], kind="json") for i, case in enumerate(cases)]
+    calls = [Call(f"c{i}", "unet_bottleneck_size", [value(v) for v in case], kind="json")
+             for i, case in enumerate(cases)]
 
     def judge(r: Results) -> str:
         for i, (h, w, d) in enumerate(cases):
@@ -222,7 +201,7 @@ def double_conv_visible(rng) -> Probe:
 def double_conv_hidden(rng) -> Probe:
     arrays, calls, expected = {}, [], {}
     for i, (channels, filters) in enumerate([(1, 4), (int(rng.integers(3, 7)), int(rng.integers(5, 9))), (8, 2)]):
-        weights = random_weights(rng, [(3, 3, channels, filters), (filters,), (3, 3, filters, filters), (filters,)])
+        weights = ref.random_weights(rng, [(3, 3, channels, filters), (filters,), (3, 3, filters, filters), (filters,)])
         x = rng.normal(size=(2, 9, 14, channels)).astype("float32")
         names = [f"w{i}_{j}" for j in range(4)]
         arrays.update(zip(names, weights))
@@ -281,7 +260,9 @@ def build_unet_visible(rng) -> Probe:
 
 def build_unet_hidden(rng) -> Probe:
     arrays, calls, shapes = {}, [], {}
-    configs = [(2, 1, 4, 1, (3, 6, 10)), (5, 2, 3, 3, (2, 12, 28)), (4, 3, 2, 1, (1, 24, 16)), (3, 4, 2, 2, (2, 48, 80))]
+    # (num_classes, depth, base_filters, num_channels, (batch, height, width))
+    configs = [(2, 1, 4, 1, (3, 6, 10)), (5, 2, 3, 3, (2, 12, 28)), (4, 3, 2, 1, (1, 24, 16)),
+               (3, 4, 2, 2, (2, 48, 80))]
     for i, (classes, depth, base, channels, shape) in enumerate(configs):
         arrays[f"x{i}"] = rng.random(shape + (channels,)).astype("float32")
         calls.append(Call(f"m{i}", "build_unet", [], _unet_kwargs(classes, depth, base, channels),
@@ -320,7 +301,7 @@ def architecture_visible(rng) -> Probe:
 def architecture_hidden(rng) -> Probe:
     arrays, calls, configs = {}, [], {}
     for i, (classes, depth, base, channels) in enumerate([(2, 1, 4, 1), (5, 2, 3, 3), (4, 3, 2, 1), (3, 4, 2, 2)]):
-        weights = random_weights(rng, unet_weight_shapes(classes, depth, base, channels))
+        weights = ref.random_weights(rng, unet_weight_shapes(classes, depth, base, channels))
         page = rng.random((1, 2 ** depth * 2, 2 ** depth * 3, channels)).astype("float32")
         names = [f"w{i}_{j}" for j in range(len(weights))]
         arrays.update(zip(names, weights))
@@ -377,7 +358,7 @@ def _trained_probe(count, part, hidden):
             if out.shape != (count, 64, 64, 4) or out.dtype.kind != "f":
                 raise Fail(f"{what} should give ({count}, 64, 64, 4) probabilities"
                            + ("" if hidden else f", got {out.shape}") + ".")
-            score = mean_iou(labels, out.argmax(axis=-1), 4)
+            score = ref.mean_iou(labels, out.argmax(axis=-1), 4)
             if score < IOU_THRESHOLD:
                 raise Fail(f"The mean IoU on {count} held-out pages is {score:.3f}, below the threshold "
                            f"{IOU_THRESHOLD}. See the hints: one softmax only, the loss, the learning rate, depth 2 "

@@ -236,7 +236,8 @@ def test_numpy_references_match_keras():
     keras = pytest.importorskip("keras")
     from keras import ops
 
-    from autograder.references import _plain, dimensions, skip_fcns, sliding_window_vs_fcn
+    from autograder.references import dimensions, skip_fcns
+    from autograder.references import numpy_reference as ref
 
     rng = np.random.default_rng(3)
     for (b, h, w, cin, cout, ks, st, pad) in [(1, 3, 4, 2, 3, (3, 3), 2, "same"), (1, 4, 4, 1, 2, (4, 4), 2, "same"),
@@ -245,32 +246,37 @@ def test_numpy_references_match_keras():
         x = rng.normal(size=(b, h, w, cin)).astype("float32")
         layer = keras.layers.Conv2DTranspose(cout, ks, strides=st, padding=pad, use_bias=False)
         want = ops.convert_to_numpy(layer(x))
-        got = _plain.conv_transpose(x.astype(np.float64), ops.convert_to_numpy(layer.kernel).astype(np.float64), st, pad)
+        kernel = ops.convert_to_numpy(layer.kernel).astype(np.float64)
+        got = ref.conv2d_transpose(x.astype(np.float64), kernel, st, pad)
         assert got.shape == want.shape and np.allclose(got, want, atol=1e-4), (ks, st, pad)
     for _ in range(40):
         n, k, s = int(rng.integers(1, 40)), int(rng.integers(1, 6)), int(rng.integers(1, 4))
         p = str(rng.choice(["valid", "same"]))
         op = None if rng.random() < 0.5 else int(rng.integers(0, s))
-        shape = keras.layers.Conv2DTranspose(1, k, strides=s, padding=p, output_padding=op).compute_output_shape((1, n, n, 1))
-        assert dimensions.transpose_size(n, k, s, p, op) == shape[1]
+        layer = keras.layers.Conv2DTranspose(1, k, strides=s, padding=p, output_padding=op)
+        assert ref.conv_transpose_output_size(n, k, s, p, op) == layer.compute_output_shape((1, n, n, 1))[1]
         if p == "same" or k <= n:
-            assert dimensions.conv_size(n, k, s, p) == keras.layers.Conv2D(1, k, strides=s, padding=p).compute_output_shape((1, n, n, 1))[1]
+            layer = keras.layers.Conv2D(1, k, strides=s, padding=p)
+            assert ref.conv_output_size(n, k, s, p) == layer.compute_output_shape((1, n, n, 1))[1]
+            layer = keras.layers.MaxPooling2D(k, strides=s, padding=p)
+            assert ref.pool_output_size(n, k, s, p) == layer.compute_output_shape((1, n, n, 1))[1]
     # the skip FCNs and the FCN, with the same weights
     for transposed, function in ((False, "build_fcn_skip_upscaling"), (True, "build_fcn_transposed_skip")):
         namespace = {}
         exec("import numpy as np\nimport keras\nfrom keras import ops\nlayers = keras.layers\n"
              + answers_for("skip_fcns", [])["skip_upscaling" if not transposed else "transposed_skip"], namespace)
         model = namespace[function](3, 2)
-        weights = _plain.random_weights(rng, skip_fcns.skip_weight_shapes(3, 2, transposed))
+        weights = ref.random_weights(rng, skip_fcns.skip_weight_shapes(3, 2, transposed))
         model.set_weights(weights)
         page = rng.random((1, 16, 24, 2)).astype("float32")
         assert model.count_params() == skip_fcns.skip_params(3, 2, transposed)
-        assert np.allclose(ops.convert_to_numpy(model(page)), skip_fcns.skip_forward(page, weights, transposed), atol=1e-4)
+        want = skip_fcns.skip_forward(page, weights, transposed)
+        assert np.allclose(ops.convert_to_numpy(model(page)), want, atol=1e-4)
         table = dimensions.skip_table(16, 24, 3, 2, "transposed" if transposed else "upscaling")
         assert sum(row[2] for row in table) == model.count_params()
     assert sum(r[2] for r in dimensions.skip_table(64, 64, 4)) == 194324
     assert sum(r[2] for r in dimensions.skip_table(64, 64, 4, decoder="transposed")) == 481404
-    assert sliding_window_vs_fcn.fcn_params(4, 1) == 80 * 4 + 4 + 400 + 25640 + 51280
+    assert ref.fcn_params(4, 1) == 80 * 4 + 4 + 400 + 25640 + 51280
 
 
 # ----------------------------------------------------------------------------- the notebooks' own tests
