@@ -31,7 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 
-from course_utils import instance, maskrcnn, panoptic, shapes_dataset
+from course_utils import instance, maskrcnn, panoptic, toy_shapes
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TARGET_AP50 = 0.7
@@ -65,7 +65,7 @@ def save_figure(data, detections, path, count=6):
 
     from course_utils import viz
 
-    names = ("background",) + shapes_dataset.SHAPE_NAMES
+    names = ("background",) + toy_shapes.SHAPE_NAMES
     fig, axes = plt.subplots(2, count, figsize=(2.2 * count, 4.6))
     for i in range(count):
         n = data["num_instances"][i]
@@ -83,10 +83,10 @@ def save_figure(data, detections, path, count=6):
 
 def run(cpu_seconds, train_images, test_images, seed, output):
     load_before = os.getloadavg()
-    train = shapes_dataset.make_shapes_dataset(train_images, seed=seed, size=64)
-    test = shapes_dataset.make_shapes_dataset(test_images, seed=seed + 1000, size=64)   # held out
+    train = toy_shapes.make_shapes_dataset(train_images, seed=seed, size=64)
+    test = toy_shapes.make_shapes_dataset(test_images, seed=seed + 1000, size=64)   # held out
     keras.utils.set_random_seed(seed)
-    model = maskrcnn.MaskRCNN(num_classes=len(shapes_dataset.SHAPE_NAMES), image_size=64)
+    model = maskrcnn.MaskRCNN(num_classes=len(toy_shapes.SHAPE_NAMES), image_size=64)
     history = maskrcnn.train_maskrcnn(model, train, seconds=cpu_seconds, clock="cpu", seed=seed, log_every=50)
     started = time.perf_counter()
     detections = []
@@ -101,7 +101,7 @@ def run(cpu_seconds, train_images, test_images, seed, output):
         "mask_ap": round(scores["ap"], 4),
         "mask_ap50": round(scores["ap50"], 4),
         "mask_ap75": round(scores["ap75"], 4),
-        "per_class_ap": {shapes_dataset.SHAPE_NAMES[c - 1]: round(v, 4) for c, v in scores["per_class"].items()},
+        "per_class_ap": {toy_shapes.SHAPE_NAMES[c - 1]: round(v, 4) for c, v in scores["per_class"].items()},
         "pq": round(quality["pq"], 4), "pq_things": round(quality["things"]["pq"], 4),
         "train_s": round(history["seconds"], 1),
         "train_cpu_s": round(history["cpu_seconds"], 1),

@@ -17,15 +17,18 @@ One module per concept:
 - ``timing``: wall-clock timing of predictions.
 - ``training``: training on a wall-clock budget.
 - ``pipeline``: a backend-neutral data pipeline (Keras ``PyDataset``) with augmentation.
-- ``shapes_dataset``: synthetic shapes with instance masks (instance segmentation).
+- ``toy_shapes``: synthetic shapes with instance masks (instance segmentation).
 - ``instance``: mask IoU, matching predicted to true instances, COCO-style mask AP.
 - ``maskrcnn``: a compact Mask R-CNN (anchors, RPN, RoIAlign, box and mask heads) that
   trains on the shapes on a CPU.
 - ``panoptic``: things merged over stuff into a panoptic map, panoptic quality (PQ).
-- ``widgets``: interactive explorers (ipywidgets) that also draw static figures.
+- ``widgets``: interactive explorers (ipywidgets) that also draw static figures (a package,
+  one module per explorer).
 - ``selfcheck``: student self-checks with progressive hints, and ``show_progress()``.
 - ``library_answers``: which library functions compute each assignment's graded answers
   (they are not available while that assignment is graded; the self-checks flag them).
+- ``settings``: the library's settings and the environment variables that set them
+  (``COURSE_FAST``, ``SEGCOURSE_PROGRESS_FILE``, ``SEGCOURSE_WIDGETS``, ...).
 - ``transfer``: a pretrained encoder (shipped weights, ``pretrain`` makes them) and
   keras.applications backbones from local files, as FCN encoders; freezing, fine-tuning.
 

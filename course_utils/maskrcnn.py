@@ -524,7 +524,7 @@ def make_training_targets(model, batch, rng, proposals=None, jitter_copies=2):
 
     Args:
         model: a ``MaskRCNN``.
-        batch: dict as from ``shapes_dataset.make_shapes_dataset`` (images, boxes in
+        batch: dict as from ``toy_shapes.make_shapes_dataset`` (images, boxes in
             pixels, class_ids with 0 padding, instance_masks).
         rng: numpy Generator for the sampling.
         proposals: list of (n_i, 4) proposals per image (relative), or None to run the
@@ -567,7 +567,7 @@ def train_maskrcnn(model, data, seconds=60.0, max_steps=None, batch_size=8, lear
 
     Args:
         model: a ``MaskRCNN`` (compiled here if it is not yet).
-        data: dict from ``shapes_dataset.make_shapes_dataset`` (size = model.image_size).
+        data: dict from ``toy_shapes.make_shapes_dataset`` (size = model.image_size).
         seconds: training budget in seconds (the step that passes it still finishes).
         clock: "wall" (elapsed time) or "cpu" (CPU time of this process, all threads:
             fair on a machine shared with other work, which slows the wall clock).

@@ -27,7 +27,6 @@ naming the file, the layer and the expected and found shapes.
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
@@ -36,6 +35,7 @@ import numpy as np
 from keras import layers, ops
 
 from course_utils.models import _check_choice, _check_int, _classifier_head, _page_input
+from course_utils.settings import weights_search_dirs
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 PAGE_ENCODER_WEIGHTS = WEIGHTS_DIR / "page_encoder.weights.h5"
@@ -440,22 +440,6 @@ def fine_tune_in_two_phases(model, dataset, seconds, encoder_layers=PAGE_ENCODER
 
 
 # ----------------------------------------------------------------------------- keras.applications
-def weights_search_dirs():
-    """Folders searched for ImageNet weight files, in order.
-
-    1. ``$SEGCOURSE_WEIGHTS`` if set (the course's own folder for weight files),
-    2. ``$KERAS_HOME/models`` if ``KERAS_HOME`` is set, else ``~/.keras/models`` (where
-       Keras itself caches what it downloads).
-    """
-    folders = []
-    if os.environ.get("SEGCOURSE_WEIGHTS"):
-        folders.append(Path(os.environ["SEGCOURSE_WEIGHTS"]).expanduser())
-    keras_home = os.environ.get("KERAS_HOME")
-    folders.append(Path(keras_home).expanduser() / "models" if keras_home
-                   else Path.home() / ".keras" / "models")
-    return folders
-
-
 def _backbone_spec(backbone):
     _check_choice("backbone", backbone, tuple(BACKBONES))
     return BACKBONES[backbone]

@@ -20,6 +20,7 @@ import inspect
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -166,9 +167,10 @@ def _definition(source: str, qualname: str):
 def test_edition_is_cached_per_assignment_and_content(tmp_path):
     source = tmp_path / "course_utils"
     source.mkdir()
-    for name in ("__init__.py", "library_answers.py", "selfcheck.py", "metrics.py", "shapes.py", "widgets.py",
+    for name in ("__init__.py", "library_answers.py", "selfcheck.py", "metrics.py", "shapes.py",
                  "losses.py", "models.py", "transposed_conv.py"):
         (source / name).write_bytes((SOURCE / name).read_bytes())
+    shutil.copytree(SOURCE / "widgets", source / "widgets", ignore=shutil.ignore_patterns("__pycache__"))
     (source / "__pycache__").mkdir()
     (source / "__pycache__" / "metrics.cpython-311.pyc").write_bytes(b"original code")
     cache = tmp_path / "cache"

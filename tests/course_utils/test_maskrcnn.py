@@ -6,7 +6,7 @@ import pytest
 keras = pytest.importorskip("keras")
 from keras import ops  # noqa: E402
 
-from course_utils import maskrcnn, shapes_dataset  # noqa: E402
+from course_utils import maskrcnn, toy_shapes  # noqa: E402
 
 
 def bilinear_reference(feature_map, y, x):
@@ -117,7 +117,7 @@ def test_rpn_targets_follow_the_rules():
 
 def tiny_model_and_batch():
     keras.utils.set_random_seed(0)                                  # the same weights every run
-    data = shapes_dataset.make_shapes_dataset(2, seed=3, size=32, max_instances=2)
+    data = toy_shapes.make_shapes_dataset(2, seed=3, size=32, max_instances=2)
     model = maskrcnn.MaskRCNN(num_classes=3, image_size=32, anchor_sizes=(8, 16), width=8, mask_width=4,
                               rois_per_image=4)
     return model, data
@@ -159,4 +159,4 @@ def test_maskrcnn_bad_input():
     with pytest.raises(ValueError, match=r"images must be an array \(B, 32, 32, 3\)"):
         model.detect(np.zeros((1, 16, 16, 3)))
     with pytest.raises(ValueError, match="size=32"):
-        maskrcnn.train_maskrcnn(model, shapes_dataset.make_shapes_dataset(1, size=16), seconds=1)
+        maskrcnn.train_maskrcnn(model, toy_shapes.make_shapes_dataset(1, size=16), seconds=1)

@@ -1,17 +1,17 @@
-"""Tests of course_utils.shapes_dataset: the synthetic shapes set for instance segmentation."""
+"""Tests of course_utils.toy_shapes: the synthetic shapes set for instance segmentation."""
 
 import numpy as np
 import pytest
 
-from course_utils import shapes_dataset as shapes
+from course_utils import toy_shapes
 
 
 def _examples(count=30, **options):
-    return [shapes.make_shapes_image(seed, **options) for seed in range(count)]
+    return [toy_shapes.make_shapes_image(seed, **options) for seed in range(count)]
 
 
 def test_shapes_and_dtypes():
-    example = shapes.make_shapes_image(0, size=64, max_instances=5)
+    example = toy_shapes.make_shapes_image(0, size=64, max_instances=5)
     n = len(example["class_ids"])
     assert 1 <= n <= 5
     assert example["image"].shape == (64, 64, 3) and example["image"].dtype == np.float32
@@ -88,21 +88,21 @@ def test_mostly_hidden_instances_are_dropped():
 
 
 def test_same_seed_same_image_and_different_seeds_differ():
-    a, b, c = (shapes.make_shapes_image(seed) for seed in (3, 3, 4))
+    a, b, c = (toy_shapes.make_shapes_image(seed) for seed in (3, 3, 4))
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
     assert not np.array_equal(a["image"], c["image"])
 
 
 def test_dataset_pads_the_instances():
-    batch = shapes.make_shapes_dataset(6, seed=2, size=48, max_instances=3)
+    batch = toy_shapes.make_shapes_dataset(6, seed=2, size=48, max_instances=3)
     assert batch["images"].shape == (6, 48, 48, 3) and batch["images"].dtype == np.float32
     assert batch["instance_masks"].shape == (6, 3, 48, 48)
     assert batch["class_ids"].shape == (6, 3) and batch["class_ids"].dtype == np.int32
     assert batch["boxes"].shape == (6, 3, 4) and batch["boxes"].dtype == np.int32
     assert batch["semantic"].shape == (6, 48, 48) and batch["semantic"].dtype == np.uint8
     for i, count in enumerate(batch["num_instances"]):
-        single = shapes.make_shapes_image((2, i), size=48, max_instances=3)
+        single = toy_shapes.make_shapes_image((2, i), size=48, max_instances=3)
         assert count == len(single["class_ids"])
         np.testing.assert_array_equal(batch["class_ids"][i, :count], single["class_ids"])
         np.testing.assert_array_equal(batch["boxes"][i, :count], single["boxes"])
@@ -127,9 +127,9 @@ def test_dataset_pads_the_instances():
 )
 def test_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
-        shapes.make_shapes_image(0, **kwargs)
+        toy_shapes.make_shapes_image(0, **kwargs)
 
 
 def test_dataset_bad_n():
     with pytest.raises(ValueError, match="n must"):
-        shapes.make_shapes_dataset(0)
+        toy_shapes.make_shapes_dataset(0)
