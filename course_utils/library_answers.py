@@ -46,27 +46,31 @@ class LibraryAnswerError(RuntimeError):
 # Shared by several assignments: each name computes (or directly returns) the answer.
 _CONV_SIZE = ["course_utils.shapes:conv_output_size", "course_utils.shapes:_sliding_window_output_size",
               "course_utils.shapes:pool_output_size", "course_utils.shapes:conv2d_output_shape",
-              "course_utils.shapes:pool2d_output_shape", "course_utils.widgets:compute_conv_and_transposed",
-              "course_utils.selfcheck:_conv_size_reference", "course_utils.selfcheck:_pool_size_reference"]
-_TRANSPOSE_SIZE = ["course_utils.shapes:conv_transpose_output_size", "course_utils.shapes:conv2d_transpose_output_shape",
-                   "course_utils.transposed_conv:_transpose_geometry", "course_utils.widgets:compute_transposed_conv",
-                   "course_utils.widgets:compute_conv_and_transposed", "course_utils.selfcheck:_transpose_reference"]
+              "course_utils.shapes:pool2d_output_shape",
+              "course_utils.widgets.transposed_conv_explorers:compute_conv_and_transposed",
+              "course_utils.selfcheck.sizes:_conv_size_reference", "course_utils.selfcheck.sizes:_pool_size_reference"]
+_TRANSPOSE_SIZE = ["course_utils.shapes:conv_transpose_output_size",
+                   "course_utils.shapes:conv2d_transpose_output_shape",
+                   "course_utils.transposed_conv:_transpose_geometry",
+                   "course_utils.widgets.transposed_conv_explorers:compute_transposed_conv",
+                   "course_utils.widgets.transposed_conv_explorers:compute_conv_and_transposed",
+                   "course_utils.selfcheck.sizes:_transpose_reference"]
 _DICE = ["course_utils.metrics:dice_coefficient", "course_utils.metrics:per_class_dice",
-         "course_utils.widgets:compute_overlap", "course_utils.selfcheck:_dice_reference"]
+         "course_utils.widgets.metric_explorers:compute_overlap", "course_utils.selfcheck.overlap:_dice_reference"]
 _SOFT_DICE = ["course_utils.losses:soft_dice_loss", "course_utils.losses:_sparse_soft_dice_loss",
-              "course_utils.losses:SoftDiceLoss", "course_utils.selfcheck:_soft_dice_numpy"]
+              "course_utils.losses:SoftDiceLoss", "course_utils.selfcheck.losses:_soft_dice_numpy"]
 _FCN_UPSCALING = ["course_utils.models:build_fcn_upscaling"]
 
 LIBRARY_ANSWERS: dict[str, dict[str, list[str]]] = {
     "fcn_basics": {
-        "dimensions": [*_CONV_SIZE, *_TRANSPOSE_SIZE, "course_utils.selfcheck:_fcn_shapes_reference"],
+        "dimensions": [*_CONV_SIZE, *_TRANSPOSE_SIZE, "course_utils.selfcheck.sizes:_fcn_shapes_reference"],
         "dice": _DICE,
         "soft_dice": _SOFT_DICE,
         "fcn_model": _FCN_UPSCALING,
     },
     "sliding_window_vs_fcn": {
         "patches": ["course_utils.sliding_window:extract_patches", "course_utils.sliding_window:_patch_grid",
-                    "course_utils.selfcheck:_patches_reference"],
+                    "course_utils.selfcheck.sliding_window:_patches_reference"],
         "sliding_window": ["course_utils.sliding_window:predict_sliding_window",
                            "course_utils.sliding_window:predict_sliding_window_dense"],
         "fcn_model": _FCN_UPSCALING,
@@ -75,43 +79,47 @@ LIBRARY_ANSWERS: dict[str, dict[str, list[str]]] = {
     "dimensions": {
         "sizes": [*_CONV_SIZE, "course_utils.layers:_times"],
         "transpose_size": _TRANSPOSE_SIZE,
-        "bottleneck": ["course_utils.selfcheck:_bottleneck_reference", "course_utils.selfcheck:_decoded_reference",
-                       "course_utils.selfcheck:_padded_reference"],
-        "params": ["course_utils.selfcheck:_conv_params_reference", "course_utils.selfcheck:_kernel_area"],
-        "table": ["course_utils.selfcheck:_skip_table_reference"],
+        "bottleneck": ["course_utils.selfcheck.sizes:_bottleneck_reference",
+                       "course_utils.selfcheck.sizes:_decoded_reference",
+                       "course_utils.selfcheck.sizes:_padded_reference"],
+        "params": ["course_utils.selfcheck.parameters:_conv_params_reference",
+                   "course_utils.selfcheck.parameters:_kernel_area"],
+        "table": ["course_utils.selfcheck.parameters:_skip_table_reference"],
     },
     "skip_fcns": {
         "skip_upscaling": ["course_utils.models:build_fcn_skip_upscaling", "course_utils.models:_slide_encoder"],
         "transposed_skip": ["course_utils.models:build_fcn_transposed_skip", "course_utils.models:_slide_encoder"],
         "conv_transpose": ["course_utils.transposed_conv:conv2d_transpose_scatter",
                            "course_utils.transposed_conv:conv2d_transpose_matrix",
-                           "course_utils.selfcheck:_transpose_numpy_reference"],
-        "max_pool": ["course_utils.layers:MaxPoolingWithArgmax2D", "course_utils.widgets:compute_unpooling",
-                     "course_utils.selfcheck:_pool_reference"],
-        "max_unpool": ["course_utils.layers:MaxUnpooling2D", "course_utils.widgets:compute_unpooling",
-                       "course_utils.selfcheck:_unpool_reference"],
+                           "course_utils.selfcheck.transposed:_transpose_numpy_reference"],
+        "max_pool": ["course_utils.layers:MaxPoolingWithArgmax2D",
+                     "course_utils.widgets.unpooling_explorer:compute_unpooling",
+                     "course_utils.selfcheck.pooling:_pool_reference"],
+        "max_unpool": ["course_utils.layers:MaxUnpooling2D",
+                       "course_utils.widgets.unpooling_explorer:compute_unpooling",
+                       "course_utils.selfcheck.pooling:_unpool_reference"],
     },
     "unet": {
-        "bottleneck_size": ["course_utils.selfcheck:_unet_bottleneck_reference"],
+        "bottleneck_size": ["course_utils.selfcheck.unet:_unet_bottleneck_reference"],
         "double_conv": ["course_utils.models:_conv_block"],
         "build_unet": ["course_utils.models:build_unet", "course_utils.models:_conv_block",
-                       "course_utils.selfcheck:_reference_unet"],
+                       "course_utils.selfcheck.unet:_reference_unet"],
         # train_unet = build_unet + compile + fit_for: its library part is the U-Net
         # (fit_for is the notebook's own training helper, not an answer).
-        "train_unet": ["course_utils.models:build_unet", "course_utils.selfcheck:_reference_unet"],
+        "train_unet": ["course_utils.models:build_unet", "course_utils.selfcheck.unet:_reference_unet"],
     },
     "losses_metrics": {
         "dice": _DICE,
         "iou": ["course_utils.metrics:iou_score", "course_utils.metrics:per_class_iou",
-                "course_utils.keras_metrics:PerClassIoU", "course_utils.widgets:compute_overlap",
-                "course_utils.selfcheck:_iou_reference"],
+                "course_utils.keras_metrics:PerClassIoU", "course_utils.widgets.metric_explorers:compute_overlap",
+                "course_utils.selfcheck.overlap:_iou_reference"],
         # per_class_iou: np.nanmean of it is the mean IoU
         "mean_iou": ["course_utils.metrics:mean_iou", "course_utils.metrics:per_class_iou",
-                     "course_utils.keras_metrics:MeanIoU", "course_utils.selfcheck:_mean_iou_reference"],
+                     "course_utils.keras_metrics:MeanIoU", "course_utils.selfcheck.overlap:_mean_iou_reference"],
         "soft_dice": _SOFT_DICE,
-        "class_weights": ["course_utils.selfcheck:_class_weights_reference"],
+        "class_weights": ["course_utils.selfcheck.losses:_class_weights_reference"],
         "weighted_ce": ["course_utils.losses:pixelwise_crossentropy", "course_utils.losses:PixelwiseCrossEntropy",
-                        "course_utils.selfcheck:_weighted_ce_numpy"],
+                        "course_utils.selfcheck.losses:_weighted_ce_numpy"],
     },
     "transfer_learning": {
         "encoder": ["course_utils.transfer:page_encoder", "course_utils.transfer:build_page_fcn"],

@@ -1,0 +1,148 @@
+"""Self-checks for students: run your function on test cases and get a hint for your mistake.
+
+Call a check with your function, e.g. in ``exercises/fcn_basics/fcn_basics.ipynb``::
+
+    from course_utils.selfcheck import check_dice, show_progress
+    check_dice(dice_coefficient)
+    show_progress()
+
+A check runs your function on cases like the visible tests' and a few more. If it is
+wrong, the check compares your outputs with those of *known-wrong* versions of the
+function (the mistakes students make most often: IoU instead of Dice, nan for empty
+masks, summing over the wrong axes, a softmax applied twice, ...). When one of them
+gives exactly your outputs, you get a hint for that mistake. Hints are progressive: run
+the same check again with the same mistake and the next hint is more specific; it never
+prints the answer. Expected values are printed only for the lecture's worked examples
+that the notebook already shows; for the other cases you only see what your function
+returned.
+
+Every check returns a :class:`CheckResult` and records it in a small JSON progress file,
+``~/.segcourse/progress.json`` (or the path in the environment variable
+``SEGCOURSE_PROGRESS_FILE``). :func:`show_progress` prints a table of all exercises of all
+assignments (read from the course's release notebooks): passed, not yet, or not attempted.
+
+Which assignment a check counts for: the ``assignment`` argument if given, else the
+environment variable ``SEGCOURSE_ASSIGNMENT``, else the folder the notebook runs in
+(``exercises/<assignment>/``), else the first assignment that has the exercise.
+
+The self-checks are no grade: the hidden tests check more cases when your work is graded.
+
+The modules, one concept each:
+
+- ``engine``: cases, known mistakes, comparisons, time limit, reports (:class:`CheckResult`).
+- ``records``: the progress file (each check's record) and :func:`show_progress`.
+- ``assignments``: the course's assignments and exercises, read from the release.
+- ``sizes``, ``parameters``: output sizes and shapes; parameter counts and the skip FCN's table.
+- ``overlap``: Dice, IoU, mean IoU. ``losses``: soft Dice, weighted cross-entropy, class weights.
+- ``pooling``: max pooling with argmax, unpooling. ``transposed``: the NumPy transposed convolution.
+- ``models``: the FCN and the skip FCNs. ``unet``: the U-Net assignment.
+- ``sliding_window``: patches, the sliding window, the whole-page FCN prediction.
+"""
+
+from course_utils.selfcheck.assignments import COURSE_ORDER, assignment_exercises
+from course_utils.selfcheck.engine import CheckResult
+from course_utils.selfcheck.losses import check_class_weights, check_soft_dice, check_weighted_crossentropy
+from course_utils.selfcheck.models import check_fcn_skip_upscaling, check_fcn_transposed_skip, check_fcn_upscaling
+from course_utils.selfcheck.overlap import check_dice, check_iou, check_mean_iou
+from course_utils.selfcheck.parameters import (
+    check_conv2d_params,
+    check_conv2d_transpose_params,
+    check_dense_params,
+    check_skip_fcn_table,
+)
+from course_utils.selfcheck.pooling import check_max_pool_with_argmax, check_max_unpool
+from course_utils.selfcheck.records import load_progress, progress_file, show_progress
+from course_utils.selfcheck.sizes import (
+    check_bottleneck_shape,
+    check_conv_output_size,
+    check_conv_transpose_output_size,
+    check_decoded_shape,
+    check_fcn_upscaling_shapes,
+    check_padded_size,
+    check_pool_output_size,
+    check_upscaling_output_size,
+)
+from course_utils.selfcheck.sliding_window import check_extract_patches, check_predict_fcn, check_predict_sliding_window
+from course_utils.selfcheck.transposed import check_conv2d_transpose_numpy
+from course_utils.selfcheck.unet import (
+    check_build_unet,
+    check_double_conv,
+    check_train_unet,
+    check_unet_bottleneck_size,
+)
+
+__all__ = [
+    "CheckResult",
+    "check_conv_output_size",
+    "check_conv_transpose_output_size",
+    "check_fcn_upscaling_shapes",
+    "check_dice",
+    "check_iou",
+    "check_soft_dice",
+    "check_weighted_crossentropy",
+    "check_fcn_upscaling",
+    "check_max_pool_with_argmax",
+    "check_max_unpool",
+    "check_pool_output_size",
+    "check_upscaling_output_size",
+    "check_bottleneck_shape",
+    "check_decoded_shape",
+    "check_padded_size",
+    "check_conv2d_params",
+    "check_conv2d_transpose_params",
+    "check_dense_params",
+    "check_skip_fcn_table",
+    "check_extract_patches",
+    "check_predict_sliding_window",
+    "check_predict_fcn",
+    "check_conv2d_transpose_numpy",
+    "check_fcn_skip_upscaling",
+    "check_fcn_transposed_skip",
+    "check_unet_bottleneck_size",
+    "check_double_conv",
+    "check_build_unet",
+    "check_train_unet",
+    "check_mean_iou",
+    "check_class_weights",
+    "EXERCISE_CHECKS",
+    "COURSE_ORDER",
+    "assignment_exercises",
+    "progress_file",
+    "load_progress",
+    "show_progress",
+]
+
+# The self-check of every exercise that has one (exercise function -> its check above).
+EXERCISE_CHECKS = {
+    "conv_output_size": "check_conv_output_size",
+    "conv_transpose_output_size": "check_conv_transpose_output_size",
+    "fcn_upscaling_shapes": "check_fcn_upscaling_shapes",
+    "dice_coefficient": "check_dice",
+    "iou_score": "check_iou",
+    "soft_dice_loss": "check_soft_dice",
+    "weighted_crossentropy": "check_weighted_crossentropy",
+    "build_fcn_upscaling": "check_fcn_upscaling",
+    "max_pool_with_argmax": "check_max_pool_with_argmax",
+    "max_unpool": "check_max_unpool",
+    "pool_output_size": "check_pool_output_size",
+    "upscaling_output_size": "check_upscaling_output_size",
+    "bottleneck_shape": "check_bottleneck_shape",
+    "decoded_shape": "check_decoded_shape",
+    "padded_size": "check_padded_size",
+    "conv2d_params": "check_conv2d_params",
+    "conv2d_transpose_params": "check_conv2d_transpose_params",
+    "dense_params": "check_dense_params",
+    "skip_fcn_table": "check_skip_fcn_table",
+    "extract_patches": "check_extract_patches",
+    "predict_sliding_window": "check_predict_sliding_window",
+    "predict_fcn": "check_predict_fcn",
+    "conv2d_transpose_numpy": "check_conv2d_transpose_numpy",
+    "build_fcn_skip_upscaling": "check_fcn_skip_upscaling",
+    "build_fcn_transposed_skip": "check_fcn_transposed_skip",
+    "unet_bottleneck_size": "check_unet_bottleneck_size",
+    "double_conv": "check_double_conv",
+    "build_unet": "check_build_unet",
+    "train_unet": "check_train_unet",
+    "mean_iou": "check_mean_iou",
+    "class_weights_from_frequencies": "check_class_weights",
+}
