@@ -5,6 +5,7 @@
     segcourse check-release        fail if exercises/ differs from a fresh release
     segcourse grade NAME           autograde submissions, write feedback and grades.csv
     segcourse student-kit DIR      write what an enrolled student receives (no answers)
+    segcourse new-assignment NAME  scaffold a new assignment: source notebook, trusted checks, validity variants
     segcourse restore-gradebook [BACKUP]
                                    put the latest verified backup (or BACKUP) in place of the gradebook
     segcourse validate-dataset KIND FOLDER
@@ -196,6 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
                     "reference. DIR must be empty (or new) and outside the repository.")
     kit.add_argument("directory", type=Path, metavar="DIR", help="the folder to write the kit to")
     kit.add_argument("--force", action="store_true", help="replace DIR even if it is not empty")
+
+    new = commands.add_parser(
+        "new-assignment", help="scaffold a new assignment with one graded function, and print the next steps",
+        description="Write solutions/NAME/NAME.ipynb (one graded function, a visible and a hidden test cell), "
+                    "its trusted checks autograder/references/NAME.py and its validity variants "
+                    "tests/validity/NAME.py, register its library answer in course_utils/library_answers.py, "
+                    "and print the checklist of what to edit and run next. Exit 2 (nothing written) when NAME "
+                    "is not a lowercase Python identifier or exists already.")
+    new.add_argument("name", metavar="NAME", help="the new assignment's name, e.g. pixel_metrics")
+    new.add_argument("--title", default=None, help="the notebook's title (default: NAME in words)")
     return parser
 
 
@@ -572,6 +583,13 @@ def _run_validate_dataset(parser, args) -> int:
     return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 
 
+def _run_new_assignment(course_root: Path, args) -> int:
+    from autograder.scaffold import next_steps, scaffold_assignment
+
+    print(next_steps(course_root, args.name, scaffold_assignment(course_root, args.name, title=args.title)))
+    return EXIT_OK
+
+
 def _run_student_kit(course_root: Path, args) -> int:
     from autograder.student_kit import DestinationError, KitError, build_student_kit
 
@@ -591,7 +609,8 @@ def _run_student_kit(course_root: Path, args) -> int:
 
 
 COMMANDS = {"demo": _run_demo, "release": _run_release, "check-release": _run_check_release, "grade": _run_grade,
-            "student-kit": _run_student_kit, "restore-gradebook": _run_restore_gradebook}
+            "student-kit": _run_student_kit, "restore-gradebook": _run_restore_gradebook,
+            "new-assignment": _run_new_assignment}
 
 if __name__ == "__main__":
     sys.exit(main())
