@@ -12,6 +12,9 @@ cells of ``solutions/fcn_basics`` with some cells replaced by the code below:
 - ``demo-crash``: Dice raises an ``AttributeError`` (a typo) whenever it is called.
 - ``demo-infinite-loop``: the soft Dice loss never returns; its test cells hit the
   per-cell time limit, are interrupted, and grading goes on.
+
+The wrong answers are written here once: the validity variants of fcn_basics
+(tests/validity/fcn_basics.py) use the same texts and check each failure's message.
 """
 
 from __future__ import annotations

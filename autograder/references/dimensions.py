@@ -284,13 +284,16 @@ def _table(r: Results, name: str, what: str) -> list:
     return [(row[0], tuple(row[1]), row[2]) for row in rows]
 
 
+# A few rows of skip_fcn_table(64, 64, num_classes=4): name -> (shape, params).
+TABLE_ROWS = {
+    "conv1": ((64, 64, 40), 400), "pool3": ((8, 8, 80), 0), "fc5": ((8, 8, 160), 25760),
+    "fuse2": ((16, 16, 240), 0), "up3": ((64, 64, 320), 0), "fuse4": ((64, 64, 360), 0),
+    "logits": ((64, 64, 4), 1444),
+}
+
+
 def table_visible(rng) -> Probe:
     calls = [Call("t", "skip_fcn_table", [value(64), value(64)], {"num_classes": value(4)}, kind="json")]
-    rows_wanted = {
-        "conv1": ((64, 64, 40), 400), "pool3": ((8, 8, 80), 0), "fc5": ((8, 8, 160), 25760),
-        "fuse2": ((16, 16, 240), 0), "up3": ((64, 64, 320), 0), "fuse4": ((64, 64, 360), 0),
-        "logits": ((64, 64, 4), 1444),
-    }
 
     def judge(r: Results) -> str:
         table = _table(r, "t", "skip_fcn_table(64, 64, num_classes=4)")
@@ -298,7 +301,7 @@ def table_visible(rng) -> Probe:
         if names != NAMES:
             raise Fail(f"skip_fcn_table should list the layers {NAMES}, got {names}.")
         rows = {name: (shape, params) for name, shape, params in table}
-        for name, want in rows_wanted.items():
+        for name, want in TABLE_ROWS.items():
             if rows[name] != want:
                 raise Fail(f"Row {name!r}: expected (shape, params) = {want}, got {rows[name]}.")
         total = sum(p for _, _, p in table if isinstance(p, (int, float)))

@@ -47,6 +47,10 @@ def _patches(r: Results, name: str, what: str):
     return patches, centres
 
 
+# The centres of a 5x5 page with stride 2, row-major.
+PATCH_CENTRES = [[0, 0], [0, 2], [0, 4], [2, 0], [2, 2], [2, 4], [4, 0], [4, 2], [4, 4]]
+
+
 def patches_visible(rng) -> Probe:
     page = np.arange(1, 26, dtype=np.float32).reshape(5, 5)
     calls = [Call("p", "extract_patches", [array("page")], {"patch_size": value(3), "stride": value(2)}, kind="tuple")]
@@ -58,9 +62,8 @@ def patches_visible(rng) -> Probe:
                        f"got {patches.shape}.")
         if patches.dtype != np.float32:
             raise Fail(f"patches should be float32, got {patches.dtype}.")
-        want = [[0, 0], [0, 2], [0, 4], [2, 0], [2, 2], [2, 4], [4, 0], [4, 2], [4, 4]]
-        if centres.shape != (9, 2) or centres.tolist() != want:
-            raise Fail(f"centers should be {want} (row-major), got {centres.tolist()}.")
+        if centres.shape != (9, 2) or centres.tolist() != PATCH_CENTRES:
+            raise Fail(f"centers should be {PATCH_CENTRES} (row-major), got {centres.tolist()}.")
         if not np.array_equal(patches[4, :, :, 0], page[1:4, 1:4]):
             raise Fail(f"The patch centred on (2, 2) should be page[1:4, 1:4] =\n{page[1:4, 1:4]}\n"
                        f"got\n{patches[4, :, :, 0]}")

@@ -1,16 +1,20 @@
 """The tests of every graded part are themselves tested.
 
 For every assignment with trusted references (``autograder/references/<assignment>.py``)
-and every graded function, ``tests/validity/variants.py`` keeps correct answers written
+and every graded function, ``tests/validity/<assignment>.py`` keeps correct answers written
 differently (each must earn full marks) and common wrong answers (each must lose the
-grade cells it gets wrong, with a message that points at the mistake, and nothing else).
+grade cells it gets wrong, with a message that points at the mistake, and nothing else);
+``tests/validity/variants.py`` collects them.
 
 - ``test_references_judge_variants`` (fast): every variant, in-process: the answers are
   executed in one namespace, every grade cell's probe runs through the harness's own
   ``run_probe`` and the trusted judge decides.
-- ``test_notebook_tests_agree`` (slow): the nbgrader source notebook's own visible and
-  hidden tests, executed with each variant, fail exactly the same grade cells (up to the
-  documented ``notebook_also`` dependencies).
+- ``test_notebook_tests_agree`` (slow, long: ``make test-long``): the nbgrader source
+  notebook's own visible and hidden tests, the whole notebook executed with each variant,
+  fail exactly the same grade cells (up to the documented ``notebook_also`` dependencies).
+  Its fast counterpart, run by ``make test``: test_notebook_agreement.py (the notebook once,
+  then each variant's part); the visible cases written as tables in both places are
+  compared by test_case_tables.py.
 - ``test_real_batch`` (slow): one sandboxed ``grade_batch`` per assignment with the
   students of ``BATCH_STUDENTS`` (variants of different cells combined): per-student,
   per-grade-cell points in the gradebook, and the failure messages in the verdicts.
@@ -51,7 +55,8 @@ SKIPPED_CELLS = {"timing", "compare_losses"}          # not graded, slow
 # Grade cells whose probes read the model that the visible test cell trains (``trained_unet``,
 # TRAIN_SECONDS of training): judged only by the slow ``test_training_checks``, which runs
 # the training cell in-process; the solution cell they grade.
-TRAINING_CELLS = {"test_train_unet_visible", "test_train_unet_hidden", "test_fine_tune_visible", "test_fine_tune_hidden"}
+TRAINING_CELLS = {"test_train_unet_visible", "test_train_unet_hidden",
+                  "test_fine_tune_visible", "test_fine_tune_hidden"}
 TRAINED_BY = {"test_train_unet_visible", "test_fine_tune_visible"}
 TRAINING_SOLUTION_CELLS = {"train_unet", "fine_tune"}
 
@@ -134,7 +139,8 @@ def judge_in_process(assignment: str, variants: list[Variant], seed: int = 7,
             probe = checks[grade_id](np.random.default_rng([seed, index]))
             folder = Path(tmp) / grade_id
             folder.mkdir()
-            (folder / "spec.json").write_text(json.dumps({"grade_id": grade_id, "calls": [c.to_json() for c in probe.calls]}))
+            spec = {"grade_id": grade_id, "calls": [c.to_json() for c in probe.calls]}
+            (folder / "spec.json").write_text(json.dumps(spec))
             np.savez(folder / "inputs.npz", **probe.arrays)
             try:
                 harness.run_probe(str(folder), namespace)
@@ -226,8 +232,10 @@ def test_the_checks_can_fail():
 def test_validity_check_flags_a_lenient_reference():
     """check_verdicts itself: a wrong variant that passes, or a message without the hint, is reported."""
     cells = ["a", "b"]
-    assert check_verdicts({"a": (True, "ok"), "b": (True, "ok")}, {"a": "hint"}, cells, "x") == ["x: a passed, should fail"]
-    assert check_verdicts({"a": (False, "other"), "b": (True, "ok")}, {"a": "hint"}, cells, "x")[0].startswith("x: a message")
+    both_pass = {"a": (True, "ok"), "b": (True, "ok")}
+    assert check_verdicts(both_pass, {"a": "hint"}, cells, "x") == ["x: a passed, should fail"]
+    other_message = {"a": (False, "other"), "b": (True, "ok")}
+    assert check_verdicts(other_message, {"a": "hint"}, cells, "x")[0].startswith("x: a message")
     assert check_verdicts({"a": (False, "no"), "b": (True, "ok")}, {}, cells, "x")[0].startswith("x: a failed")
 
 
@@ -240,9 +248,10 @@ def test_numpy_references_match_keras():
     from autograder.references import numpy_reference as ref
 
     rng = np.random.default_rng(3)
-    for (b, h, w, cin, cout, ks, st, pad) in [(1, 3, 4, 2, 3, (3, 3), 2, "same"), (1, 4, 4, 1, 2, (4, 4), 2, "same"),
-                                              (2, 2, 3, 2, 2, (2, 2), 3, "valid"), (1, 5, 4, 2, 2, (2, 3), (2, 1), "same"),
-                                              (1, 2, 2, 4, 2, (4, 4), 3, "same"), (1, 3, 3, 1, 1, (1, 1), 3, "same")]:
+    configs = [(1, 3, 4, 2, 3, (3, 3), 2, "same"), (1, 4, 4, 1, 2, (4, 4), 2, "same"),
+               (2, 2, 3, 2, 2, (2, 2), 3, "valid"), (1, 5, 4, 2, 2, (2, 3), (2, 1), "same"),
+               (1, 2, 2, 4, 2, (4, 4), 3, "same"), (1, 3, 3, 1, 1, (1, 1), 3, "same")]
+    for (b, h, w, cin, cout, ks, st, pad) in configs:
         x = rng.normal(size=(b, h, w, cin)).astype("float32")
         layer = keras.layers.Conv2DTranspose(cout, ks, strides=st, padding=pad, use_bias=False)
         want = ops.convert_to_numpy(layer(x))
@@ -289,7 +298,8 @@ def notebook_verdicts(assignment: str, variants: list[Variant]) -> dict[str, tup
     with contextlib.redirect_stdout(io.StringIO()):
         for cell in source.cells:
             meta = _meta(cell)
-            if cell.cell_type != "code" or meta.get("grade_id") in SKIPPED_CELLS | TRAINING_CELLS or _is_self_check(cell):
+            left_out = meta.get("grade_id") in SKIPPED_CELLS | TRAINING_CELLS or _is_self_check(cell)
+            if cell.cell_type != "code" or left_out:
                 continue
             code = answers.get(meta.get("grade_id"), cell.source) if meta.get("solution") else cell.source
             try:
@@ -343,7 +353,8 @@ def test_real_batch(assignment, tmp_path):
     students = BATCH_STUDENTS[assignment]
     for student, names in students.items():
         (submitted / student / assignment).mkdir(parents=True)
-        notebook = demo_class.build_submission(release, answers_for(assignment, [_variant(assignment, n) for n in names]))
+        answers = answers_for(assignment, [_variant(assignment, n) for n in names])
+        notebook = demo_class.build_submission(release, answers)
         nbformat.write(notebook, submitted / student / assignment / f"{assignment}.ipynb")
     report = grade_batch(config, assignment, list(students), BubblewrapSandbox(),
                          GradeOptions(workers=2, cell_timeout_s=90, seed=11), progress=lambda *_: None)
