@@ -2,6 +2,7 @@
 #   make demo    set up, then release fcn_basics and autograde a sample class
 #   make test    set up, then run every test (notebooks included), in parallel
 #   make quick   set up, then the fast tests only (the inner loop: no notebooks, no demo)
+#   make lint    set up, then ruff on the code and the notebooks (configured in pyproject.toml)
 #   make lab     set up, then start JupyterLab on the course
 #   make test-backends   the library and model tests on JAX and PyTorch (installs torch)
 #   make test-long       the long second-opinion tests that `make test` leaves out
@@ -20,7 +21,7 @@ TORCH_SPEC ?= torch==2.13.0
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup demo test test-backends test-browser quick lab release check-release clean
+.PHONY: setup demo lint test test-backends test-browser quick lab release check-release clean
 
 setup: $(VENV)/.installed
 
@@ -56,6 +57,9 @@ test-browser: setup
 	@command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq chromium; else echo "the browser test needs Debian's chromium: sudo apt-get install -y chromium"; exit 1; fi; }
 	$(BIN)/python -c "import playwright, psutil" 2>/dev/null || $(BIN)/python -m pip install --quiet -e ".[browser]"
 	$(BIN)/python -m pytest -m browser -v --durations=5 tests/notebooks/test_browser.py
+
+lint: setup
+	$(BIN)/ruff check .
 
 quick: setup
 	$(BIN)/python -m pytest -n $(JOBS) -m "not slow and not gpu"
