@@ -8,9 +8,12 @@ While an assignment is graded, the sandbox mounts this edition where the real
   assignment is replaced by a stub of the same name that raises ``LibraryAnswerError``
   with the rule ("... is not available while <assignment> is graded: graded answers must
   be your own code ..."), and
-- ``course_utils/selfcheck.py`` is a small module whose public functions (``check_*``,
-  ``progress``, ``show_progress``, ...) print one line, "self-checks are off while your
-  work is graded", and return None: none of its private reference answers survives.
+- the package ``course_utils/selfcheck/`` is replaced by a stub package: every module keeps
+  its public names (``check_*``, ``show_progress``, ...) as functions that print one line,
+  "self-checks are off while your work is graded", and return None, and the constant tables
+  (``EXERCISE_CHECKS``, ``COURSE_ORDER``); the private references registered for the
+  assignment are stubs that raise ``LibraryAnswerError``. No check, case or reference
+  answer of the real package survives.
 
 Editions are cached per assignment and content hash (of the library's files and of this
 module) under ``$SEGCOURSE_EDITION_CACHE``, else ``<tmp>/segcourse-editions-<uid>``;
@@ -35,6 +38,7 @@ from pathlib import Path
 from autograder.source_rewrite import definitions, replace_definitions
 
 PACKAGE = "course_utils"
+SELFCHECK = "selfcheck"  # the self-checks' package inside course_utils: replaced as a whole
 SELFCHECK_OFF = "self-checks are off while your work is graded"
 _SKIPPED_NAMES = ("__pycache__",)
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
@@ -94,10 +98,15 @@ def _grading_edition(source: Path, assignment: str, cache_dir: Path | None) -> P
             (package / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source / relative, package / relative)
         _remove_answers(package, assignment, registry)
-        removed = {registry.split_entry(e)[1]: registry.rule_message(e, assignment)
-                   for e in registry.registered_entries(assignment) if e.startswith(f"{PACKAGE}.selfcheck:")}
-        (package / "selfcheck.py").write_text(
-            selfcheck_stub((source / "selfcheck.py").read_text(encoding="utf-8"), removed), encoding="utf-8")
+        removed: dict[str, dict[str, str]] = {}
+        for entry in registry.registered_entries(assignment):
+            module, qualname = registry.split_entry(entry)
+            if _is_selfcheck(module):
+                removed.setdefault(module, {})[qualname] = registry.rule_message(entry, assignment)
+        shutil.rmtree(package / SELFCHECK)
+        for relative, text in selfcheck_stub_package(source / SELFCHECK, removed).items():
+            (package / SELFCHECK / relative).parent.mkdir(parents=True, exist_ok=True)
+            (package / SELFCHECK / relative).write_text(text, encoding="utf-8")
         _make_readable(building)
         try:
             os.rename(building, final)
@@ -142,10 +151,14 @@ def _cache_root(cache_dir: Path | None) -> Path:
 
 
 def _make_readable(folder: Path) -> None:
-    for path, names, filenames in os.walk(folder):
+    for path, _folders, filenames in os.walk(folder):
         os.chmod(path, 0o755)
         for name in filenames:
             os.chmod(Path(path, name), 0o644)
+
+
+def _is_selfcheck(module: str) -> bool:
+    return module == f"{PACKAGE}.{SELFCHECK}" or module.startswith(f"{PACKAGE}.{SELFCHECK}.")
 
 
 def _remove_answers(package: Path, assignment: str, registry) -> None:
@@ -155,7 +168,7 @@ def _remove_answers(package: Path, assignment: str, registry) -> None:
         module, qualname = registry.split_entry(entry)
         by_module.setdefault(module, []).append(qualname)
     for module, qualnames in by_module.items():
-        if module == f"{PACKAGE}.selfcheck":          # the whole module is replaced
+        if _is_selfcheck(module):          # the whole package is replaced
             continue
         relative = Path(*module.split(".")[1:])
         path = package / relative.with_suffix(".py")
@@ -186,7 +199,7 @@ def _stub(name: str, message: str, is_class: bool = False) -> str:
 
 
 def selfcheck_names(selfcheck_source: str) -> list[str]:
-    """The public names of the self-check module (its ``__all__``, else its public
+    """The public names of a self-check module (its ``__all__``, else its public
     top-level functions, classes and assignments)."""
     tree = ast.parse(selfcheck_source)
     for node in tree.body:
@@ -201,33 +214,44 @@ def selfcheck_names(selfcheck_source: str) -> list[str]:
     return [n for n in names if not n.startswith("_")]
 
 
-def selfcheck_stub(selfcheck_source: str, removed: dict[str, str] | None = None) -> str:
-    """The grading edition's ``selfcheck`` module: the same public names, no checks.
-
-    Functions print SELFCHECK_OFF and return None; ``CheckResult`` stays a plain record;
-    constant tables (``ASSIGNMENT_EXERCISES``, ``EXERCISE_CHECKS``) keep their literal
-    values; any other public name asked for is such a function too. ``removed``: private
-    references registered for the assignment (name -> rule message): stubs that raise
-    ``LibraryAnswerError`` (no reference's code is here); other private names do not exist.
-    """
-    tree = ast.parse(selfcheck_source)
+def _literal_constants(source: str) -> dict:
+    """The public names a module assigns a literal value (tables such as ``EXERCISE_CHECKS``)."""
     constants = {}
-    for node in tree.body:
+    for node in ast.parse(source).body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             name = node.targets[0].id
-            if not name.startswith("_") and name != "__all__":
+            if not name.startswith("_"):
                 try:
                     constants[name] = ast.literal_eval(node.value)
                 except ValueError:
                     pass
+    return constants
+
+
+def selfcheck_stub(selfcheck_source: str, removed: dict[str, str] | None = None,
+                   module: str = f"{PACKAGE}.{SELFCHECK}", constants: dict | None = None,
+                   submodules: tuple[str, ...] = ()) -> str:
+    """The grading edition of one module of the self-checks: the same public names, no checks.
+
+    Functions print SELFCHECK_OFF and return None; ``CheckResult`` stays a plain record;
+    constant tables keep their literal values (those of ``selfcheck_source``, and
+    ``constants``: the package's, for names a module imports); any other public name asked
+    for is such a function too. ``removed``: private references registered for the
+    assignment (name -> rule message): stubs that raise ``LibraryAnswerError`` (no
+    reference's code is here); other private names do not exist. ``submodules``: stub
+    modules of the package that this one (``__init__``) imports, as the real one does.
+    """
+    constants = {**(constants or {}), **_literal_constants(selfcheck_source)}
     names = selfcheck_names(selfcheck_source)
     lines = [f'"""Self-checks, grading edition: {SELFCHECK_OFF} (no check runs, no reference is here)."""',
-             "", "from dataclasses import dataclass", "", f"__all__ = {names!r}", "", "",
-             "@dataclass(frozen=True)", "class CheckResult:",
-             '    """What one run of a self-check found (none runs while your work is graded)."""', "",
-             "    name: str", "    passed: bool", "    message: str", "    hint_level: int",
-             "    mistake: str | None = None", "", "",
-             "def _off(*args, **kwargs):", f"    print({SELFCHECK_OFF!r})", "    return None", ""]
+             "", "from dataclasses import dataclass", ""]
+    lines += [f"from . import {name}  # noqa: F401" for name in submodules]
+    lines += ["", f"__all__ = {names!r}", "", "",
+              "@dataclass(frozen=True)", "class CheckResult:",
+              '    """What one run of a self-check found (none runs while your work is graded)."""', "",
+              "    name: str", "    passed: bool", "    message: str", "    hint_level: int",
+              "    mistake: str | None = None", "", "",
+              "def _off(*args, **kwargs):", f"    print({SELFCHECK_OFF!r})", "    return None", ""]
     for name in names:
         if name == "CheckResult":
             continue
@@ -239,6 +263,32 @@ def selfcheck_stub(selfcheck_source: str, removed: dict[str, str] | None = None)
         lines += ["", _stub(name, message).rstrip("\n"), ""]
     lines += ["", "def __getattr__(name):",
               '    if name.startswith("_"):',
-              '        raise AttributeError(f"module course_utils.selfcheck has no attribute {name!r}")',
+              f'        raise AttributeError(f"module {module} has no attribute {{name!r}}")',
               "    return _off", ""]
     return "\n".join(lines)
+
+
+def selfcheck_stub_package(selfcheck_folder: Path, removed: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
+    """The grading edition of the package ``course_utils/selfcheck/``: file name -> text.
+
+    One stub module (:func:`selfcheck_stub`) for each module of the real package, with the
+    same public names; ``removed``: ``{module: {private reference: rule message}}`` of the
+    assignment, e.g. ``{"course_utils.selfcheck.overlap": {"_dice_reference": "..."}}``.
+    """
+    folder = Path(selfcheck_folder)
+    sources = {path.stem: path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.py"))}
+    if "__init__" not in sources:
+        raise EditionError(f"{folder} is not the {SELFCHECK} package (no __init__.py)")
+    constants = {}
+    for source in sources.values():
+        constants.update(_literal_constants(source))
+    package = f"{PACKAGE}.{SELFCHECK}"
+    stubs = {}
+    for stem, source in sources.items():
+        module = package if stem == "__init__" else f"{package}.{stem}"
+        submodules = tuple(s for s in sources if s != "__init__") if stem == "__init__" else ()
+        stubs[f"{stem}.py"] = selfcheck_stub(source, (removed or {}).get(module), module, constants, submodules)
+    unknown = sorted(set(removed or {}) - {package, *(f"{package}.{s}" for s in sources)})
+    if unknown:
+        raise EditionError(f"registered self-check modules {', '.join(unknown)} are not in {folder}")
+    return stubs

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import json
 import os
@@ -30,7 +31,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.library_edition import SELFCHECK_OFF, EditionError, grading_edition, selfcheck_stub
+from autograder.library_edition import SELFCHECK_OFF, EditionError, grading_edition, selfcheck_stub_package
 from autograder.references import Fail, Results
 from course_utils import library_answers
 from course_utils.library_answers import LIBRARY_ANSWERS, LibraryAnswerError, registered_entries, resolve, split_entry
@@ -155,8 +156,10 @@ def test_edition_holds_no_compiled_code_and_none_of_the_removed_bodies(assignmen
         edition_node = _definition(holder, qualname)
         assert "LibraryAnswerError" in ast.get_source_segment(holder, edition_node), entry
     # nothing of the self-checks' machinery is left: no reference, no case, no mistake
-    stub = texts[package / "selfcheck.py"]
-    assert len(stub) < 12_000 and "_Check(" not in stub and "np." not in stub and SELFCHECK_OFF in stub
+    stubs = {path: text for path, text in texts.items() if path.parent == package / "selfcheck"}
+    assert {path.name for path in stubs} == {path.name for path in (SOURCE / "selfcheck").glob("*.py")}
+    for stub in stubs.values():
+        assert len(stub) < 12_000 and "_Check(" not in stub and "np." not in stub and SELFCHECK_OFF in stub
 
 
 def _definition(source: str, qualname: str):
@@ -167,17 +170,19 @@ def _definition(source: str, qualname: str):
 def test_edition_is_cached_per_assignment_and_content(tmp_path):
     source = tmp_path / "course_utils"
     source.mkdir()
-    for name in ("__init__.py", "library_answers.py", "selfcheck.py", "metrics.py", "shapes.py",
+    for name in ("__init__.py", "library_answers.py", "metrics.py", "shapes.py",
                  "losses.py", "models.py", "transposed_conv.py"):
         (source / name).write_bytes((SOURCE / name).read_bytes())
-    shutil.copytree(SOURCE / "widgets", source / "widgets", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("widgets", "selfcheck"):
+        shutil.copytree(SOURCE / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     (source / "__pycache__").mkdir()
     (source / "__pycache__" / "metrics.cpython-311.pyc").write_bytes(b"original code")
     cache = tmp_path / "cache"
     first = grading_edition(source, "fcn_basics", cache_dir=cache)
     assert grading_edition(source, "fcn_basics", cache_dir=cache) == first
     assert not (first / "__pycache__").exists()
-    assert oct(first.stat().st_mode & 0o777) == "0o755" and oct((first / "metrics.py").stat().st_mode & 0o777) == "0o644"
+    assert oct(first.stat().st_mode & 0o777) == "0o755"
+    assert oct((first / "metrics.py").stat().st_mode & 0o777) == "0o644"
     (source / "metrics.py").write_text((source / "metrics.py").read_text() + "\n# changed\n")
     second = grading_edition(source, "fcn_basics", cache_dir=cache)
     assert second != first and "# changed" in (second / "metrics.py").read_text()
@@ -186,7 +191,8 @@ def test_edition_is_cached_per_assignment_and_content(tmp_path):
 def test_edition_bad_input_gets_clear_errors(tmp_path):
     with pytest.raises(EditionError, match="not the course_utils package folder"):
         grading_edition(tmp_path, "fcn_basics", cache_dir=tmp_path / "cache")
-    with pytest.raises(EditionError, match="no library answers registered for assignment 'nope'.*known: dataset_formats"):
+    unknown = "no library answers registered for assignment 'nope'.*known: dataset_formats"
+    with pytest.raises(EditionError, match=unknown):
         grading_edition(SOURCE, "nope", cache_dir=tmp_path / "cache")
     open_cache = tmp_path / "open"
     open_cache.mkdir()
@@ -195,7 +201,8 @@ def test_edition_bad_input_gets_clear_errors(tmp_path):
         grading_edition(SOURCE, "fcn_basics", cache_dir=open_cache)
     broken = tmp_path / "broken" / "course_utils"
     broken.mkdir(parents=True)
-    for name in ("__init__.py", "library_answers.py", "selfcheck.py"):
+    shutil.copytree(SOURCE / "selfcheck", broken / "selfcheck", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("__init__.py", "library_answers.py"):
         (broken / name).write_bytes((SOURCE / name).read_bytes())
     (broken / "metrics.py").write_text("def something_else():\n    pass\n")
     with pytest.raises(EditionError, match="course_utils.metrics does not define the registered dice_coefficient"):
@@ -207,30 +214,34 @@ def test_selfcheck_stub_keeps_the_names_the_notebooks_use(tmp_path, capsys):
     for notebook in [*REPO_ROOT.glob("solutions/*/*.ipynb"), *REPO_ROOT.glob("exercises/*/*.ipynb"),
                      *REPO_ROOT.glob("lectures/*.ipynb")]:
         used |= set(re.findall(r"selfcheck\.(\w+)", notebook.read_text()))
-        used |= {n.strip() for names in re.findall(r"from course_utils\.selfcheck import ([\w, ]+)", notebook.read_text())
-                 for n in names.split(",")}
-    assert {"progress", "check_dice", "check_train_unet"} <= used
-    removed = {"_dice_reference": library_answers.rule_message("course_utils.selfcheck:_dice_reference", "fcn_basics")}
-    path = tmp_path / "selfcheck_stub.py"
-    path.write_text(selfcheck_stub((SOURCE / "selfcheck.py").read_text(), removed))
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("segcourse_selfcheck_stub_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module                    # dataclasses look their module up
+        imported = re.findall(r"from course_utils\.selfcheck import ([\w, ]+)", notebook.read_text())
+        used |= {n.strip() for names in imported for n in names.split(",")}
+    assert {"show_progress", "check_dice", "check_train_unet"} <= used
+    entry = "course_utils.selfcheck.overlap:_dice_reference"
+    removed = {"course_utils.selfcheck.overlap": {"_dice_reference": library_answers.rule_message(entry, "fcn_basics")}}
+    name = "segcourse_selfcheck_stub_under_test"
+    (tmp_path / name).mkdir()
+    for file_name, text in selfcheck_stub_package(SOURCE / "selfcheck", removed).items():
+        (tmp_path / name / file_name).write_text(text)
+    sys.path.insert(0, str(tmp_path))
     try:
-        spec.loader.exec_module(module)
+        module = importlib.import_module(name)     # the stub package, imported as `course_utils.selfcheck` is
+        for name_used in sorted(used):
+            assert getattr(module, name_used)(lambda *a: None) is None, name_used
+        printed = capsys.readouterr().out.splitlines()
+        assert printed == [SELFCHECK_OFF] * len(used)
+        assert module.EXERCISE_CHECKS["build_unet"] == "check_build_unet"
+        assert module.COURSE_ORDER[0] == "fcn_basics" and module.overlap.check_dice(None) is None
+        capsys.readouterr()
+        with pytest.raises(AttributeError):
+            module.__getattr__("_iou_reference")
+        with pytest.raises(Exception, match="_dice_reference is not available while fcn_basics is graded") as raised:
+            module.overlap._dice_reference([1], [1])
+        assert type(raised.value).__name__ == "LibraryAnswerError"
     finally:
-        del sys.modules[spec.name]
-    for name in sorted(used):
-        assert getattr(module, name)(lambda *a: None) is None, name
-    printed = capsys.readouterr().out.splitlines()
-    assert printed == [SELFCHECK_OFF] * len(used)
-    assert module.ASSIGNMENT_EXERCISES["unet"] == ["unet_bottleneck_size", "double_conv", "build_unet", "train_unet"]
-    with pytest.raises(AttributeError):
-        module.__getattr__("_iou_reference")
-    with pytest.raises(Exception, match="_dice_reference is not available while fcn_basics is graded") as raised:
-        module._dice_reference([1], [1])
-    assert type(raised.value).__name__ == "LibraryAnswerError"
+        sys.path.remove(str(tmp_path))
+        for loaded in [key for key in sys.modules if key.split(".")[0] == name]:
+            del sys.modules[loaded]
 
 
 # ----------------------------------------------------------------------------- the trusted judge
@@ -274,12 +285,12 @@ def test_selfcheck_flags_an_alias_and_a_wrapper_of_a_library_function(progress_f
         return float(metrics.dice_coefficient(y_true, y_pred))
 
     def lazy_private_reference(y_true, y_pred):
-        from course_utils.selfcheck import _dice_reference
+        from course_utils.selfcheck.overlap import _dice_reference
         return _dice_reference(y_true, y_pred)
 
     for function, name in [(metrics.dice_coefficient, "course_utils.metrics.dice_coefficient"),
                            (wrapper, "course_utils.metrics.dice_coefficient"),
-                           (lazy_private_reference, "course_utils.selfcheck._dice_reference")]:
+                           (lazy_private_reference, "course_utils.selfcheck.overlap._dice_reference")]:
         result = selfcheck.check_dice(function, assignment="fcn_basics")
         assert not result.passed and result.mistake == "library_answer", result
         assert f"{name} is not available while fcn_basics is graded" in result.message and RULE in result.message

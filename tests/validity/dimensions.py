@@ -90,20 +90,20 @@ def upscaling_output_size(input_size, factor):
 ''',
     "transpose_size": "from course_utils.shapes import conv_transpose_output_size\n",
     "bottleneck": '''
-from course_utils.selfcheck import (_bottleneck_reference as bottleneck_shape, _decoded_reference as decoded_shape,
-                                    _padded_reference as padded_size)
+from course_utils.selfcheck.sizes import (_bottleneck_reference as bottleneck_shape,
+                                          _decoded_reference as decoded_shape, _padded_reference as padded_size)
 ''',
     # dense_params has no library function of its own: the convolution reference with a 1x1 kernel
     "params": '''
-from course_utils import selfcheck
-conv2d_params = selfcheck._conv_params_reference
+from course_utils.selfcheck import parameters
+conv2d_params = parameters._conv_params_reference
 
 def conv2d_transpose_params(kernel_size, in_channels, filters, use_bias=True):
-    return selfcheck._conv_params_reference(kernel_size, in_channels, filters, use_bias)
+    return parameters._conv_params_reference(kernel_size, in_channels, filters, use_bias)
 
 def dense_params(in_features, units, use_bias=True):
-    return selfcheck._conv_params_reference(1, in_features, units, use_bias)
+    return parameters._conv_params_reference(1, in_features, units, use_bias)
 ''',
-    "table": "from course_utils.selfcheck import _skip_table_reference as skip_fcn_table\n",
+    "table": "from course_utils.selfcheck.parameters import _skip_table_reference as skip_fcn_table\n",
 }
 

@@ -102,7 +102,7 @@ BATCH_STUDENTS = {
 LIBRARY_ANSWERS = {
     "dimensions": '''
 from course_utils.shapes import conv_output_size, conv_transpose_output_size
-from course_utils.selfcheck import _fcn_shapes_reference as fcn_upscaling_shapes
+from course_utils.selfcheck.sizes import _fcn_shapes_reference as fcn_upscaling_shapes
 ''',
     "dice": "from course_utils.metrics import dice_coefficient\n",
     "soft_dice": '''

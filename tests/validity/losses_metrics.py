@@ -127,7 +127,8 @@ LIBRARY_ANSWERS = {
     "iou": "from course_utils.metrics import iou_score\n",
     "mean_iou": "from course_utils.metrics import mean_iou\n",
     "soft_dice": "from course_utils.losses import soft_dice_loss\n",
-    "class_weights": "from course_utils.selfcheck import _class_weights_reference as class_weights_from_frequencies\n",
+    "class_weights": ("from course_utils.selfcheck.losses import _class_weights_reference"
+                      " as class_weights_from_frequencies\n"),
     "weighted_ce": '''
 def weighted_crossentropy(y_true, y_pred, class_weights):
     from course_utils.losses import pixelwise_crossentropy

@@ -140,7 +140,7 @@ from course_utils.transposed_conv import conv2d_transpose_scatter
 def conv2d_transpose_numpy(inputs, kernel, strides=1, padding="valid"):
     return conv2d_transpose_scatter(inputs, kernel, strides=strides, padding=padding)
 ''',
-    "max_pool": "from course_utils.selfcheck import _pool_reference as max_pool_with_argmax\n",
-    "max_unpool": "from course_utils.selfcheck import _unpool_reference as max_unpool\n",
+    "max_pool": "from course_utils.selfcheck.pooling import _pool_reference as max_pool_with_argmax\n",
+    "max_unpool": "from course_utils.selfcheck.pooling import _unpool_reference as max_unpool\n",
 }
 

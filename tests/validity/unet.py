@@ -87,7 +87,7 @@ BATCH_STUDENTS = {   # every notebook trains the U-Net for TRAIN_SECONDS (20 s u
 
 # Every solution cell answered through the course library (the "library-answers" student).
 LIBRARY_ANSWERS = {
-    "bottleneck_size": "from course_utils.selfcheck import _unet_bottleneck_reference as unet_bottleneck_size\n",
+    "bottleneck_size": "from course_utils.selfcheck.unet import _unet_bottleneck_reference as unet_bottleneck_size\n",
     "double_conv": '''
 import itertools
 _blocks = itertools.count()
