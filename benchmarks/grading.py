@@ -8,8 +8,9 @@ wrong, some crashing; no infinite loops), in two copies of the course:
 
 - stock: the course's nbgrader configuration with nbgrader's stock autograde steps put
   back (``Execute`` runs the notebook with the hidden tests restored from the source, in
-  the student's kernel; the course itself grades through the sandbox), one ``nbgrader autograde NAME --student ID`` call per student, one after
-  the other, as instructors run it;
+  the student's kernel; the course itself grades through the sandbox), one
+  ``nbgrader autograde NAME --student ID`` call per student, one after the other, as
+  instructors run it;
 - ours: ``autograder.batch.grade_batch`` in one run (bubblewrap sandbox, the default
   number of workers, trusted scoring and nbgrader recording; feedback HTML only with
   ``--feedback``, since stock ``nbgrader autograde`` writes none either).

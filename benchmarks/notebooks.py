@@ -92,7 +92,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.notebooks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--fast", action="store_true", help="set COURSE_FAST=1 (as CI and the autograder do)")
     parser.add_argument("--jobs", type=int, default=2, help="notebooks executed at once (default: 2)")
-    parser.add_argument("--only", nargs="*", default=None, metavar="NAME", help="only notebooks whose name contains NAME")
+    parser.add_argument("--only", nargs="*", default=None, metavar="NAME",
+                        help="only notebooks whose name contains NAME")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")

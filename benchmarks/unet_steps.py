@@ -110,7 +110,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.unet_steps", description=__doc__.split("\n\n")[0])
     parser.add_argument("--batches", type=int, default=336, help="training batches (default 336)")
     parser.add_argument("--every", type=int, default=48, help="score after every this many batches (default 48)")
-    parser.add_argument("--out", type=Path, default=library.RESULTS_DIR, help="output folder (default benchmarks/results)")
+    parser.add_argument("--out", type=Path, default=library.RESULTS_DIR,
+                        help="output folder (default benchmarks/results)")
     args = parser.parse_args(argv)
     if args.batches < 1 or args.every < 1:
         parser.error(f"--batches and --every must be >= 1, got {args.batches} and {args.every}")

@@ -54,6 +54,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
+from course_utils.argument_checks import check_int
+
 CLASS_NAMES = ("background", "text", "figure", "separator")
 BACKGROUND, TEXT, FIGURE, SEPARATOR = 0, 1, 2, 3
 
@@ -115,15 +117,6 @@ def _photo_library():
         image.thumbnail((_PHOTO_MAX_SIDE, _PHOTO_MAX_SIDE), Image.BILINEAR)
         photos.append(image)
     return tuple(photos)
-
-
-def _check_int(name, value, minimum, maximum=None):
-    """Raise ValueError unless ``value`` is an int in [minimum, maximum]."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        upper = "" if maximum is None else f" and <= {maximum}"
-        raise ValueError(f"{name} must be >= {minimum}{upper}, got {value}")
 
 
 def _check_classes(classes):
@@ -435,9 +428,9 @@ def make_page(seed, height=256, width=256, line_height=6, *, classes=CLASS_NAMES
         ValueError: if a size is not an integer in its range, or ``classes`` is not a
             valid set of class names.
     """
-    _check_int("height", height, MIN_PAGE_SIZE)
-    _check_int("width", width, MIN_PAGE_SIZE)
-    _check_int("line_height", line_height, 4, height // 8)
+    check_int("height", height, MIN_PAGE_SIZE)
+    check_int("width", width, MIN_PAGE_SIZE)
+    check_int("line_height", line_height, 4, height // 8)
     class_lookup = _check_classes(classes)
     rng = np.random.default_rng(seed)
     canvas = _PageCanvas(height, width, line_height)
@@ -507,9 +500,9 @@ def make_page_dataset(num_pages, seed=0, height=256, width=256, **page_options):
     Raises:
         ValueError: if a size is not an integer in its range, or an option is invalid.
     """
-    _check_int("num_pages", num_pages, 1)
-    _check_int("height", height, MIN_PAGE_SIZE)
-    _check_int("width", width, MIN_PAGE_SIZE)
+    check_int("num_pages", num_pages, 1)
+    check_int("height", height, MIN_PAGE_SIZE)
+    check_int("width", width, MIN_PAGE_SIZE)
     images = np.empty((num_pages, height, width, 1), dtype=np.float32)
     labels = np.empty((num_pages, height, width), dtype=np.uint8)
     for i in range(num_pages):
@@ -528,7 +521,7 @@ def class_frequencies(labels, num_classes):
     Returns:
         float64 array (num_classes,) that sums to 1.
     """
-    _check_int("num_classes", num_classes, 1)
+    check_int("num_classes", num_classes, 1)
     counts = np.bincount(np.asarray(labels).ravel(), minlength=num_classes)
     if len(counts) > num_classes:
         raise ValueError(f"labels must be < num_classes={num_classes}, got {len(counts) - 1}")

@@ -34,15 +34,7 @@ import keras
 import numpy as np
 
 from course_utils import data
-
-
-def _check_int(name, value, minimum, maximum=None):
-    """Raise ValueError unless ``value`` is an int in [minimum, maximum]."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        upper = "" if maximum is None else f" and <= {maximum}"
-        raise ValueError(f"{name} must be >= {minimum}{upper}, got {value}")
+from course_utils.argument_checks import check_int
 
 
 def _check_example(image, labels):
@@ -96,8 +88,8 @@ def random_crop(image, labels, rng, height, width):
         ValueError: if the crop is larger than the image.
     """
     _check_example(image, labels)
-    _check_int("height", height, 1, image.shape[0])
-    _check_int("width", width, 1, image.shape[1])
+    check_int("height", height, 1, image.shape[0])
+    check_int("width", width, 1, image.shape[1])
     top = int(rng.integers(0, image.shape[0] - height + 1))
     left = int(rng.integers(0, image.shape[1] - width + 1))
     return (
@@ -122,7 +114,7 @@ def random_shift(image, labels, rng, max_shift, image_fill=0.0, label_fill=0):
         (image, labels), same shapes and dtypes.
     """
     _check_example(image, labels)
-    _check_int("max_shift", max_shift, 0)
+    check_int("max_shift", max_shift, 0)
     dy, dx = (int(v) for v in rng.integers(-max_shift, max_shift + 1, size=2))
     return _shift(image, dy, dx, image_fill), _shift(labels, dy, dx, label_fill)
 
@@ -165,7 +157,7 @@ class _EpochSeededSequence(keras.utils.PyDataset):
     def __init__(self, seed, augment, one_hot, num_classes, **kwargs):
         super().__init__(**kwargs)
         if one_hot:
-            _check_int("num_classes", num_classes, 1)
+            check_int("num_classes", num_classes, 1)
         self.seed = seed
         self.augment = _as_augmentation(augment)
         self.one_hot = bool(one_hot)
@@ -178,7 +170,7 @@ class _EpochSeededSequence(keras.utils.PyDataset):
 
     def set_epoch(self, epoch):
         """Jump to ``epoch`` (e.g. to reproduce what the model saw in that epoch)."""
-        _check_int("epoch", epoch, 0)
+        check_int("epoch", epoch, 0)
         self.epoch = epoch
 
     def _rng(self, index):
@@ -237,7 +229,7 @@ class SegmentationSequence(_EpochSeededSequence):
             )
         if len(images) == 0:
             raise ValueError("images must hold at least one example, got 0")
-        _check_int("batch_size", batch_size, 1)
+        check_int("batch_size", batch_size, 1)
         self.images = images
         self.labels = labels
         self.batch_size = batch_size
@@ -297,16 +289,16 @@ class SyntheticPageSequence(_EpochSeededSequence):
         if num_classes is None:
             num_classes = len(page_options.get("classes", data.CLASS_NAMES))
         super().__init__(seed, augment, one_hot, num_classes, **kwargs)
-        _check_int("num_batches", num_batches, 1)
-        _check_int("batch_size", batch_size, 1)
+        check_int("num_batches", num_batches, 1)
+        check_int("batch_size", batch_size, 1)
         if isinstance(page_size, (tuple, list)):
             if len(page_size) != 2:
                 raise ValueError(f"page_size must be an int or (height, width), got {page_size!r}")
             height, width = page_size
         else:
             height = width = page_size
-        _check_int("page_size", height, data.MIN_PAGE_SIZE)
-        _check_int("page_size", width, data.MIN_PAGE_SIZE)
+        check_int("page_size", height, data.MIN_PAGE_SIZE)
+        check_int("page_size", width, data.MIN_PAGE_SIZE)
         self.num_batches_per_epoch = num_batches
         self.batch_size = batch_size
         self.page_height, self.page_width = int(height), int(width)

@@ -21,16 +21,9 @@ Everything is determined by the seed.
 import numpy as np
 from PIL import Image, ImageDraw
 
+from course_utils.argument_checks import check_int
+
 SHAPE_NAMES = ("square", "circle", "triangle")
-
-
-def _check_int(name, value, minimum, maximum=None):
-    """Raise ValueError unless ``value`` is an int in [minimum, maximum]."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        upper = "" if maximum is None else f" and <= {maximum}"
-        raise ValueError(f"{name} must be >= {minimum}{upper}, got {value}")
 
 
 def _check_classes(classes):
@@ -122,8 +115,8 @@ def make_shapes_image(seed, size=128, max_instances=4, classes=SHAPE_NAMES,
     Raises:
         ValueError: if an argument is out of its range.
     """
-    _check_int("size", size, 16)
-    _check_int("max_instances", max_instances, 1)
+    check_int("size", size, 16)
+    check_int("max_instances", max_instances, 1)
     classes = _check_classes(classes)
     _check_fraction("min_visible_fraction", min_visible_fraction)
     rng = np.random.default_rng(seed)
@@ -193,9 +186,9 @@ def make_shapes_dataset(n, seed=0, size=128, max_instances=4, classes=SHAPE_NAME
     Raises:
         ValueError: if an argument is out of its range.
     """
-    _check_int("n", n, 1)
-    _check_int("size", size, 16)
-    _check_int("max_instances", max_instances, 1)
+    check_int("n", n, 1)
+    check_int("size", size, 16)
+    check_int("max_instances", max_instances, 1)
     batch = {
         "images": np.zeros((n, size, size, 3), dtype=np.float32),
         "instance_masks": np.zeros((n, max_instances, size, size), dtype=bool),

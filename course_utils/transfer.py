@@ -43,7 +43,6 @@ PAGE_ENCODER_WEIGHTS = WEIGHTS_DIR / "page_encoder.weights.h5"
 # The pretrained layers of the page encoder (pools have no weights) and their shapes for
 # one input channel: the first three layers of ``models.build_patch_cnn``.
 PAGE_ENCODER_LAYERS = ("conv1", "conv2", "conv3")
-PAGE_DECODER_LAYERS = ("dec_bottleneck", "dec_conv3", "dec_conv2", "dec_conv1", "logits")
 
 # keras.applications backbones: the Keras constructor, the official weight file name of
 # the ImageNet weights without the classifier ("no top"), where Keras downloads it from,

@@ -17,7 +17,16 @@ Written from the devkit's label table; we had no real copy of the data to check 
 
 import numpy as np
 
-from course_utils.datasets.common import DatasetFormat, files, hex_palette, lookup_table, match_by_key, require_folder
+from course_utils.datasets.common import (
+    IMAGE_SUFFIXES,
+    DatasetFormat,
+    files,
+    hex_palette,
+    lookup_table,
+    match_by_key,
+    require_folder,
+)
+from course_utils.datasets.fake_files import random_labels, save_label, save_photo
 
 # (labelId, name, trainId, colour 0xRRGGBB) from the scene-parsing devkit's label table.
 LABELS = (
@@ -54,10 +63,12 @@ class ApolloScapeFormat(DatasetFormat):
         for road in roads:
             image_dir = require_folder(road / "ColorImage", f"{road.name}/ColorImage/Record*/Camera */ with photos")
             label_dir = require_folder(road / "Label", f"{road.name}/Label/Record*/Camera */ with *_bin.png")
-            images = files(image_dir, (".jpg", ".jpeg", ".png"), recursive=True)
+            images = files(image_dir, IMAGE_SUFFIXES, recursive=True)
             labels = [p for p in files(label_dir, (".png",), recursive=True) if p.name.endswith(LABEL_SUFFIX)]
-            found = match_by_key(images, labels, lambda p: str(p.relative_to(image_dir).with_suffix("")),
-                                 lambda p: str(p.relative_to(label_dir))[: -len(LABEL_SUFFIX)])
+            # the key of a pair: its path below ColorImage/ (Label/), without the suffix
+            found = match_by_key(images, labels,
+                                 lambda p, image_dir=image_dir: str(p.relative_to(image_dir).with_suffix("")),
+                                 lambda p, label_dir=label_dir: str(p.relative_to(label_dir))[: -len(LABEL_SUFFIX)])
             all_pairs += found[0]
             lonely_images += found[1]
             lonely_labels += found[2]
@@ -76,6 +87,15 @@ FORMAT = ApolloScapeFormat(
 )
 
 
-def load_apolloscape(root, split="all", size=None, limit=None):
-    """(images uint8 (N, H, W, 3), labels int32 (N, H, W) trainIds 0-21, 255 = ignore)."""
-    return FORMAT.load(root, split, size=size, limit=limit)
+def write_fake(folder, names, rng, size):
+    """Write a tiny copy of this layout under ``folder`` (one photo and label per name in
+    ``names``, random pixels from ``rng``, ``size`` = (height, width)); return its root."""
+    root = folder
+    allowed = [label_id for label_id, *_ in LABELS]
+    for i, name in enumerate(names):
+        camera = f"Camera {5 + i % 2}"
+        stem = f"170927_0638118{name}_Camera_{5 + i % 2}"
+        save_photo(root / "road02_seg" / "ColorImage" / "Record001" / camera / f"{stem}.jpg", rng, size, ".jpg")
+        save_label(root / "road02_seg" / "Label" / "Record001" / camera / f"{stem}_bin.png",
+                   random_labels(rng, size, allowed))
+    return root

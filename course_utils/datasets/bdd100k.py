@@ -14,7 +14,8 @@ release had ``seg/images/{split}`` and ``seg/labels/{split}/NAME_train_id.png``.
 import numpy as np
 
 from course_utils.datasets import cityscapes
-from course_utils.datasets.common import DatasetFormat, files, match_by_key, require_folder
+from course_utils.datasets.common import IMAGE_SUFFIXES, DatasetFormat, files, match_by_key, require_folder
+from course_utils.datasets.fake_files import random_labels, save_label, save_photo
 
 CLASS_NAMES = cityscapes.CLASS_NAMES
 PALETTE = cityscapes.PALETTE
@@ -26,7 +27,7 @@ class BDD100KFormat(DatasetFormat):
         self.check_split(split)
         root = require_folder(root, "the bdd100k folder holding images/10k/ and labels/sem_seg/masks/")
         images = files(require_folder(root / "images" / "10k" / split, f"images/10k/{split}/ with the photos"),
-                       (".jpg", ".jpeg", ".png"))
+                       IMAGE_SUFFIXES)
         labels = files(require_folder(root / "labels" / "sem_seg" / "masks" / split,
                                       f"labels/sem_seg/masks/{split}/ with the masks"), (".png",))
         return match_by_key(images, labels, lambda p: p.stem, lambda p: p.stem)
@@ -40,6 +41,14 @@ FORMAT = BDD100KFormat(
 )
 
 
-def load_bdd100k(root, split="train", size=None, limit=None):
-    """(images uint8 (N, H, W, 3), labels int32 (N, H, W) trainIds 0-18, 255 = ignore)."""
-    return FORMAT.load(root, split, size=size, limit=limit)
+def write_fake(folder, names, rng, size):
+    """Write a tiny copy of this layout under ``folder`` (one photo and label per name in
+    ``names``, random pixels from ``rng``, ``size`` = (height, width)); return its root."""
+    root = folder
+    for split in ("train", "val"):
+        for name in names:
+            stem = f"7d2f7975-e0c1{name}"
+            save_photo(root / "images" / "10k" / split / f"{stem}.jpg", rng, size, ".jpg")
+            save_label(root / "labels" / "sem_seg" / "masks" / split / f"{stem}.png",
+                       random_labels(rng, size, [*range(19), 255]))
+    return root

@@ -16,6 +16,7 @@ those with ``decode_palette`` and its ``label_colors.txt``.)
 import numpy as np
 
 from course_utils.datasets.common import DatasetFormat, files, match_by_key, require_folder
+from course_utils.datasets.fake_files import random_labels, save_label, save_photo
 
 CLASS_NAMES = ("Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol", "Fence", "Car",
                "Pedestrian", "Bicyclist")
@@ -44,6 +45,12 @@ FORMAT = CamVidFormat(
 )
 
 
-def load_camvid(root, split="train", size=None, limit=None):
-    """(images uint8 (N, H, W, 3), labels int32 (N, H, W) with 0-10 and 11 = ignore)."""
-    return FORMAT.load(root, split, size=size, limit=limit)
+def write_fake(folder, names, rng, size):
+    """Write a tiny copy of this layout under ``folder`` (one photo and label per name in
+    ``names``, random pixels from ``rng``, ``size`` = (height, width)); return its root."""
+    root = folder / "CamVid"
+    for split in ("train", "val", "test"):
+        for name in names:
+            save_photo(root / split / f"0001TP_{split}{name}.png", rng, size, ".png")
+            save_label(root / f"{split}annot" / f"0001TP_{split}{name}.png", random_labels(rng, size, range(12)))
+    return root

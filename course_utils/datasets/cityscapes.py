@@ -15,6 +15,7 @@ every other id (unlabeled, ego vehicle, parking, guard rail, caravan, ...) becom
 import numpy as np
 
 from course_utils.datasets.common import DatasetFormat, files, lookup_table, match_by_key, require_folder
+from course_utils.datasets.fake_files import random_labels, save_label, save_photo
 
 # (labelId, name, trainId) for all 34 ids of cityscapesScripts' labels.py (license plate,
 # id -1, never appears in the PNGs).
@@ -28,7 +29,7 @@ LABELS = (
     (29, "caravan", 255), (30, "trailer", 255), (31, "train", 16), (32, "motorcycle", 17), (33, "bicycle", 18),
 )
 IGNORE_INDEX = 255
-CLASS_NAMES = tuple(name for _, name, train_id in sorted(LABELS, key=lambda l: l[2]) if train_id != 255)
+CLASS_NAMES = tuple(name for _, name, train_id in sorted(LABELS, key=lambda label: label[2]) if train_id != 255)
 # labelId -> trainId for any 8-bit value; 255 for ids that are not trained.
 LABEL_TO_TRAIN = lookup_table({label_id: train_id for label_id, _, train_id in LABELS}, default=IGNORE_INDEX)
 # Colours of the 19 training classes, from labels.py.
@@ -74,6 +75,14 @@ FORMAT = CityscapesFormat(
 )
 
 
-def load_cityscapes(root, split="train", size=None, limit=None):
-    """(images uint8 (N, H, W, 3), labels int32 (N, H, W) trainIds 0-18, 255 = ignore)."""
-    return FORMAT.load(root, split, size=size, limit=limit)
+def write_fake(folder, names, rng, size):
+    """Write a tiny copy of this layout under ``folder`` (one photo and label per name in
+    ``names``, random pixels from ``rng``, ``size`` = (height, width)); return its root."""
+    root = folder
+    for split, city in (("train", "aachen"), ("val", "frankfurt")):
+        for i, _ in enumerate(names):
+            stem = f"{city}_{i:06d}_000019"
+            save_photo(root / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png", rng, size, ".png")
+            save_label(root / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png",
+                       random_labels(rng, size, range(34)))
+    return root

@@ -15,7 +15,8 @@ names below follow COCO-Stuff's ``labels.txt``. COCO-Stuff has no official colou
 
 import numpy as np
 
-from course_utils.datasets.common import DatasetFormat, bit_palette, files, match_by_key, require_folder
+from course_utils.datasets.common import IMAGE_SUFFIXES, DatasetFormat, bit_palette, files, match_by_key, require_folder
+from course_utils.datasets.fake_files import random_labels, save_label, save_photo
 
 THING_NAMES = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
@@ -52,7 +53,7 @@ class CocoStuffFormat(DatasetFormat):
         self.check_split(split)
         root = require_folder(root, "the cocostuff folder holding images/ and annotations/")
         images = files(require_folder(root / "images" / split, f"images/{split}/ with the COCO photos"),
-                       (".jpg", ".jpeg", ".png"))
+                       IMAGE_SUFFIXES)
         labels = files(require_folder(root / "annotations" / split,
                                       f"annotations/{split}/ with the stuffthingmaps PNGs"), (".png",))
         return match_by_key(images, labels, lambda p: p.stem, lambda p: p.stem)
@@ -66,6 +67,13 @@ FORMAT = CocoStuffFormat(
 )
 
 
-def load_coco_stuff(root, split="train2017", size=None, limit=None):
-    """(images uint8 (N, H, W, 3), labels int32 (N, H, W) ids 0-181, 255 = unlabeled)."""
-    return FORMAT.load(root, split, size=size, limit=limit)
+def write_fake(folder, names, rng, size):
+    """Write a tiny copy of this layout under ``folder`` (one photo and label per name in
+    ``names``, random pixels from ``rng``, ``size`` = (height, width)); return its root."""
+    root = folder
+    for split in ("train2017", "val2017"):
+        for name in names:
+            stem = f"00000000{name}"
+            save_photo(root / "images" / split / f"{stem}.jpg", rng, size, ".jpg")
+            save_label(root / "annotations" / split / f"{stem}.png", random_labels(rng, size, [0, 2, 123, 181, 255]))
+    return root

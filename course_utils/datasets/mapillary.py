@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from course_utils.datasets.common import (
+    IMAGE_SUFFIXES,
     DatasetError,
     DatasetFormat,
     decode_palette,
@@ -32,6 +33,7 @@ from course_utils.datasets.common import (
     open_png,
     require_folder,
 )
+from course_utils.datasets.fake_files import random_labels, save_label, save_photo
 
 SPLITS = ("training", "validation")
 
@@ -61,7 +63,7 @@ class MapillaryFormat(DatasetFormat):
         self.check_split(split)
         root = require_folder(root, "the Mapillary Vistas root holding config.json, training/ and validation/")
         images = files(require_folder(root / split / "images", f"{split}/images/ with the photos"),
-                       (".jpg", ".jpeg", ".png"))
+                       IMAGE_SUFFIXES)
         labels = files(require_folder(root / split / "labels", f"{split}/labels/ with the label PNGs"), (".png",))
         return match_by_key(images, labels, lambda p: p.stem, lambda p: p.stem)
 
@@ -94,6 +96,32 @@ def mapillary_format(root):
     )
 
 
-def load_mapillary(root, split="training", size=None, limit=None):
-    """(images uint8 (N, H, W, 3), labels int32 (N, H, W) ids in config.json order)."""
-    return mapillary_format(root).load(root, split, size=size, limit=limit)
+# A few of Mapillary Vistas v1.2's 66 labels (name, readable, colour) for fake copies, in a
+# config.json of the real structure; the last one is the ignored "unlabeled".
+FAKE_LABELS = (
+    ("construction--flat--road", "Road", (128, 64, 128)),
+    ("construction--flat--sidewalk", "Sidewalk", (244, 35, 232)),
+    ("human--person", "Person", (220, 20, 60)),
+    ("nature--sky", "Sky", (70, 130, 180)),
+    ("object--vehicle--car", "Car", (0, 0, 142)),
+    ("void--unlabeled", "Unlabeled", (0, 0, 0)),
+)
+
+
+def write_fake(folder, names, rng, size):
+    """Write a tiny copy of this layout under ``folder`` (one photo and label per name in
+    ``names``, random pixels from ``rng``, ``size`` = (height, width)); return its root."""
+    root = folder
+    root.mkdir(parents=True, exist_ok=True)
+    config = {"labels": [{"name": n, "readable": r, "color": list(c), "instances": False,
+                          "evaluate": not n.endswith("unlabeled")} for n, r, c in FAKE_LABELS]}
+    (root / "config.json").write_text(json.dumps(config, indent=1))
+    palette = np.zeros((256, 3), dtype=np.uint8)
+    palette[: len(FAKE_LABELS)] = [c for _, _, c in FAKE_LABELS]
+    for split in ("training", "validation"):
+        for name in names:
+            stem = f"__CRyFzoDOXn6unQ6a3D{name}"
+            save_photo(root / split / "images" / f"{stem}.jpg", rng, size, ".jpg")
+            save_label(root / split / "labels" / f"{stem}.png",
+                       random_labels(rng, size, range(len(FAKE_LABELS))), mode="P", palette=palette)
+    return root

@@ -14,7 +14,16 @@ classes; pass ``border_as_class=True`` to ``load_pets`` for that.
 
 import numpy as np
 
-from course_utils.datasets.common import DatasetError, DatasetFormat, files, lookup_table, match_by_key, require_folder
+from course_utils.datasets.common import (
+    IMAGE_SUFFIXES,
+    DatasetError,
+    DatasetFormat,
+    files,
+    lookup_table,
+    match_by_key,
+    require_folder,
+)
+from course_utils.datasets.fake_files import random_labels, save_label, save_photo
 
 CLASS_NAMES = ("background", "pet")
 IGNORE_INDEX = 255
@@ -29,7 +38,7 @@ class PetsFormat(DatasetFormat):
         root = require_folder(root, "the Oxford-IIIT Pet root holding images/ and annotations/")
         image_dir = require_folder(root / "images", "images/ with the photos")
         label_dir = require_folder(root / "annotations" / "trimaps", "annotations/trimaps/ with the trimap PNGs")
-        images = files(image_dir, (".jpg", ".jpeg", ".png"))
+        images = files(image_dir, IMAGE_SUFFIXES)
         labels = files(label_dir, (".png",))
         if split != "all":
             listing = root / "annotations" / f"{split}.txt"
@@ -66,3 +75,21 @@ def load_pets(root, split="trainval", size=None, limit=None, border_as_class=Fal
         trimap = np.select([labels == 1, labels == 0], [PET, BACKGROUND], BORDER)
         labels = (trimap - 1).astype(np.int32)
     return images, labels
+
+
+def write_fake(folder, names, rng, size):
+    """Write a tiny copy of this layout under ``folder`` (one photo and label per name in
+    ``names``, random pixels from ``rng``, ``size`` = (height, width)); return its root."""
+    root = folder
+    lines = {"trainval": [], "test": []}
+    for split in lines:
+        for name in names:
+            stem = f"Abyssinian_{split}{name}"
+            save_photo(root / "images" / f"{stem}.jpg", rng, size, ".jpg")
+            save_label(root / "annotations" / "trimaps" / f"{stem}.png", random_labels(rng, size, [1, 2, 3]))
+            lines[split].append(f"{stem} 1 1 1")
+    # a macOS resource fork, as in the real archive: the loader must skip it
+    (root / "annotations" / "trimaps" / "._Abyssinian_trainval0000.png").write_bytes(b"\x00\x05\x16\x07")
+    for split, rows in lines.items():
+        (root / "annotations" / f"{split}.txt").write_text("\n".join(rows) + "\n")
+    return root

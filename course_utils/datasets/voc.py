@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from course_utils.datasets.common import DatasetError, DatasetFormat, bit_palette, require_folder
+from course_utils.datasets.fake_files import random_labels, save_label, save_photo
 
 CLASS_NAMES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
                "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
@@ -74,6 +75,19 @@ FORMAT = VOCFormat(
 )
 
 
-def load_voc(root, split="train", size=None, limit=None):
-    """(images uint8 (N, H, W, 3), labels int32 (N, H, W) classes 0-20, 255 = void)."""
-    return FORMAT.load(root, split, size=size, limit=limit)
+def write_fake(folder, names, rng, size):
+    """Write a tiny copy of this layout under ``folder`` (one photo and label per name in
+    ``names``, random pixels from ``rng``, ``size`` = (height, width)); return its root."""
+    root = folder / "VOCdevkit" / "VOC2012"
+    listing = {}
+    for split in ("train", "val"):
+        listing[split] = [f"2007_{split}{name}" for name in names]
+        for stem in listing[split]:
+            save_photo(root / "JPEGImages" / f"{stem}.jpg", rng, size, ".jpg")
+            save_label(root / "SegmentationClass" / f"{stem}.png", random_labels(rng, size, [0, 12, 15, 255]),
+                       mode="P", palette=voc_palette())
+    listing["trainval"] = listing["train"] + listing["val"]
+    (root / "ImageSets" / "Segmentation").mkdir(parents=True, exist_ok=True)
+    for split, stems in listing.items():
+        (root / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("\n".join(stems) + "\n")
+    return root

@@ -52,8 +52,8 @@ def test_unet_target_needs_both_quality_bars_within_the_budget():
     good = _row("unet", mean_iou=0.92, fgpa=0.96)
     assert library.compute_targets({"architectures": [good]})["unet_trained_within_180_s"] is True
     # Fast enough but not good enough: the old definition (time only) called this met.
-    assert library.compute_targets({"architectures": [{**good, "mean_iou": 0.85}]})["unet_trained_within_180_s"] is False
-    assert library.compute_targets({"architectures": [{**good, "fgpa": 0.94}]})["unet_trained_within_180_s"] is False
+    for worse in ({"mean_iou": 0.85}, {"fgpa": 0.94}):
+        assert library.compute_targets({"architectures": [{**good, **worse}]})["unet_trained_within_180_s"] is False
     # Good enough but trained far past 3 minutes (batches of about 1.8 s).
     slow = {**good, "train_s": 185.0}
     assert library.compute_targets({"architectures": [slow]})["unet_trained_within_180_s"] is False

@@ -79,7 +79,7 @@ def test_voc_palette_round_trip(tmp_path):
 def test_ignore_values_of_each_format(tmp_path):
     root = datasets.write_fake_dataset("camvid", tmp_path / "c", size=(4, 4))
     _save_grey(root / "trainannot" / "0001TP_train0000.png", [[11, 0, 10, 3]] * 4)
-    _, labels = camvid.load_camvid(root, "train", limit=1)
+    _, labels = camvid.FORMAT.load(root, "train", limit=1)
     assert labels[0, 0].tolist() == [11, 0, 10, 3] and camvid.IGNORE_INDEX == 11
     root = datasets.write_fake_dataset("pets", tmp_path / "p", size=(2, 3))
     _save_grey(root / "annotations/trimaps/Abyssinian_trainval0000.png", [[1, 2, 3], [3, 2, 1]])

@@ -165,13 +165,15 @@ def test_synthetic_pages_one_hot_uses_the_number_of_classes():
     [
         (lambda: pipeline.SegmentationSequence(np.zeros((2, 8, 8)), np.zeros((2, 8, 8)), 0), "batch_size"),
         (lambda: pipeline.SegmentationSequence(np.zeros((2, 8, 8)), np.zeros((3, 8, 8)), 1), "images"),
-        (lambda: pipeline.SegmentationSequence(np.zeros((2, 8, 8)), np.zeros((2, 8, 8)), 1, one_hot=True), "num_classes"),
+        (lambda: pipeline.SegmentationSequence(np.zeros((2, 8, 8)), np.zeros((2, 8, 8)), 1, one_hot=True),
+         "num_classes"),
         (lambda: pipeline.SegmentationSequence(np.zeros((2, 8, 8)), np.zeros((2, 8, 8)), 1, augment=3), "augment"),
         (lambda: pipeline.SyntheticPageSequence(0, 1), "num_batches"),
         (lambda: pipeline.SyntheticPageSequence(1, 1, page_size=32), "page_size"),
         (lambda: pipeline.SyntheticPageSequence(1, 1, classes=("text",)), "classes"),
         (lambda: pipeline.random_crop(np.zeros((8, 8, 1)), np.zeros((8, 8)), np.random.default_rng(), 9, 4), "height"),
-        (lambda: pipeline.random_shift(np.zeros((8, 8, 1)), np.zeros((8, 8)), np.random.default_rng(), -1), "max_shift"),
+        (lambda: pipeline.random_shift(np.zeros((8, 8, 1)), np.zeros((8, 8)), np.random.default_rng(), -1),
+         "max_shift"),
     ],
 )
 def test_bad_arguments(make, name):

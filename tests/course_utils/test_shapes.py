@@ -364,4 +364,5 @@ def test_shapes_keras_refuses_never_reach_the_backend():
             raise AssertionError("a backend op ran on a shape Keras refuses")
 
     assert _keras_output_shape([NeverRun((5, 2), strides=1, padding="valid")], 8, 1) is None
-    assert _keras_output_shape([keras.layers.MaxPooling2D((5, 1), strides=1, padding="valid")], 8, 1) == (4, 1, CHANNELS)
+    pooling = keras.layers.MaxPooling2D((5, 1), strides=1, padding="valid")
+    assert _keras_output_shape([pooling], 8, 1) == (4, 1, CHANNELS)

@@ -97,7 +97,8 @@ def test_pretrain_script_saves_a_loadable_encoder(tmp_path):
     patch_cnn = __import__("course_utils.models", fromlist=["x"]).build_patch_cnn()
     path = pretrain.save_page_encoder(patch_cnn, tmp_path / "enc.weights.h5")
     model = transfer.build_page_fcn(encoder_weights=path)
-    np.testing.assert_array_equal(model.get_layer("conv2").get_weights()[0], patch_cnn.get_layer("conv2").get_weights()[0])
+    np.testing.assert_array_equal(model.get_layer("conv2").get_weights()[0],
+                                  patch_cnn.get_layer("conv2").get_weights()[0])
 
 
 def test_pretrain_cli_bad_output_prints_usage(capsys):
