@@ -158,8 +158,8 @@ def load_checks(assignment: str,
         path = Path(course_root, "autograder", "references", f"{assignment}.py") if course_root else None
         if path is None or not path.is_file():
             raise
-    # a private module name: the course's file never shadows the package's modules; registered
-    # while it runs, as an import would (dataclasses and pickling look a module up by name)
+    # a private module name, so the course's file never shadows a module of the package; put in
+    # sys.modules as an import would (dataclasses look their module up there)
     spec = importlib.util.spec_from_file_location(f"_segcourse_course_references_{assignment}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

@@ -68,7 +68,9 @@ def scaffolded(tmp_path_factory) -> Path:
     ("_private", "the name must be a lowercase Python identifier"),
     ("", "the name must be a lowercase Python identifier"),
     ("class", "the name must be a lowercase Python identifier"),
-    ("test_metrics", "a name starting with test_ or ending with _test would make tests/validity/test_metrics.py a test module"),
+    ("test_metrics", "a name starting with test_ or ending with _test would make tests/validity/test_metrics.py "
+                     "a test module"),
+    ("metrics_test", "a name starting with test_ or ending with _test"),
     ("dimensions", "it exists already (solutions/dimensions, autograder.references.dimensions (installed), "
                    "LIBRARY_ANSWERS['dimensions']"),
     ("fcn_basics", "it exists already (autograder.references.fcn_basics (installed)"),
@@ -195,3 +197,7 @@ def test_a_scaffolded_assignment_releases_and_grades_in_the_sandbox(scaffolded, 
                             for grade in notebook.grades} for student in answers}
     assert points == expected
     assert (course / ".grading" / "grades.csv").is_file()
+    feedback = {student: (course / ".grading" / "feedback" / student / NAME / f"{NAME}.html").read_text()
+                for student in answers}
+    assert "a batch of label maps" in feedback["wrong-a"]        # the hidden check's message says what failed
+    assert "answered through the course library scores 0" in feedback["library-answers"]
