@@ -4,6 +4,7 @@ pass ruff, judge the scaffolded variants as declared, and grade end to end in th
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import shutil
 import subprocess
@@ -127,6 +128,13 @@ def test_scaffolding_writes_the_three_files_registers_and_prints_the_checklist(t
     assert hidden.source.startswith('"""') and "### BEGIN HIDDEN TESTS" in hidden.source
 
     assert sorted(load_checks(NAME, course)) == sorted(POINTS)     # found in the course folder, by file path
+    # the visible test cell's cases are the visible check's (as tests/validity/test_case_tables.py compares them)
+    from tests.validity.test_case_tables import table_value
+    visible = next(c for c in notebook.cells if c.metadata["nbgrader"].get("grade_id") == "test_accuracy_visible")
+    cases = next(node.value for node in ast.walk(ast.parse(visible.source))
+                 if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "cases")
+    references = load_file(course / WRITTEN[1], "scaffolded_references")
+    assert [(y_true, y_pred, what) for y_true, y_pred, _, what in table_value(cases)] == references.VISIBLE_CASES
     registry = load_file(course / REGISTRY, "scaffolded_library_answers")
     assert registry.LIBRARY_ANSWERS[NAME] == {"accuracy": ["course_utils.metrics:pixel_accuracy"]}
     entry = f'    "{NAME}": {{\n        "accuracy": ["course_utils.metrics:pixel_accuracy"],\n    }},\n'
