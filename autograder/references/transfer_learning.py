@@ -49,7 +49,7 @@ def decoder_weight_shapes(classes):
             (3, 3, 16 + 40, 16), (16,), (1, 1, 16, classes), (classes,)]
 
 
-def fcn_weight_shapes(classes):
+def transfer_fcn_weight_shapes(classes):
     return ref.encoder_weight_shapes() + decoder_weight_shapes(classes)
 
 
@@ -57,7 +57,10 @@ def decoder_params(classes):
     return sum(int(np.prod(s)) for s in decoder_weight_shapes(classes))
 
 
-def fcn_forward(page, weights):
+def transfer_fcn_forward(page, weights):
+    """``build_transfer_fcn`` in float64: the encoder, a 1x1 convolution to 32 channels, then
+    three times (2x up-scaling, the encoder map of that size concatenated second, a 3x3
+    'same' ReLU convolution), the 1x1 classifier and softmax."""
     w = [v.astype(np.float64) for v in weights]
     c1, c2, c3, pooled = ref.encoder_forward(page, w[:6])
     x = ref.relu(pooled @ w[6][0, 0] + w[7])
@@ -150,7 +153,7 @@ def fcn_visible(rng) -> Probe:
 
 def fcn_hidden(rng) -> Probe:
     classes = int(rng.integers(2, 8))
-    weights = ref.random_weights(rng, fcn_weight_shapes(classes))
+    weights = ref.random_weights(rng, transfer_fcn_weight_shapes(classes))
     page = (rng.random((2, 40, 72, 1)) > 0.6).astype("float32")
     arrays = {f"w{i}": v for i, v in enumerate(weights)}
     arrays["page"] = page
@@ -179,7 +182,7 @@ def fcn_hidden(rng) -> Probe:
             raise Fail("The model must accept non-square pages (multiples of 8), batches and num_classes.")
         if out.dtype.kind != "f" or not np.allclose(out.sum(-1), 1.0, atol=1e-5):
             raise Fail("The output must be softmax probabilities.")
-        if not np.allclose(out, fcn_forward(page, weights), atol=1e-4):
+        if not np.allclose(out, transfer_fcn_forward(page, weights), atol=1e-4):
             raise Fail("With the same weights, the outputs differ from the network of Part 2: check which encoder "
                        "map each concatenation takes (conv3, conv2, conv1: the un-pooled ones), the order "
                        "(up-sampled tensor first), and the filters and activations of the decoder.")

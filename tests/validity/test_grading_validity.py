@@ -337,7 +337,7 @@ def test_notebook_tests_agree(assignment):
 def test_real_batch(assignment, tmp_path):
     from autograder.batch import GradeOptions, grade_batch
     from autograder.course import course_config, runtime_directory_of
-    from autograder.pipeline import release_assignment, submission_scores
+    from autograder.nbgrader_api import release_assignment, submission_scores
     from autograder.sandbox import BubblewrapSandbox
     from autograder.trusted import STAGED_SUFFIX
 
