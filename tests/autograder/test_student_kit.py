@@ -21,6 +21,7 @@ import pytest
 
 from autograder import student_kit
 from autograder.cli import EXIT_OK, EXIT_USAGE, main
+from autograder.student_kit.recording import store_module
 from tests import REPO_ROOT
 
 EXPECTED_TOP_LEVEL = {"README.md", "pyproject.toml", "course_utils", "exercises", "lectures"}
@@ -71,10 +72,18 @@ def _readable(path: Path) -> str:
     return text
 
 
+SELFCHECK = REPO_ROOT / "course_utils" / "selfcheck"
+
+
+def _selfcheck_sources() -> dict[str, str]:
+    """module file name -> source, of the package course_utils/selfcheck/."""
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(SELFCHECK.glob("*.py"))}
+
+
 def _public_lines() -> set[str]:
     """Lines of the public library (course_utils without the self-checks): shipped on purpose."""
     return set().union(*(_code_lines(p.read_text(encoding="utf-8")) for p in (REPO_ROOT / "course_utils").rglob("*.py")
-                         if p.name != "selfcheck.py"))
+                         if not p.is_relative_to(SELFCHECK)))
 
 
 def _solution_notebooks() -> tuple[dict[str, str], set[str]]:
@@ -127,26 +136,28 @@ def _autograder_secrets() -> tuple[set[str], set[str], dict[str, str]]:
 def _selfcheck_reference_lines() -> dict[str, str]:
     """body line -> name, of every self-check reference the kit replaces, and of every
     private selfcheck function named like a reference (whatever the builder's lists say)."""
-    source = (REPO_ROOT / "course_utils" / "selfcheck.py").read_text(encoding="utf-8")
     replaced = {*student_kit.STORED_REFERENCES, *student_kit.STORED_FACTORIES, *student_kit.UNAVAILABLE_REFERENCES}
     lines = {}
-    for node in ast.parse(source).body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and (node.name in replaced or "reference" in node.name):
-            for line in _definition_lines(source, node):
-                lines.setdefault(line, f"selfcheck.{node.name}")
+    for source in _selfcheck_sources().values():
+        for node in ast.parse(source).body:
+            is_definition = isinstance(node, (ast.FunctionDef, ast.ClassDef))
+            if is_definition and (node.name in replaced or "reference" in node.name):
+                for line in _definition_lines(source, node):
+                    lines.setdefault(line, f"selfcheck.{node.name}")
     assert len(lines) > 60
     return lines
 
 
 def _inline_reference_texts() -> list[str]:
     """The source of each inline reference formula (a lambda calling nothing) of a check."""
-    source = (REPO_ROOT / "course_utils" / "selfcheck.py").read_text(encoding="utf-8")
     texts = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("_Check", "_variant_check"):
-            reference = node.args[2] if len(node.args) > 2 else None
-            if isinstance(reference, ast.Lambda) and not any(isinstance(n, ast.Call) for n in ast.walk(reference.body)):
-                texts.append(ast.get_source_segment(source, reference))
+    for source in _selfcheck_sources().values():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("_Check", "_variant_check"):
+                reference = node.args[2] if len(node.args) > 2 else None
+                if isinstance(reference, ast.Lambda) and not any(isinstance(n, ast.Call)
+                                                                 for n in ast.walk(reference.body)):
+                    texts.append(ast.get_source_segment(source, reference))
     assert len(texts) >= 2
     return texts
 
@@ -181,7 +192,8 @@ def _answers_in(kit: Path) -> list[str]:
                   for where in [secret_lines.get(line)] if where]
         found += [f"{relative}: names the trusted check {m.group(1)}" for m in word.finditer(text)]
         found += [f"{relative}: defines {m.group(1)} of autograder/references" for m in definition.finditer(text)]
-        found += [f"{relative}: imports autograder" for _ in re.finditer(r"^\s*(?:from|import) autograder\b", text, re.M)]
+        imports = re.finditer(r"^\s*(?:from|import) autograder\b", text, re.M)
+        found += [f"{relative}: imports autograder" for _ in imports]
         found += [f"{relative}: the inline reference {text_!r}" for text_ in inline if text_ in text]
     return found
 
@@ -202,15 +214,18 @@ def test_kit_holds_no_answers(kit):
     for notebook in (kit / "exercises").glob("*/*.ipynb"):   # the release, byte for byte
         assert notebook.read_bytes() == (REPO_ROOT / "exercises" / notebook.relative_to(kit / "exercises")).read_bytes()
     library = {p.relative_to(kit / "course_utils").as_posix() for p in (kit / "course_utils").rglob("*") if p.is_file()}
-    repo_library = {p.relative_to(REPO_ROOT / "course_utils").as_posix() for p in (REPO_ROOT / "course_utils").rglob("*")
-                    if p.is_file() and "__pycache__" not in p.parts}
+    repo_library = {p.relative_to(REPO_ROOT / "course_utils").as_posix()
+                    for p in (REPO_ROOT / "course_utils").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert library == repo_library | {"_selfcheck_store.py", "_selfcheck_store.json"}
-    for name in repo_library - {"selfcheck.py"}:      # the public library as it is
-        assert (kit / "course_utils" / name).read_bytes() == (REPO_ROOT / "course_utils" / name).read_bytes(), name
+    for name in repo_library:      # the public library as it is (the self-checks' references are replaced)
+        if not name.startswith("selfcheck/"):
+            assert (kit / "course_utils" / name).read_bytes() == (REPO_ROOT / "course_utils" / name).read_bytes(), name
     assert _answers_in(kit) == []
-    # Every replaced reference is a stub in the kit's selfcheck.py.
-    tree = ast.parse((kit / "course_utils" / "selfcheck.py").read_text(encoding="utf-8"))
-    stubs = {node.name: ast.unparse(node) for node in tree.body if isinstance(node, ast.FunctionDef)}
+    # Every replaced reference is a stub in the kit's selfcheck package.
+    stubs = {}
+    for module in (kit / "course_utils" / "selfcheck").glob("*.py"):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        stubs.update({node.name: ast.unparse(node) for node in tree.body if isinstance(node, ast.FunctionDef)})
     for name in (*student_kit.STORED_REFERENCES, *student_kit.STORED_FACTORIES):
         assert "_kit_stored_" in stubs[name] and len(stubs[name].splitlines()) == 3, name
     for name in student_kit.UNAVAILABLE_REFERENCES:
@@ -231,7 +246,7 @@ def test_the_scan_finds_planted_answers(kit, tmp_path):
     (planted / "autograder").mkdir()
     references = (REPO_ROOT / "autograder" / "references" / "unet.py").read_text(encoding="utf-8")
     (planted / "course_utils" / "extra.py").write_text(
-        references + "\n" + (REPO_ROOT / "course_utils" / "selfcheck.py").read_text(encoding="utf-8"), encoding="utf-8")
+        references + "\n" + "\n".join(_selfcheck_sources().values()), encoding="utf-8")
     (planted / "exercises" / "fcn_basics" / "notes.txt").write_text("### BEGIN HIDDEN TESTS\n", encoding="utf-8")
     found = "\n".join(_answers_in(planted))
     assert "lectures/01_overview.ipynb: fcn_basics: begin solution" in found
@@ -277,7 +292,8 @@ def conv_without_plus_one(n, k, s=1, padding="valid"):
 def soft_dice(y_true, y_pred, smooth=1.0, squares=True):
     t, p = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
     inter = (t * p).sum(axis=(1, 2))
-    den = ((t ** 2).sum(axis=(1, 2)) + (p ** 2).sum(axis=(1, 2))) if squares else t.sum(axis=(1, 2)) + p.sum(axis=(1, 2))
+    den = (((t ** 2).sum(axis=(1, 2)) + (p ** 2).sum(axis=(1, 2))) if squares
+           else t.sum(axis=(1, 2)) + p.sum(axis=(1, 2)))
     return (1 - (2 * inter + smooth) / (den + smooth)).mean(axis=-1)
 
 def mean_iou_counting_ignored(y_true, y_pred, num_classes, ignore_label=None):
@@ -332,12 +348,13 @@ def _lecture_and_exercise_modules(kit: Path) -> list[str]:
             if cell["cell_type"] != "code":
                 continue
             source = "".join(cell["source"])
-            for match in re.finditer(r"^\s*from (course_utils[\w.]*) import ([\w, ()\n]+?)(?:\s+as \w+)?$", source, re.M):
+            imports = r"^\s*from (course_utils[\w.]*) import ([\w, ()\n]+?)(?:\s+as \w+)?$"
+            for match in re.finditer(imports, source, re.M):
                 package = match.group(1)
                 modules.add(package)
                 if package == "course_utils":
-                    modules |= {f"course_utils.{n.strip()}" for n in match.group(2).replace("(", "").replace(")", "").split(",")
-                                if n.strip()}
+                    names = match.group(2).replace("(", "").replace(")", "").split(",")
+                    modules |= {f"course_utils.{n.strip()}" for n in names if n.strip()}
             modules |= set(re.findall(r"^\s*import (course_utils[\w.]*)", source, re.M))
     return sorted(modules)
 
@@ -423,7 +440,8 @@ def test_worked_solutions_pass_the_kits_self_checks(kit, tmp_path, assignment):
                 if c["cell_type"] == "code")
     passed = [line for line in lines if line.startswith("✓")]
     failed = [line for line in lines if line.startswith("✗")]
-    assert all(line.startswith("✗ build_unet:") and "not available in the student kit" in line for line in failed), failed
+    assert all(line.startswith("✗ build_unet:") and "not available in the student kit" in line
+               for line in failed), failed
     skipped = [line for line in lines if "self-check skipped in fast mode" in line]   # train_unet
     assert calls > 0 and len(passed) + len(failed) + len(skipped) == calls, (passed, failed)
 
@@ -434,7 +452,7 @@ def test_stored_values_survive_rounding_and_say_when_missing():
     is raised again."""
     import numpy as np
 
-    store = student_kit._store_module({})
+    store = store_module({})
     x = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
     table = {}
     for args, entry in [((x, 2), {"value": store.encode(np.float64(1.5))}),
