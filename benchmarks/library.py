@@ -29,6 +29,7 @@ import os
 import platform
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -146,6 +147,157 @@ def _budget(train_seconds, num_train_pages, num_test_pages, page_size):
             "test_pages": num_test_pages, "page_size": page_size}
 
 
+@dataclass
+class Pages:
+    """The synthetic pages every network is trained and scored on.
+
+    ``train_x`` (N, S, S, 1) float and ``train_y`` (N, S, S) int: training pages;
+    ``test_pages`` (M, S, S) and ``test_y`` (M, S, S): held-out pages; ``big_page`` and
+    ``big_labels`` (B, B): the large page timed for sliding window against FCN.
+    """
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_pages: np.ndarray
+    test_y: np.ndarray
+    big_page: np.ndarray
+    big_labels: np.ndarray
+
+
+@dataclass
+class Measured:
+    """One trained network: its result row, its prediction of the first test page (for
+    the figure), the model and its seconds to predict the big page."""
+
+    row: dict
+    figure_prediction: np.ndarray
+    model: keras.Model
+    big_page_s: float
+
+
+def make_pages(num_train_pages, num_test_pages, page_size, sliding_page_size):
+    """The benchmark's pages (fixed seeds: every run and network sees the same ones)."""
+    train_x, train_y = data.make_page_dataset(num_train_pages, seed=0, height=page_size, width=page_size)
+    test_x, test_y = data.make_page_dataset(num_test_pages, seed=10_000, height=page_size, width=page_size)
+    big_page, big_labels = data.make_page(seed=20_000, height=sliding_page_size, width=sliding_page_size)
+    return Pages(train_x, train_y, test_x[..., 0], test_y, big_page, big_labels)
+
+
+def _train_timed(model, inputs, labels, train_seconds, **options):
+    """``training.fit_for`` and the CPU seconds this process used meanwhile."""
+    cpu_before = time.process_time()
+    budget = training.fit_for(model, inputs, labels, train_seconds, **options)
+    return budget, time.process_time() - cpu_before
+
+
+def _result_row(name, model, budget, train_cpu_s, scores, big_page_s):
+    """The measured part of a row of library.json; the caller adds ``recipe`` (and
+    ``model_options``) and ``_run_record``."""
+    return {"name": name, "params": model.count_params(),
+            "train_s": round(budget.elapsed_s, 1), "warmup_s": round(budget.warmup_s, 1),
+            "batches": budget.batches, "train_cpu_s": round(train_cpu_s, 1), **scores,
+            "infer_1024_s": round(big_page_s, 3)}
+
+
+def _run_record(started):
+    """When a row was measured and the load average around it; ``started``: ``(load
+    average, UTC time)`` taken before its model was built."""
+    load_before, measured_at = started
+    return {"measured_at": measured_at, "load_avg_before": load_before, "load_avg_after": _load_average()}
+
+
+def measure_patch_cnn(pages, train_seconds):
+    """The sliding-window patch CNN, trained on balanced patches for ``train_seconds``."""
+    started = _load_average(), _now_utc()
+    patch_cnn = models.build_patch_cnn(PATCH_SIZE, NUM_CLASSES)
+    patch_cnn.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+                      jit_compile=False)
+    patches, centre_classes = sliding_window.patch_training_set(pages.train_x, pages.train_y, PATCH_SIZE, 20_000,
+                                                                seed=1)
+    budget, train_cpu_s = _train_timed(patch_cnn, patches, centre_classes, train_seconds, batch_size=128)
+    print(f"{PATCH_CNN}: trained {budget.elapsed_s:.0f} s", flush=True)
+
+    def sliding(page):
+        return sliding_window.predict_sliding_window(patch_cnn, page, PATCH_SIZE, stride=4)
+
+    scores = evaluate(sliding, pages.test_pages, pages.test_y)
+    figure_prediction = sliding(pages.test_pages[0])
+    sliding_s = timing.best_time(lambda: sliding(pages.big_page), repeats=1, warmup=0)
+    row = {**_result_row(PATCH_CNN, patch_cnn, budget, train_cpu_s, scores, sliding_s),
+           "recipe": {"learning_rate": 1e-3, "batch_size": 128, "patches": 20_000}, **_run_record(started)}
+    return Measured(row, figure_prediction, patch_cnn, sliding_s)
+
+
+def measure_fcn(name, pages, train_seconds, page_size):
+    """The whole-page network ``name`` of ``ARCHITECTURES``, trained on random crops."""
+    build, overrides, options = ARCHITECTURES[name]
+    recipe = {**DEFAULT_RECIPE, **overrides}
+    started = _load_average(), _now_utc()
+    model = build()
+    # XLA compilation (jit_compile) costs up to a minute per network on a CPU and buys little here.
+    model.compile(optimizer=keras.optimizers.Adam(recipe["learning_rate"]),
+                  loss=_loss(recipe["dice_weight"], recipe["from_logits"]), jit_compile=False)
+    # Whole-page networks train on random crops (more updates per second than whole pages).
+    crop = min(recipe["crop"], page_size)
+    augment = [functools.partial(pipeline.random_crop, height=crop, width=crop), pipeline.random_flip]
+    crops = pipeline.SegmentationSequence(pages.train_x, pages.train_y, batch_size=recipe["batch_size"],
+                                          augment=augment, seed=0)
+    budget, train_cpu_s = _train_timed(model, crops, None, train_seconds)
+
+    def predict(page):
+        return sliding_window.predict_fcn(model, page, multiple=16)
+
+    scores = evaluate(predict, pages.test_pages, pages.test_y)
+    infer_s = timing.best_time(lambda: predict(pages.big_page), repeats=3, warmup=1)
+    figure_prediction = predict(pages.test_pages[0])
+    row = {**_result_row(name, model, budget, train_cpu_s, scores, infer_s),
+           "recipe": {**recipe, "crop": crop}, "model_options": dict(options), **_run_record(started)}
+    print(f"{name}: trained {budget.elapsed_s:.0f} s, {scores}, 1024x1024 in {infer_s:.3f} s", flush=True)
+    return Measured(row, figure_prediction, model, infer_s)
+
+
+def compare_sliding_with_fcn(patch_cnn, fcn, pages):
+    """The sections of library.json comparing the patch CNN's sliding window with the FCN
+    on the big page: times, mean IoUs, and the FCN's FLOP rate against a matmul's."""
+    sliding_s, fcn_s = patch_cnn.big_page_s, fcn.big_page_s
+    size = pages.big_page.shape[0]
+    big_sliding = sliding_window.predict_sliding_window(patch_cnn.model, pages.big_page, PATCH_SIZE, stride=4)
+    big_fcn = sliding_window.predict_fcn(fcn.model, pages.big_page)
+    sections = {"sliding_vs_fcn": {
+        "page_size": size, "stride": 4, "sliding_s": round(sliding_s, 3), "fcn_s": round(fcn_s, 4),
+        "ratio": round(sliding_s / fcn_s, 1),
+        "sliding_iou": round(metrics.mean_iou(pages.big_labels, big_sliding, NUM_CLASSES), 4),
+        "fcn_iou": round(metrics.mean_iou(pages.big_labels, big_fcn, NUM_CLASSES), 4),
+        "lecture": {"sliding_s": 6.0, "fcn_s": 0.9, "ratio": 6.7},
+    }}
+    flops = fcn_flops(size, size)
+    sections["fcn_flops"] = flops
+    sections["fcn_flops_per_s"] = round(flops / fcn_s)
+    sections["matmul_peak_flops_per_s"] = round(matmul_peak_flops_per_s())
+    sections["fcn_fraction_of_peak"] = round(sections["fcn_flops_per_s"] / sections["matmul_peak_flops_per_s"], 3)
+    return sections
+
+
+def write_outputs(out_dir, results, predictions, pages):
+    """library.json, library.md, the stored predictions and (when every row has one) the figure."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "library.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out_dir / "library.md").write_text(markdown_report(results))
+    # Figure panels in table order; rows measured before predictions were stored have none.
+    panels = {entry["name"]: predictions[entry["name"]] for entry in results["architectures"]
+              if entry["name"] in predictions}
+    np.savez_compressed(out_dir / "library_predictions.npz", **panels)
+    missing = [entry["name"] for entry in results["architectures"] if entry["name"] not in panels]
+    if missing and (out_dir / "library_predictions.png").is_file():
+        # Redrawing would drop those networks from the comparison: keep the older figure.
+        print(f"library_predictions.png not redrawn: no stored predictions of {', '.join(missing)} "
+              "(rerun them to redraw it)", flush=True)
+    else:
+        figure = viz.show_segmentation(pages.test_pages[0], pages.test_y[0], panels, data.CLASS_NAMES,
+                                       panel_size=3.5)
+        figure.savefig(out_dir / "library_predictions.png", dpi=80, bbox_inches="tight")
+
+
 def run(train_seconds, num_train_pages, num_test_pages, page_size, sliding_page_size, out_dir, only=None):
     """Train and score the networks; write the result files into ``out_dir``.
 
@@ -161,125 +313,33 @@ def run(train_seconds, num_train_pages, num_test_pages, page_size, sliding_page_
     Returns:
         The results dict written to library.json.
     """
+    budget = _budget(train_seconds, num_train_pages, num_test_pages, page_size)
     selected = list(NETWORK_NAMES) if only is None else [name for name in NETWORK_NAMES if name in only]
-    previous = None
-    if only is not None:
-        previous = load_previous(out_dir, _budget(train_seconds, num_train_pages, num_test_pages, page_size))
+    previous = None if only is None else load_previous(out_dir, budget)
     keras.utils.set_random_seed(0)
     started = time.perf_counter()
-    train_x, train_y = data.make_page_dataset(num_train_pages, seed=0, height=page_size, width=page_size)
-    test_x, test_y = data.make_page_dataset(num_test_pages, seed=10_000, height=page_size, width=page_size)
-    test_pages = test_x[..., 0]
-    big_page, big_labels = data.make_page(seed=20_000, height=sliding_page_size, width=sliding_page_size)
+    pages = make_pages(num_train_pages, num_test_pages, page_size, sliding_page_size)
 
-    results = {"machine": {"python": platform.python_version(), "keras": keras.__version__,
-                           "backend": keras.backend.backend(), "cpus": os.cpu_count()},
-               "budget": _budget(train_seconds, num_train_pages, num_test_pages, page_size),
-               "architectures": []}
-    predictions_for_figure = {}
-    fcn = patch_cnn = None
-
-    if PATCH_CNN in selected:
-        # The sliding-window patch CNN, trained on balanced patches for the same budget.
-        load_before, measured_at = _load_average(), _now_utc()
-        patch_cnn = models.build_patch_cnn(PATCH_SIZE, NUM_CLASSES)
-        patch_cnn.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                          jit_compile=False)
-        patches, centre_classes = sliding_window.patch_training_set(train_x, train_y, PATCH_SIZE, 20_000, seed=1)
-        cpu_before = time.process_time()
-        budget = training.fit_for(patch_cnn, patches, centre_classes, train_seconds, batch_size=128)
-        train_cpu_s = time.process_time() - cpu_before
-        print(f"{PATCH_CNN}: trained {budget.elapsed_s:.0f} s", flush=True)
-
-        def sliding(page):
-            return sliding_window.predict_sliding_window(patch_cnn, page, PATCH_SIZE, stride=4)
-
-        scores = evaluate(sliding, test_pages, test_y)
-        predictions_for_figure[PATCH_CNN] = sliding(test_pages[0])
-        sliding_s = timing.best_time(lambda: sliding(big_page), repeats=1, warmup=0)
-        big_sliding = sliding(big_page)
-        results["architectures"].append({
-            "name": PATCH_CNN, "params": patch_cnn.count_params(),
-            "train_s": round(budget.elapsed_s, 1), "warmup_s": round(budget.warmup_s, 1),
-            "batches": budget.batches, "train_cpu_s": round(train_cpu_s, 1), **scores,
-            "infer_1024_s": round(sliding_s, 3),
-            "recipe": {"learning_rate": 1e-3, "batch_size": 128, "patches": 20_000},
-            "measured_at": measured_at, "load_avg_before": load_before, "load_avg_after": _load_average()})
-
+    measured = {}   # in NETWORK_NAMES order: the patch CNN first
     for name in selected:
         if name == PATCH_CNN:
-            continue
-        build, overrides, options = ARCHITECTURES[name]
-        recipe = {**DEFAULT_RECIPE, **overrides}
-        load_before, measured_at = _load_average(), _now_utc()
-        model = build()
-        # XLA compilation (jit_compile) costs up to a minute per network on a CPU and buys little here.
-        model.compile(optimizer=keras.optimizers.Adam(recipe["learning_rate"]),
-                      loss=_loss(recipe["dice_weight"], recipe["from_logits"]), jit_compile=False)
-        # Whole-page networks train on random crops (more updates per second than whole pages).
-        crop = min(recipe["crop"], page_size)
-        augment = [functools.partial(pipeline.random_crop, height=crop, width=crop), pipeline.random_flip]
-        crops = pipeline.SegmentationSequence(train_x, train_y, batch_size=recipe["batch_size"], augment=augment,
-                                              seed=0)
-        cpu_before = time.process_time()
-        budget = training.fit_for(model, crops, None, train_seconds)
-        train_cpu_s = time.process_time() - cpu_before
+            measured[name] = measure_patch_cnn(pages, train_seconds)
+        else:
+            measured[name] = measure_fcn(name, pages, train_seconds, page_size)
+    results = {"machine": {"python": platform.python_version(), "keras": keras.__version__,
+                           "backend": keras.backend.backend(), "cpus": os.cpu_count()},
+               "budget": budget, "architectures": [entry.row for entry in measured.values()]}
+    if PATCH_CNN in measured and "fcn_upscaling" in measured:
+        results.update(compare_sliding_with_fcn(measured[PATCH_CNN], measured["fcn_upscaling"], pages))
 
-        def predict(page, model=model):
-            return sliding_window.predict_fcn(model, page, multiple=16)
-
-        scores = evaluate(predict, test_pages, test_y)
-        infer_s = timing.best_time(lambda: predict(big_page), repeats=3, warmup=1)
-        predictions_for_figure[name] = predict(test_pages[0])
-        results["architectures"].append({
-            "name": name, "params": model.count_params(),
-            "train_s": round(budget.elapsed_s, 1), "warmup_s": round(budget.warmup_s, 1),
-            "batches": budget.batches, "train_cpu_s": round(train_cpu_s, 1), **scores,
-            "infer_1024_s": round(infer_s, 3),
-            "recipe": {**recipe, "crop": crop}, "model_options": dict(options),
-            "measured_at": measured_at, "load_avg_before": load_before, "load_avg_after": _load_average()})
-        print(f"{name}: trained {budget.elapsed_s:.0f} s, {scores}, 1024x1024 in {infer_s:.3f} s", flush=True)
-        if name == "fcn_upscaling":
-            fcn, fcn_s = model, infer_s
-
-    if patch_cnn is not None and fcn is not None:
-        big_fcn = sliding_window.predict_fcn(fcn, big_page)
-        results["sliding_vs_fcn"] = {
-            "page_size": sliding_page_size, "stride": 4, "sliding_s": round(sliding_s, 3), "fcn_s": round(fcn_s, 4),
-            "ratio": round(sliding_s / fcn_s, 1),
-            "sliding_iou": round(metrics.mean_iou(big_labels, big_sliding, NUM_CLASSES), 4),
-            "fcn_iou": round(metrics.mean_iou(big_labels, big_fcn, NUM_CLASSES), 4),
-            "lecture": {"sliding_s": 6.0, "fcn_s": 0.9, "ratio": 6.7},
-        }
-        flops = fcn_flops(sliding_page_size, sliding_page_size)
-        results["fcn_flops"] = flops
-        results["fcn_flops_per_s"] = round(flops / fcn_s)
-        results["matmul_peak_flops_per_s"] = round(matmul_peak_flops_per_s())
-        results["fcn_fraction_of_peak"] = round(results["fcn_flops_per_s"] / results["matmul_peak_flops_per_s"], 3)
-
-    stored_predictions = {}
+    predictions = {}
     if previous is not None:
         results = merge_results(previous, results)
-        stored_predictions = load_predictions(out_dir)
-    stored_predictions.update(predictions_for_figure)
+        predictions = load_predictions(out_dir)
+    predictions.update({name: entry.figure_prediction for name, entry in measured.items()})
     results["targets"] = compute_targets(results)
     results["total_s"] = round(time.perf_counter() - started, 1)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "library.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out_dir / "library.md").write_text(markdown_report(results))
-    # Figure panels in table order; rows measured before predictions were stored have none.
-    panels = {entry["name"]: stored_predictions[entry["name"]] for entry in results["architectures"]
-              if entry["name"] in stored_predictions}
-    np.savez_compressed(out_dir / "library_predictions.npz", **panels)
-    missing = [entry["name"] for entry in results["architectures"] if entry["name"] not in panels]
-    if missing and (out_dir / "library_predictions.png").is_file():
-        # Redrawing would drop those networks from the comparison: keep the older figure.
-        print(f"library_predictions.png not redrawn: no stored predictions of {', '.join(missing)} "
-              "(rerun them to redraw it)", flush=True)
-    else:
-        figure = viz.show_segmentation(test_pages[0], test_y[0], panels, data.CLASS_NAMES, panel_size=3.5)
-        figure.savefig(out_dir / "library_predictions.png", dpi=80, bbox_inches="tight")
+    write_outputs(out_dir, results, predictions, pages)
     return results
 
 

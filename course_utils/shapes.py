@@ -303,6 +303,20 @@ def _check_input_shape(input_shape):
     return int(height), int(width), int(channels)
 
 
+def _conv_layer_arguments(input_shape, filters, kernel_size, strides, dilation_rate):
+    """The checked arguments of a 2-D (transposed) convolution layer: ``height, width,
+    filters`` (ints) and the ``(kh, kw)``, ``(sh, sw)``, ``(dh, dw)`` pairs."""
+    height, width, _ = _check_input_shape(input_shape)
+    return (
+        height,
+        width,
+        _check_positive_int(filters, "filters"),
+        _pair(kernel_size, "kernel_size"),
+        _pair(strides, "strides"),
+        _pair(dilation_rate, "dilation_rate"),
+    )
+
+
 def conv2d_output_shape(
     input_shape, filters, kernel_size, strides=1, padding="valid", dilation_rate=1
 ):
@@ -329,12 +343,8 @@ def conv2d_output_shape(
         >>> conv2d_output_shape((5, 5, 1), 8, 3, strides=2)
         (2, 2, 8)
     """
-    height, width, _ = _check_input_shape(input_shape)
-    filters = _check_positive_int(filters, "filters")
-    (kh, kw), (sh, sw), (dh, dw) = (
-        _pair(kernel_size, "kernel_size"),
-        _pair(strides, "strides"),
-        _pair(dilation_rate, "dilation_rate"),
+    height, width, filters, (kh, kw), (sh, sw), (dh, dw) = _conv_layer_arguments(
+        input_shape, filters, kernel_size, strides, dilation_rate
     )
     pad_h, pad_w = _padding_pair(padding)
     return (
@@ -406,12 +416,8 @@ def conv2d_transpose_output_shape(
         >>> conv2d_transpose_output_shape((2, 2, 1), 1, 3, strides=2)
         (5, 5, 1)
     """
-    height, width, _ = _check_input_shape(input_shape)
-    filters = _check_positive_int(filters, "filters")
-    (kh, kw), (sh, sw), (dh, dw) = (
-        _pair(kernel_size, "kernel_size"),
-        _pair(strides, "strides"),
-        _pair(dilation_rate, "dilation_rate"),
+    height, width, filters, (kh, kw), (sh, sw), (dh, dw) = _conv_layer_arguments(
+        input_shape, filters, kernel_size, strides, dilation_rate
     )
     if output_padding is None:
         oh = ow = None

@@ -114,6 +114,25 @@ def _as_batch(inputs, name="inputs"):
     )
 
 
+def _batch_and_kernel(inputs, kernel, layer, transposed):
+    """``(batch, was_batched, kernel)``: the inputs as a batch (see ``_as_batch``) and the
+    kernel as an array, checked to be 4-D in ``layer``'s layout, ``(kh, kw, c_out, c_in)``
+    if ``transposed`` else ``(kh, kw, c_in, c_out)``, with the inputs' ``c_in``."""
+    batch, was_batched = _as_batch(inputs)
+    kernel = np.asarray(kernel)
+    layout, in_axis, axis_name = (
+        ("(kh, kw, c_out, c_in)", 3, "last") if transposed else ("(kh, kw, c_in, c_out)", 2, "third")
+    )
+    if kernel.ndim != 4:
+        raise ValueError(f"`kernel` must have the {layer} layout {layout}, got shape {kernel.shape}.")
+    if kernel.shape[in_axis] != batch.shape[3]:
+        raise ValueError(
+            f"`kernel` has c_in={kernel.shape[in_axis]} input channels ({axis_name} axis of "
+            f"{layout}) but `inputs` has {batch.shape[3]} channels."
+        )
+    return batch, was_batched, kernel
+
+
 def _transpose_geometry(n, k, s, padding, output_padding):
     """Output size and number of pixels cropped at the start, for one axis."""
     out = conv_transpose_output_size(
@@ -132,18 +151,7 @@ def _transpose_geometry(n, k, s, padding, output_padding):
 
 def _prepare_transpose(inputs, kernel, strides, padding, output_padding):
     """Checks the arguments of both transposed-convolution views."""
-    batch, was_batched = _as_batch(inputs)
-    kernel = np.asarray(kernel)
-    if kernel.ndim != 4:
-        raise ValueError(
-            f"`kernel` must have the Conv2DTranspose layout (kh, kw, c_out, "
-            f"c_in), got shape {kernel.shape}."
-        )
-    if kernel.shape[3] != batch.shape[3]:
-        raise ValueError(
-            f"`kernel` has c_in={kernel.shape[3]} input channels (last axis of "
-            f"(kh, kw, c_out, c_in)) but `inputs` has {batch.shape[3]} channels."
-        )
+    batch, was_batched, kernel = _batch_and_kernel(inputs, kernel, "Conv2DTranspose", transposed=True)
     sh, sw = _check_strides(strides)
     padding = _check_padding(padding)
     op_h, op_w = _pair(output_padding, "output_padding", allow_none=True)
@@ -372,18 +380,7 @@ def conv2d_valid_numpy(inputs, kernel, strides=1):
             or whose ``c_in`` does not match, bad strides, or a kernel larger
             than the input.
     """
-    batch, was_batched = _as_batch(inputs)
-    kernel = np.asarray(kernel)
-    if kernel.ndim != 4:
-        raise ValueError(
-            f"`kernel` must have the Conv2D layout (kh, kw, c_in, c_out), got "
-            f"shape {kernel.shape}."
-        )
-    if kernel.shape[2] != batch.shape[3]:
-        raise ValueError(
-            f"`kernel` has c_in={kernel.shape[2]} input channels (third axis of "
-            f"(kh, kw, c_in, c_out)) but `inputs` has {batch.shape[3]} channels."
-        )
+    batch, was_batched, kernel = _batch_and_kernel(inputs, kernel, "Conv2D", transposed=False)
     sh, sw = _check_strides(strides)
     kh, kw, _, c_out = kernel.shape
     n_batch, h, w, _ = batch.shape
