@@ -39,20 +39,20 @@ The modules, one concept each:
 - ``sliding_window``: patches, the sliding window, the whole-page FCN prediction.
 """
 
-from course_utils.selfcheck.assignments import COURSE_ORDER, assignment_exercises
-from course_utils.selfcheck.engine import CheckResult
-from course_utils.selfcheck.losses import check_class_weights, check_soft_dice, check_weighted_crossentropy
-from course_utils.selfcheck.models import check_fcn_skip_upscaling, check_fcn_transposed_skip, check_fcn_upscaling
-from course_utils.selfcheck.overlap import check_dice, check_iou, check_mean_iou
-from course_utils.selfcheck.parameters import (
+from .assignments import COURSE_ORDER, assignment_exercises
+from .engine import CheckResult
+from .losses import check_class_weights, check_soft_dice, check_weighted_crossentropy
+from .models import check_fcn_skip_upscaling, check_fcn_transposed_skip, check_fcn_upscaling
+from .overlap import check_dice, check_iou, check_mean_iou
+from .parameters import (
     check_conv2d_params,
     check_conv2d_transpose_params,
     check_dense_params,
     check_skip_fcn_table,
 )
-from course_utils.selfcheck.pooling import check_max_pool_with_argmax, check_max_unpool
-from course_utils.selfcheck.records import load_progress, progress_file, show_progress
-from course_utils.selfcheck.sizes import (
+from .pooling import check_max_pool_with_argmax, check_max_unpool
+from .records import load_progress, progress_file, show_progress
+from .sizes import (
     check_bottleneck_shape,
     check_conv_output_size,
     check_conv_transpose_output_size,
@@ -62,9 +62,9 @@ from course_utils.selfcheck.sizes import (
     check_pool_output_size,
     check_upscaling_output_size,
 )
-from course_utils.selfcheck.sliding_window import check_extract_patches, check_predict_fcn, check_predict_sliding_window
-from course_utils.selfcheck.transposed import check_conv2d_transpose_numpy
-from course_utils.selfcheck.unet import (
+from .sliding_window import check_extract_patches, check_predict_fcn, check_predict_sliding_window
+from .transposed import check_conv2d_transpose_numpy
+from .unet import (
     check_build_unet,
     check_double_conv,
     check_train_unet,

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from course_utils.library_answers import LibraryAnswerWatch
-from course_utils.selfcheck.assignments import _resolve_assignment
-from course_utils.selfcheck.records import NOT_YET, PASSED, _save_progress, load_progress
 from course_utils.settings import check_seconds
+
+from .assignments import _resolve_assignment
+from .records import NOT_YET, PASSED, _save_progress, load_progress
 
 __all__ = ["CheckResult"]
 

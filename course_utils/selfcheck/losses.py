@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from course_utils.selfcheck.engine import (
+from .engine import (
     _Case,
     _Check,
     _matches,

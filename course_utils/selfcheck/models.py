@@ -6,7 +6,7 @@ Assignments ``fcn_basics``, ``sliding_window_vs_fcn`` and ``skip_fcns``.
 
 import numpy as np
 
-from course_utils.selfcheck.engine import (
+from .engine import (
     _accepts,
     _Raised,
     _run_model_check,

@@ -6,7 +6,8 @@ Assignments ``fcn_basics`` and ``losses_metrics``.
 import numpy as np
 
 from course_utils import metrics
-from course_utils.selfcheck.engine import (
+
+from .engine import (
     _Case,
     _Check,
     _is_python_float,

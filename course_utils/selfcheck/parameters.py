@@ -6,7 +6,7 @@ Assignment ``dimensions``.
 
 import numpy as np
 
-from course_utils.selfcheck.engine import (
+from .engine import (
     _Case,
     _int_values_right,
     _is_int,

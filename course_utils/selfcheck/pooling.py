@@ -6,7 +6,7 @@ Assignment ``skip_fcns``.
 
 import numpy as np
 
-from course_utils.selfcheck.engine import (
+from .engine import (
     _Case,
     _Check,
     _matches,

@@ -14,8 +14,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from course_utils.selfcheck.assignments import _assignment_table
 from course_utils.settings import progress_file
+
+from .assignments import _assignment_table
 
 __all__ = ["load_progress", "progress_file", "show_progress"]
 

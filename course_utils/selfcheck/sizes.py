@@ -6,7 +6,8 @@ Assignments ``fcn_basics`` and ``dimensions``.
 
 
 from course_utils import shapes
-from course_utils.selfcheck.engine import (
+
+from .engine import (
     _accepts,
     _Case,
     _Check,

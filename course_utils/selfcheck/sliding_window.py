@@ -8,7 +8,7 @@ Assignment ``sliding_window_vs_fcn``.
 
 import numpy as np
 
-from course_utils.selfcheck.engine import (
+from .engine import (
     _Case,
     _Mistake,
     _Raised,

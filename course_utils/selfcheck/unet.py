@@ -7,7 +7,9 @@ Assignment ``unet``.
 import numpy as np
 
 from course_utils import metrics
-from course_utils.selfcheck.engine import (
+from course_utils.settings import check_seconds
+
+from .engine import (
     _Case,
     _is_int,
     _Mistake,
@@ -18,8 +20,7 @@ from course_utils.selfcheck.engine import (
     _to_numpy,
     _variant_check,
 )
-from course_utils.selfcheck.models import _FCN_MISTAKES, _built_model_problem, _same_weights_problem
-from course_utils.settings import check_seconds
+from .models import _FCN_MISTAKES, _built_model_problem, _same_weights_problem
 
 __all__ = ["check_unet_bottleneck_size", "check_double_conv", "check_build_unet", "check_train_unet"]
 
