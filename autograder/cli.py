@@ -41,15 +41,24 @@ import time
 from pathlib import Path
 
 from autograder.course import (
-    DEFAULT_CELL_TIMEOUT_S,
+    CELL_TIMEOUT_S,
     DEFAULT_RUNTIME_DIRECTORY,
+    ENGINE,
+    GPUS,
+    LATE_PENALTY,
+    NOTEBOOK_TIMEOUT_S,
+    SANDBOX,
+    WORKERS,
     CourseError,
     check_assignment,
     check_course_root,
     course_config,
+    db_path_of,
     find_assignments,
     runtime_directory_of,
 )
+from autograder.sandbox import SandboxUnavailable
+from autograder.text_table import text_table
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_NO_SANDBOX, EXIT_GRADEBOOK = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130                  # Ctrl-C or SIGTERM (autograder.stopping)
@@ -134,11 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--output-dir", type=Path, default=Path(DEFAULT_RUNTIME_DIRECTORY) / "demo",
                       help="runtime folder for the demo's submissions, gradebook, feedback and grades "
                            "(emptied first; default: .grading/demo)")
-    # 60 s: `import keras` alone can take 30 s in a sandboxed kernel on a busy 2-core runner.
-    demo.add_argument("--cell-timeout", type=_positive_int, default=60,
-                      help="seconds a cell may run before it is interrupted and scores 0 (default: 60)")
-
-    _add_grading_options(demo, default_workers=None)
+    _add_cell_timeout(demo)
+    _add_grading_options(demo)
 
     release = commands.add_parser("release", help="regenerate exercises/ from solutions/")
     release.add_argument("assignments", nargs="*", metavar="NAME", help="assignments to release (default: all)")
@@ -167,8 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--runtime-dir", type=Path, default=Path(DEFAULT_RUNTIME_DIRECTORY),
                        help="folder holding submitted/, autograded/, feedback/ and the gradebook "
                             "(default: .grading)")
-    grade.add_argument("--cell-timeout", type=_positive_int, default=DEFAULT_CELL_TIMEOUT_S,
-                       help=f"seconds a cell may run before it is interrupted (default: {DEFAULT_CELL_TIMEOUT_S})")
+    _add_cell_timeout(grade)
     grade.add_argument("--due", type=_due_date, default=None, metavar="TIME",
                        help="the assignment's due date, stored in the gradebook as nbgrader's (e.g. 2026-12-01T23:59, "
                             "UTC unless a zone is given; 'none' clears it); default: the gradebook's, if any. "
@@ -176,8 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--late-penalty", type=_late_policy, default=None, metavar="POLICY",
                        help="penalty of late work for this run: POINTS/UNIT (e.g. 1/hour: POINTS per started "
                             "minute, hour, day or week late, at most the score), zero, or none "
-                            "(default: LATE_PENALTY in autograder/course.py, 'none')")
-    _add_grading_options(grade, default_workers=None)
+                            f"(default: LATE_PENALTY in autograder/course.py, {LATE_PENALTY.default!r})")
+    _add_grading_options(grade)
 
     restore = commands.add_parser(
         "restore-gradebook", help="put a verified backup in place of the gradebook (the current file is kept aside)",
@@ -210,24 +215,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_grading_options(parser, default_workers) -> None:
-    parser.add_argument("--workers", type=_positive_workers, default=default_workers, metavar="N",
-                        help="submissions run in parallel (default: one per CPU core, or one per GPU)")
-    parser.add_argument("--gpus", default="none", metavar="auto|none|0,1",
-                        help="auto: one worker per visible GPU (CUDA_VISIBLE_DEVICES pinned, CPU fallback); "
-                             "none: CPU only (default); 0,1: these GPUs")
-    parser.add_argument("--sandbox", default="auto", choices=["auto", "bwrap", "docker", "podman", "apptainer", "none"],
-                        help="where student code runs (default: auto = bubblewrap, else podman/docker/apptainer)")
+def _default(setting) -> str:
+    """A setting's help with its default, for ``--help``."""
+    return f"{setting.help} (default: {setting.default})"
+
+
+def _add_cell_timeout(parser) -> None:
+    parser.add_argument("--cell-timeout", type=_positive_int, default=CELL_TIMEOUT_S.default,
+                        help=_default(CELL_TIMEOUT_S))
+
+
+def _add_grading_options(parser) -> None:
+    parser.add_argument("--workers", type=_positive_workers, default=WORKERS.default, metavar="N",
+                        help=WORKERS.help)
+    parser.add_argument("--gpus", default=GPUS.default, metavar="auto|none|0,1", help=_default(GPUS))
+    parser.add_argument("--sandbox", default=SANDBOX.default,
+                        choices=["auto", "bwrap", "docker", "podman", "apptainer", "none"], help=_default(SANDBOX))
     parser.add_argument("--allow-unsandboxed", action="store_true",
                         help="accept running student code WITHOUT a sandbox when none is available (unsafe)")
-    parser.add_argument("--engine", default="local", choices=["local", "dask"],
-                        help="local: a pool of threads on this machine (default); dask: Dask distributed "
-                             "workers (a LocalCluster of --workers processes, or those of --scheduler)")
+    parser.add_argument("--engine", default=ENGINE.default, choices=["local", "dask"],
+                        help=f"{_default(ENGINE)}; with dask, a LocalCluster of --workers processes, "
+                             "or the workers of --scheduler")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="with --engine dask: a running Dask scheduler (e.g. tcp://10.0.0.5:8786) whose "
                              "workers have this project installed; default: start a LocalCluster here")
-    parser.add_argument("--notebook-timeout", type=_positive_int, default=900,
-                        help="seconds one submission may run in its sandbox before it is killed (default: 900)")
+    parser.add_argument("--notebook-timeout", type=_positive_int, default=NOTEBOOK_TIMEOUT_S.default,
+                        help=_default(NOTEBOOK_TIMEOUT_S))
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of the checks' inputs (default: fresh for every run)")
 
@@ -244,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"segcourse: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except NoSandbox as error:
+    except SandboxUnavailable as error:     # none found, and --allow-unsandboxed not given
         print(f"segcourse: error: {error}", file=sys.stderr)
         return EXIT_NO_SANDBOX
     except KeyboardInterrupt:
@@ -268,86 +281,81 @@ def describe_os_error(error: OSError) -> str:
     return f"{error.strerror or type(error).__name__}{where}" + (f" ({hint})" if hint else "")
 
 
-class NoSandbox(Exception):
-    """No sandbox could be used (and unsandboxed grading was not allowed)."""
-
-
 def _grade_with_sandbox(config, assignment: str, students: list[str], args, sync_gradebook: bool = True):
     """Grade ``students`` through ``autograder.batch``; returns (failed students, report).
 
     With ``sync_gradebook`` the gradebook is first brought in line with ``solutions/``
-    (``autograder.pipeline.sync_gradebook``), before any sandbox runs; a gradebook that
+    (``autograder.nbgrader_api.sync_gradebook``), before any sandbox runs; a gradebook that
     cannot be used raises ``GradebookError`` (one line)."""
-    import sqlite3
-
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from autograder.batch import GradeOptions, format_summary, grade_batch
+    from autograder.batch import GradeOptions, grade_batch
     from autograder.engines import EngineError
-    from autograder.grading_path import GradebookError, describe_gradebook_error
-    from autograder.sandbox import SandboxUnavailable, detect_sandbox
+    from autograder.gradebook_errors import gradebook_errors_as_one_line
 
-    if args.scheduler and args.engine != "dask":
-        raise CourseError("--scheduler needs --engine dask")
-    from autograder.references import load_checks
-    try:
-        load_checks(assignment, config.CourseDirectory.root)
-    except ModuleNotFoundError:
-        raise CourseError(f"{assignment} has no trusted checks yet: write autograder/references/{assignment}.py "
-                          "(see autograder/references/fcn_basics.py)") from None
-    try:
-        sandbox = detect_sandbox(args.sandbox, allow_unsandboxed=args.allow_unsandboxed)
-    except SandboxUnavailable as error:
-        raise NoSandbox(str(error)) from None
-    from autograder.gradebook import check_before_batch
-    check_before_batch(Path(config.CourseDirectory.db_url.removeprefix("sqlite:///")), _restore_command(config))
-    if sync_gradebook:
-        from autograder.pipeline import sync_gradebook as sync
-        drift = sync(config, assignment)
-        if drift:
-            raise CourseError(f"exercises/{assignment} is out of sync with solutions/{assignment} "
-                              f"({', '.join(drift[:5])}): run `segcourse release {assignment}` first")
+    sandbox = _ready_to_grade(config, assignment, args, sync_gradebook)
     _apply_late_policy(config, assignment, args)
     options = GradeOptions(workers=args.workers, gpus=args.gpus, cell_timeout_s=args.cell_timeout,
                            notebook_timeout_s=args.notebook_timeout, seed=args.seed,
                            engine=args.engine, scheduler=args.scheduler)
     try:
-        report = grade_batch(config, assignment, students, sandbox, options)
+        with gradebook_errors_as_one_line(db_path_of(config.CourseDirectory.db_url)):
+            report = grade_batch(config, assignment, students, sandbox, options)
     except (ValueError, EngineError) as error:     # a bad --gpus list, an unreachable scheduler
         raise CourseError(str(error)) from None
-    except (sqlite3.Error, SQLAlchemyError) as error:
-        raise GradebookError(describe_gradebook_error(error, config.CourseDirectory.db_url.removeprefix("sqlite:///"))
-                             or f"gradebook error: {type(error).__name__}") from None
+    _print_batch_summary(config, assignment, report)
+    return report.failed, report
+
+
+def _ready_to_grade(config, assignment: str, args, sync_gradebook: bool):
+    """The sandbox to grade in, once the options, the trusted checks and the gradebook are
+    known to be usable (``CourseError``, ``SandboxUnavailable``, ``GradebookError``)."""
+    from autograder.gradebook import check_before_batch
+    from autograder.references import load_checks
+    from autograder.sandbox import detect_sandbox
+
+    if args.scheduler and args.engine != "dask":
+        raise CourseError("--scheduler needs --engine dask")
+    try:
+        load_checks(assignment, config.CourseDirectory.root)
+    except ModuleNotFoundError:
+        raise CourseError(f"{assignment} has no trusted checks yet: write autograder/references/{assignment}.py "
+                          "(see autograder/references/fcn_basics.py)") from None
+    sandbox = detect_sandbox(args.sandbox, allow_unsandboxed=args.allow_unsandboxed)
+    check_before_batch(db_path_of(config.CourseDirectory.db_url), _restore_command(config))
+    if sync_gradebook:
+        from autograder.nbgrader_api import sync_gradebook as sync
+        drift = sync(config, assignment)
+        if drift:
+            raise CourseError(f"exercises/{assignment} is out of sync with solutions/{assignment} "
+                              f"({', '.join(drift[:5])}): run `segcourse release {assignment}` first")
+    return sandbox
+
+
+def _print_batch_summary(config, assignment: str, report) -> None:
+    """The summary table, the workers' events, where the JSON report went, and a failed
+    integrity check (on stderr, naming the backup made before the batch)."""
+    from autograder.batch_report import format_summary, write_batch_report
+
     print("\n" + format_summary(report) + f"\n(batch: {report.wall_s:.0f} s)\n")
     for event in report.events:
         print(f"note: {event}")
-    from autograder.batch import write_batch_report
     print(f"timing and status of each submission: "
           f"{write_batch_report(report, assignment, runtime_directory_of(config))}")
     if report.integrity:
         print("GRADEBOOK INTEGRITY CHECK FAILED:\n  " + "\n  ".join(report.integrity)
               + f"\n  backup before this batch: {report.backup}", file=sys.stderr)
-    return report.failed, report
 
 
 def _apply_late_policy(config, assignment: str, args) -> None:
     """Store --due in the gradebook (nbgrader's ``Assignment.duedate``) and say the policy
     in force; nbgrader's autograde then marks late work and applies the penalty
     (``autograder.late``). Gradebook failures are one line (``GradebookError``)."""
-    import sqlite3
-
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from autograder.grading_path import GradebookError, describe_gradebook_error
+    from autograder.gradebook_errors import gradebook_errors_as_one_line
     from autograder.late import due_date_of, parse_late_policy, set_due_date
 
-    try:
+    with gradebook_errors_as_one_line(db_path_of(config.CourseDirectory.db_url)):
         if getattr(args, "due", None) is not None:
             set_due_date(config, assignment, args.due[1])
         due = due_date_of(config, assignment)
-    except (sqlite3.Error, SQLAlchemyError) as error:
-        db_path = config.CourseDirectory.db_url.removeprefix("sqlite:///")
-        raise GradebookError(describe_gradebook_error(error, db_path) or f"gradebook error: {type(error).__name__}") from None
     policy = parse_late_policy(config.PenaltyPerTimeUnit.policy)
     if due is None:
         if getattr(args, "late_penalty", None) and policy.method != "none":
@@ -362,7 +370,7 @@ def _selected_assignments(course_root: Path, names: list[str]) -> list[str]:
 
 
 def _run_release(course_root: Path, args) -> int:
-    from autograder.pipeline import release_assignment
+    from autograder.nbgrader_api import release_assignment
 
     config = course_config(course_root)
     for assignment in _selected_assignments(course_root, args.assignments):
@@ -372,7 +380,7 @@ def _run_release(course_root: Path, args) -> int:
 
 
 def _run_check_release(course_root: Path, args) -> int:
-    from autograder.pipeline import release_drift
+    from autograder.nbgrader_api import release_drift
 
     status = EXIT_OK
     for assignment in _selected_assignments(course_root, args.assignments):
@@ -411,17 +419,15 @@ def format_score_table(scores, expected: dict[str, dict[str, float]] | None = No
             want = expected.get(score.student, {})
             row += [f"{sum(want.values()):g}", "yes" if score.graded and score.by_cell == want else "NO"]
         rows.append(row)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    return text_table(rows)
 
 
 def _course_locked(runtime: Path, what: str, run) -> int:
     """``run()`` holding the course's lock (one batch per runtime folder); a held lock, a
     damaged gradebook or an output that cannot be written is one line."""
-    from autograder.gradebook import OutputError, course_lock
-    from autograder.grading_path import GradebookError
+    from autograder.atomic_files import OutputError
+    from autograder.course_lock import course_lock
+    from autograder.gradebook_errors import GradebookError
     try:
         with course_lock(runtime, what):
             return run()
@@ -461,7 +467,7 @@ def _run_restore_gradebook(course_root: Path, args) -> int:
 
 def _clear_folder(folder: Path) -> None:
     """Empty ``folder`` but for the course lock held on it."""
-    from autograder.gradebook import LOCK_NAME
+    from autograder.course_lock import LOCK_NAME
     for entry in folder.iterdir() if folder.is_dir() else []:
         if entry.name != LOCK_NAME:
             shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
@@ -471,17 +477,14 @@ def _run_demo(course_root: Path, args) -> int:
     output_dir = args.output_dir if args.output_dir.is_absolute() else course_root / args.output_dir
     if output_dir.resolve() == course_root or course_root.is_relative_to(output_dir.resolve()):
         raise CourseError(f"--output-dir {output_dir} would hold the course itself; choose a folder of its own")
-    return _course_locked(output_dir, "segcourse demo", lambda: _run_demo_locked(course_root, args))
+    return _course_locked(output_dir, "segcourse demo", lambda: _run_demo_locked(course_root, output_dir, args))
 
 
-def _run_demo_locked(course_root: Path, args) -> int:
+def _run_demo_locked(course_root: Path, output_dir: Path, args) -> int:
     from autograder import demo_class
-    from autograder.pipeline import export_grades, release_assignment, submission_scores
+    from autograder.nbgrader_api import export_grades, release_assignment, submission_scores
 
     started = time.perf_counter()
-    output_dir = args.output_dir if args.output_dir.is_absolute() else course_root / args.output_dir
-    if output_dir.resolve() == course_root or course_root.is_relative_to(output_dir.resolve()):
-        raise CourseError(f"--output-dir {output_dir} would hold the course itself; choose a folder of its own")
     _clear_folder(output_dir)           # all but the lock this demo holds
     config = course_config(course_root, runtime_directory=output_dir, cell_timeout_s=args.cell_timeout)
     assignment = demo_class.ASSIGNMENT
@@ -494,7 +497,7 @@ def _run_demo_locked(course_root: Path, args) -> int:
     print(f"3. autograding in a sandbox, scored outside the students' kernels, recorded by nbgrader "
           f"(per-cell time limit {args.cell_timeout} s), and writing feedback")
     # the release above brought the demo's fresh gradebook in line with solutions/
-    from autograder.grading_path import GradebookError
+    from autograder.gradebook_errors import GradebookError
     try:
         failed, report = _grade_with_sandbox(config, assignment, students, args, sync_gradebook=False)
     except GradebookError as error:
@@ -504,14 +507,16 @@ def _run_demo_locked(course_root: Path, args) -> int:
         return EXIT_GRADEBOOK
     grades_csv = export_grades(config, output_dir / "grades.csv")
     feedback_dir = course_root / config.CourseDirectory.feedback_directory
-    print(f"4. feedback: {feedback_dir.relative_to(course_root)}/<student>/{assignment}/{demo_class.NOTEBOOK[:-6]}.html")
+    notebook = demo_class.NOTEBOOK.removesuffix(".ipynb")
+    print(f"4. feedback: {feedback_dir.relative_to(course_root)}/<student>/{assignment}/{notebook}.html")
     print(f"   grades:   {grades_csv.relative_to(course_root)}\n")
 
     scores = submission_scores(config, assignment, students)
     print(format_score_table(scores, demo_class.EXPECTED_POINTS))
     as_expected = not failed and all(s.graded and s.by_cell == demo_class.EXPECTED_POINTS[s.student] for s in scores)
-    print(f"\n{'All scores are the ones these submissions deserve.' if as_expected else 'SOME SCORES DIFFER FROM THE EXPECTED ONES.'}"
-          f" ({time.perf_counter() - started:.0f} s)")
+    verdict = "All scores are the ones these submissions deserve." if as_expected else \
+        "SOME SCORES DIFFER FROM THE EXPECTED ONES."
+    print(f"\n{verdict} ({time.perf_counter() - started:.0f} s)")
     return EXIT_OK if as_expected else EXIT_CHECK_FAILED
 
 
@@ -523,7 +528,7 @@ def _run_grade(course_root: Path, args) -> int:
 
 
 def _run_grade_locked(course_root: Path, args) -> int:
-    from autograder.pipeline import export_grades, submission_scores
+    from autograder.nbgrader_api import export_grades, submission_scores
 
     assignment = check_assignment(course_root, args.assignment)
     config = course_config(course_root, runtime_directory=args.runtime_dir, cell_timeout_s=args.cell_timeout,
@@ -537,13 +542,13 @@ def _run_grade_locked(course_root: Path, args) -> int:
         raise CourseError(f"no submission of {assignment} for: {', '.join(missing)} (looked in {submitted})")
     if not students:
         raise CourseError(f"no submissions of {assignment} under {submitted}/<student>/{assignment}/")
-    from autograder.grading_path import GradebookError, describe_gradebook_error
-    db_path = config.CourseDirectory.db_url.removeprefix("sqlite:///")
+    from autograder.gradebook_errors import GradebookError, describe_gradebook_error
+    db_path = db_path_of(config.CourseDirectory.db_url)
     try:
         failed, report = _grade_with_sandbox(config, assignment, students, args)
         if report.integrity:
             return EXIT_GRADEBOOK
-        grades_csv = export_grades(config, Path(db_path).parent / "grades.csv")
+        grades_csv = export_grades(config, db_path.parent / "grades.csv")
         print(format_score_table(submission_scores(config, assignment, students),
                                  penalties={s.student: s.penalty for s in report.submissions if s.penalty}))
     except GradebookError as error:

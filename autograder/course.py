@@ -9,6 +9,7 @@ runtime folder, ``.grading/`` by default, which git ignores.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from traitlets.config import Config
@@ -17,16 +18,48 @@ COURSE_ID = "image-segmentation-fcn"
 SOURCE_DIRECTORY = "solutions"
 RELEASE_DIRECTORY = "exercises"
 DEFAULT_RUNTIME_DIRECTORY = ".grading"
+GIB = 1024 ** 3
+MIB = 1024 ** 2
 
-# Seconds one cell may run under autograding before it is interrupted and scores 0.
-DEFAULT_CELL_TIMEOUT_S = 60
 
-# The course's late policy (autograder/late.py): "none" (nbgrader's default), "zero" (nbgrader's
-# own: a late notebook scores 0), or "POINTS/UNIT" such as "1/hour" (POINTS per started UNIT
-# late, at most the score). Every grading path uses it (`segcourse grade`, `nbgrader autograde`,
-# the formgrader); `segcourse grade --late-penalty` overrides it for one run. The due date itself
-# is nbgrader's, in the gradebook (`segcourse grade NAME --due ...`).
-LATE_PENALTY = "none"
+@dataclass(frozen=True)
+class Setting:
+    """A grading default and the one line that explains it (``segcourse --help``, nbgrader's
+    config help). Every module reads the default from here: ``CELL_TIMEOUT_S.default``."""
+
+    default: object
+    help: str
+
+
+# ----------------------------------------------------------------------------- grading defaults
+# 60 s: `import keras` alone can take 30 s in a sandboxed kernel on a busy 2-core runner.
+CELL_TIMEOUT_S = Setting(60, "seconds a cell may run before it is interrupted and scores 0")
+INTERRUPT_GRACE_S = Setting(10.0, "seconds an interrupted cell has to stop before its kernel is killed "
+                                  "(which ends the notebook)")
+NOTEBOOK_TIMEOUT_S = Setting(900, "seconds one submission may run in its sandbox before it is killed")
+WORKERS = Setting(None, "submissions run in parallel (default: one per CPU core, or one per GPU)")
+GPUS = Setting("none", "auto: one worker per visible GPU (CUDA_VISIBLE_DEVICES pinned, CPU fallback); "
+                       "none: CPU only; 0,1: these GPUs")
+SANDBOX = Setting("auto", "where student code runs: auto = bubblewrap, else podman, docker, apptainer")
+ENGINE = Setting("local", "local: a pool of threads on this machine; dask: Dask distributed workers")
+CONTAINER_IMAGE = Setting("segcourse-grader:latest", "image of the docker/podman sandbox (this Python "
+                                                     "environment at the same paths)")
+# Resource limits of one sandboxed job (autograder.sandbox.Limits).
+MEMORY_BYTES = Setting(6 * GIB, "address space of each sandboxed process, bytes (RLIMIT_AS; TF's CPU import "
+                                "reserves ~1.8 GiB; not set for GPU jobs)")
+PROCESSES = Setting(512, "processes and threads of one sandboxed job (RLIMIT_NPROC)")
+FILE_SIZE_BYTES = Setting(256 * MIB, "largest file a sandboxed job may write, bytes (RLIMIT_FSIZE)")
+OPEN_FILES = Setting(1024, "open files of each sandboxed process (RLIMIT_NOFILE)")
+TMP_BYTES = Setting(512 * MIB, "size of the sandbox's /tmp (a tmpfs), bytes")
+# nbgrader's own autograde (autograder.grading_path) may run while nobody runs `segcourse grade`;
+# its jobs still get uids of their own.
+NBGRADER_FIRST_SLOT = Setting(900, "sandbox uid offset of nbgrader's own autograde "
+                                   "(apart from segcourse grade's slots 0, 1, ...)")
+# The course's late policy (autograder/late.py). Every grading path uses it (`segcourse grade`,
+# `nbgrader autograde`, the formgrader); `segcourse grade --late-penalty` overrides it for one run.
+# The due date itself is nbgrader's, in the gradebook (`segcourse grade NAME --due ...`).
+LATE_PENALTY = Setting("none", "none (nbgrader's default), zero (nbgrader's own: a late notebook scores 0), or "
+                               "POINTS/UNIT such as 1/hour (POINTS per started UNIT late, at most the score)")
 
 
 class CourseError(Exception):
@@ -63,7 +96,7 @@ def check_assignment(course_root: Path, assignment: str) -> str:
 def course_config(
     course_root: Path,
     runtime_directory: Path | None = None,
-    cell_timeout_s: int = DEFAULT_CELL_TIMEOUT_S,
+    cell_timeout_s: int = CELL_TIMEOUT_S.default,
     late_penalty: str | None = None,
 ) -> Config:
     """The traitlets ``Config`` that nbgrader runs with for this course.
@@ -75,21 +108,55 @@ def course_config(
         cell_timeout_s: seconds a cell may run under autograding before it is
             interrupted (the cell then scores 0 and grading goes on).
         late_penalty: the late policy (``autograder.late.parse_late_policy``);
-            ``LATE_PENALTY`` when None.
+            ``LATE_PENALTY.default`` when None.
 
     Creates the runtime folder if it does not exist.
     """
+    from autograder.grading_path import SandboxedGrading
+    from autograder.late import parse_late_policy
+    from autograder.nbgrader_steps import autograde_steps, feedback_steps, release_steps
     from autograder.noise import LOG_NOISE_PATTERN
 
     root = Path(course_root).resolve()
     runtime = Path(runtime_directory) if runtime_directory else root / DEFAULT_RUNTIME_DIRECTORY
     runtime = (root / runtime).resolve() if not runtime.is_absolute() else runtime
+    c = Config()
+    _set_directories(c, root, runtime)
+    # Execution: a per-cell time limit; a timed-out cell is interrupted and scores 0.
+    c.Execute.timeout = int(cell_timeout_s)
+    c.Execute.interrupt_on_timeout = True
+    # TensorFlow/Keras log lines on stderr must not fail a correct answer (nbgrader fails
+    # any test cell with stderr output).
+    c.IgnorePattern.enabled = True
+    c.IgnorePattern.pattern = LOG_NOISE_PATTERN
+    # Quiet kernels: their own log (e.g. ipykernel's TCP notice) is not the student's output.
+    c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
+    # One grading path (threat row 44): nbgrader's own autograde (the formgrader's Autograde
+    # button, `nbgrader autograde`) runs each submission in the sandbox and scores it with the
+    # trusted checks, exactly as `segcourse grade`; never student code in an instructor's kernel.
+    # (`segcourse grade` swaps SandboxedGrading for TrustedVerdicts: nbgrader_steps.grading_config.)
+    c.Autograde.autograde_preprocessors = autograde_steps(SandboxedGrading)
+    c.SandboxedGrading.cell_timeout_s = int(cell_timeout_s)
+    # Late work: nbgrader's AssignLatePenalties (an autograde step) asks this plugin for the
+    # penalty of a notebook submitted after the gradebook's due date.
+    policy = LATE_PENALTY.default if late_penalty is None else late_penalty
+    parse_late_policy(policy)           # a bad policy fails here, with what is expected
+    c.AssignLatePenalties.plugin_class = "autograder.late.PenaltyPerTimeUnit"
+    c.PenaltyPerTimeUnit.policy = str(policy)
+    # The release: hidden-test cells end with a statement (see release_steps).
+    c.GenerateAssignment.preprocessors = release_steps()
+    # Feedback shows each hidden test's docstring and failure message, not its code.
+    c.GenerateFeedback.preprocessors = feedback_steps()
+    return c
+
+
+def _set_directories(c: Config, root: Path, runtime: Path) -> None:
+    """nbgrader's folders: the source and release under the course root; everything it writes
+    while grading (and the exchange) under ``runtime``, which is created."""
     # nbgrader joins these step names onto the root, so runtime folders are given relative to it.
     runtime_rel = os.path.relpath(runtime, root)
     # The gradebook's folder must exist before nbgrader opens the database.
     runtime.mkdir(parents=True, exist_ok=True)
-
-    c = Config()
     c.CourseDirectory.root = str(root)
     c.CourseDirectory.course_id = COURSE_ID
     c.CourseDirectory.source_directory = SOURCE_DIRECTORY
@@ -110,59 +177,13 @@ def course_config(
     if not exchange.exists():
         exchange.mkdir(mode=0o755)
     c.Exchange.root = str(exchange)
-    # Execution: a per-cell time limit; a timed-out cell is interrupted and scores 0.
-    c.Execute.timeout = int(cell_timeout_s)
-    c.Execute.interrupt_on_timeout = True
-    # TensorFlow/Keras log lines on stderr must not fail a correct answer (nbgrader fails
-    # any test cell with stderr output).
-    c.IgnorePattern.enabled = True
-    c.IgnorePattern.pattern = LOG_NOISE_PATTERN
-    # Quiet kernels: their own log (e.g. ipykernel's TCP notice) is not the student's output.
-    c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
-    # One grading path (threat row 44): nbgrader's own autograde (the formgrader's Autograde
-    # button, `nbgrader autograde`) runs each submission in the sandbox and scores it with the
-    # trusted checks, exactly as `segcourse grade`; never student code in an instructor's kernel.
-    # (`segcourse grade` swaps SandboxedGrading for TrustedVerdicts: autograder.batch.grading_config.)
-    from autograder.grading_path import autograde_preprocessors
-    c.Autograde.autograde_preprocessors = autograde_preprocessors()
-    c.SandboxedGrading.cell_timeout_s = int(cell_timeout_s)
-    # Late work: nbgrader's AssignLatePenalties (an autograde step) asks this plugin for the
-    # penalty of a notebook submitted after the gradebook's due date.
-    from autograder.late import parse_late_policy
-    policy = LATE_PENALTY if late_penalty is None else late_penalty
-    parse_late_policy(policy)           # a bad policy fails here, with what is expected
-    c.AssignLatePenalties.plugin_class = "autograder.late.PenaltyPerTimeUnit"
-    c.PenaltyPerTimeUnit.policy = str(policy)
-    # The release: a hidden-test cell keeps only its docstring, which IPython would show as
-    # the cell's value and `nbgrader validate` would read as a score ("cannot be converted to
-    # a float"); EndHiddenTestCells ends such a cell with a statement (before the checksums).
-    c.GenerateAssignment.preprocessors = _release_preprocessors()
-    # Feedback shows each hidden test's docstring and failure message, not its code.
-    c.GenerateFeedback.preprocessors = [
-        "nbgrader.preprocessors.GetGrades",
-        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-        "autograder.feedback.HideHiddenTests",
-        "autograder.late.LateNotice",
-    ]
-    return c
 
 
-def _release_preprocessors() -> list[str]:
-    """nbgrader 0.9.6's ``GenerateAssignment.preprocessors`` with ``EndHiddenTestCells``
-    after ``ClearHiddenTests`` (so the checksums that follow cover it)."""
-    from nbgrader.converters.generate_assignment import GenerateAssignment
-
-    steps = []
-    for step in GenerateAssignment.class_traits()["preprocessors"].default():
-        name = step if isinstance(step, str) else f"{step.__module__}.{step.__qualname__}"
-        steps.append(name)
-        if name.endswith(".ClearHiddenTests"):
-            steps.append("autograder.feedback.EndHiddenTestCells")
-    if "autograder.feedback.EndHiddenTestCells" not in steps:
-        raise RuntimeError("nbgrader's GenerateAssignment has no ClearHiddenTests step: this nbgrader is not supported")
-    return steps
+def db_path_of(db_url: str) -> Path:
+    """The file of an SQLite gradebook URL (``sqlite:///<path>``)."""
+    return Path(db_url.removeprefix("sqlite:///"))
 
 
 def runtime_directory_of(config: Config) -> Path:
     """The runtime folder a ``course_config`` points at (the gradebook's folder)."""
-    return Path(config.CourseDirectory.db_url.removeprefix("sqlite:///")).parent
+    return db_path_of(config.CourseDirectory.db_url).parent

@@ -41,7 +41,8 @@ class EndHiddenTestCells(NbGraderPreprocessor):
 
     def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict, cell_index: int):
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution") and _ends_in_a_string(cell.source):
+        hidden_tests_only = meta.get("grade") and not meta.get("solution") and _ends_in_a_string(cell.source)
+        if cell.cell_type == "code" and hidden_tests_only:
             cell.source = cell.source.rstrip("\n") + "\n" + self.SUFFIX
         return cell, resources
 

@@ -17,7 +17,10 @@ import ``autograder``. It holds no reference answer and decides no score: it onl
    output (``_Channel``), which student code cannot reach: a crash or a kill keeps what
    was sent, and nothing written later to files of the work folder counts.
 
-    python segcourse_harness.py NOTEBOOK --probes /grader/probes --cell-timeout 30
+    python segcourse_harness.py NOTEBOOK --probes /grader/probes --cell-timeout 60 --interrupt-grace 10
+
+Record kinds, statuses, file names and limits are shared with the trusted side through
+``harness_protocol`` (mounted beside this file in the sandbox).
 """
 
 from __future__ import annotations
@@ -28,11 +31,21 @@ import stat
 import sys
 import time
 
-STATE_DIR = ".segcourse"          # results/ (written by the kernel, read by the driver) in the work folder
+try:        # in the sandbox: mounted beside this file, in /grader (on PYTHONPATH)
+    import harness_protocol as protocol
+except ModuleNotFoundError:     # loaded from the repository (tests): the package's copy
+    from autograder import harness_protocol as protocol
+
+CellStatus, Event, ProbeStatus = protocol.CellStatus, protocol.Event, protocol.ProbeStatus
 STARTED_AT = time.time()          # epoch seconds: the "start" record says when the harness started
 
 
 # --------------------------------------------------------------------------- kernel side
+def _error(ename: str, evalue: str) -> dict:
+    """What a probe call gives when it raised, or returned something that is not plain data."""
+    return {"status": "error", "ename": ename, "evalue": str(evalue)[:500]}
+
+
 def _encode(value, name, arrays):
     """Plain-data form of a returned value; arrays go to ``arrays``.
 
@@ -47,7 +60,7 @@ def _encode(value, name, arrays):
     described = f"{type(value).__module__}.{type(value).__qualname__}"
     if isinstance(value, (bool, int, float)):
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2 ** 63:
-            return {"status": "error", "ename": "OverflowError", "evalue": "an int too large for 64 bits"}
+            return _error("OverflowError", "an int too large for 64 bits")
         return {"status": "ok", "number": bool(value) if isinstance(value, bool) else
                 (int(value) if isinstance(value, int) else float(value))}
     if isinstance(value, (np.ndarray, np.generic)):
@@ -63,13 +76,13 @@ def _encode(value, name, arrays):
         except Exception:
             pass
     else:
-        return {"status": "error", "ename": "TypeError", "evalue": f"returned a {described}, not numbers"[:500]}
+        return _error("TypeError", f"returned a {described}, not numbers")
     try:
         array = np.asarray(value)
     except Exception as error:
-        return {"status": "error", "ename": "ConversionError", "evalue": f"cannot convert a {described}: {error}"[:500]}
+        return _error("ConversionError", f"cannot convert a {described}: {error}")
     if array.dtype == object or array.dtype.kind not in "biuf":
-        return {"status": "error", "ename": "TypeError", "evalue": f"returned a {described}, not numbers"[:500]}
+        return _error("TypeError", f"returned a {described}, not numbers")
     arrays[name] = np.array(array, copy=True, order="C")  # keeps 0-d arrays 0-d
     return {"status": "ok", form: name}
 
@@ -98,7 +111,7 @@ def _encode_json(value, kind):
         if len(json.dumps(data)) > 200_000:
             raise TypeError("too large")
     except Exception as error:
-        return {"status": "error", "ename": "TypeError", "evalue": f"cannot describe a {kind}: {error}"[:500]}
+        return _error("TypeError", f"cannot describe a {kind}: {error}")
     return {"status": "ok", "json": data}
 
 
@@ -137,8 +150,7 @@ def _model_description(model, call, name, arrays, inputs):
     from keras import ops
 
     if not isinstance(model, keras.Model):
-        return {"status": "error", "ename": "TypeError",
-                "evalue": f"returned a {type(model).__name__}, not a keras.Model"}
+        return _error("TypeError", f"returned a {type(model).__name__}, not a keras.Model")
     layers = []
     for layer in model.layers:
         try:
@@ -197,9 +209,9 @@ def run_probe(folder: str, namespace: dict, results_folder: str | None = None) -
     ``results_folder`` (default: ``folder``)."""
     import numpy as np
 
-    with open(os.path.join(folder, "spec.json")) as handle:
+    with open(os.path.join(folder, protocol.PROBE_SPEC)) as handle:
         spec = json.load(handle)
-    with np.load(os.path.join(folder, "inputs.npz"), allow_pickle=False) as data:
+    with np.load(os.path.join(folder, protocol.PROBE_INPUTS), allow_pickle=False) as data:
         inputs = {key: data[key] for key in data.files}
     results, arrays = {}, {}
     interrupted = False
@@ -209,51 +221,60 @@ def run_probe(folder: str, namespace: dict, results_folder: str | None = None) -
         if not callable(function):
             results[name] = {"status": "missing", "evalue": f"{call['function']} is not defined"}
             continue
-        fakes = {}
-
-        def argument(key, a):
-            if "array" in a:
-                return inputs[a["array"]].copy()
-            if "tuple" in a:
-                return tuple(a["tuple"])
-            if "fake" in a:
-                fakes[key] = _Fake(a["fake"], inputs)
-                return fakes[key]
-            return a.get("value")
-
         try:
-            args = [argument(str(i), a) for i, a in enumerate(call.get("args", []))]
-            kwargs = {k: argument(k, a) for k, a in call.get("kwargs", {}).items()}
-            if call.get("tensor_input"):      # a block of layers: tensor in, tensor out
-                import keras
-                block_input = keras.Input(tuple(call["tensor_input"]))
-                value = keras.Model(block_input, function(block_input, *args, **kwargs))
-            else:
-                value = function(*args, **kwargs)
-            if call.get("kind") == "keras_model":
-                results[name] = _model_description(value, call, name, arrays, inputs)
-            elif call.get("kind") == "json":
-                results[name] = _encode_json(value, f"{type(value).__module__}.{type(value).__qualname__}")
-            elif call.get("kind") == "tuple" and isinstance(value, (list, tuple)):
-                items = [_encode(v, f"{name}__{i}", arrays) for i, v in enumerate(list(value)[:8])]
-                results[name] = {"status": "ok", "items": items}
-            else:
-                results[name] = _encode(value, name, arrays)
+            value, fakes = _call(function, call, inputs)
+            results[name] = _describe(value, call, name, arrays, inputs)
             if fakes:
                 results[name]["fake_calls"] = {k: f.shapes[:10_000] for k, f in fakes.items()}
         except BaseException as error:
-            results[name] = {"status": "error", "ename": type(error).__name__, "evalue": str(error)[:500]}
+            results[name] = _error(type(error).__name__, str(error))
             if isinstance(error, KeyboardInterrupt):
                 disable_timed_out(namespace, error.__traceback__)
                 interrupted = True
                 break
     results_folder = results_folder or folder
     os.makedirs(results_folder, exist_ok=True)
-    np.savez(os.path.join(results_folder, "results.npz"), **arrays)
-    with open(os.path.join(results_folder, "results.json"), "w") as handle:
+    np.savez(os.path.join(results_folder, protocol.RESULTS_ARRAYS), **arrays)
+    with open(os.path.join(results_folder, protocol.RESULTS_JSON), "w") as handle:
         json.dump(results, handle)
     if interrupted:   # the per-cell time limit: let the driver see it
         raise KeyboardInterrupt("time limit")
+
+
+def _call(function, call: dict, inputs: dict) -> tuple[object, dict]:
+    """Call ``function`` as the probe's ``call`` says; (what it returned, the fakes passed
+    to it by argument name). Arguments: an input array (a copy), a tuple, a fake, a value."""
+    fakes = {}
+
+    def argument(key, a):
+        if "array" in a:
+            return inputs[a["array"]].copy()
+        if "tuple" in a:
+            return tuple(a["tuple"])
+        if "fake" in a:
+            fakes[key] = _Fake(a["fake"], inputs)
+            return fakes[key]
+        return a.get("value")
+
+    args = [argument(str(i), a) for i, a in enumerate(call.get("args", []))]
+    kwargs = {k: argument(k, a) for k, a in call.get("kwargs", {}).items()}
+    if call.get("tensor_input"):      # a block of layers: tensor in, tensor out
+        import keras
+        block_input = keras.Input(tuple(call["tensor_input"]))
+        return keras.Model(block_input, function(block_input, *args, **kwargs)), fakes
+    return function(*args, **kwargs), fakes
+
+
+def _describe(value, call: dict, name: str, arrays: dict, inputs: dict) -> dict:
+    """The plain-data form of a call's return value, as the call's ``kind`` asks."""
+    kind = call.get("kind")
+    if kind == "keras_model":
+        return _model_description(value, call, name, arrays, inputs)
+    if kind == "json":
+        return _encode_json(value, f"{type(value).__module__}.{type(value).__qualname__}")
+    if kind == "tuple" and isinstance(value, (list, tuple)):
+        return {"status": "ok", "items": [_encode(v, f"{name}__{i}", arrays) for i, v in enumerate(list(value)[:8])]}
+    return _encode(value, name, arrays)
 
 
 # --------------------------------------------------------------------------- driver side
@@ -323,10 +344,10 @@ def _read_results(folder: str, limit: int) -> tuple[dict, str]:
             raise ValueError(f"{name} is larger than {limit} bytes")
         return data
 
-    meta = json.loads(read("results.json"))
+    meta = json.loads(read(protocol.RESULTS_JSON))
     if not isinstance(meta, dict):
-        raise ValueError("results.json is not a JSON object")
-    return meta, base64.b64encode(read("results.npz")).decode("ascii")
+        raise ValueError(f"{protocol.RESULTS_JSON} is not a JSON object")
+    return meta, base64.b64encode(read(protocol.RESULTS_ARRAYS)).decode("ascii")
 
 
 class KernelIgnoredInterrupt(RuntimeError):
@@ -345,7 +366,7 @@ def _grading_client_class():
         seconds for the cell to stop, else kill the kernel (stock nbclient re-sends the
         interrupt every time limit, so a cell that ignores SIGINT holds the notebook)."""
 
-        interrupt_grace = 10.0
+        interrupt_grace: float          # seconds; set from --interrupt-grace
 
         async def _async_handle_timeout(self, timeout, cell=None):
             await ensure_async(self.km.interrupt_kernel())
@@ -368,123 +389,156 @@ def _interrupted(cell) -> bool:
     return any(o.get("ename") == "KeyboardInterrupt" for o in cell.get("outputs", []))
 
 
-def main(argv: list[str]) -> int:
+def _parse_args(argv: list[str]):
     import argparse
 
+    parser = argparse.ArgumentParser(description="Run a notebook and its probes; send the records on stdout.")
+    parser.add_argument("notebook")
+    parser.add_argument("--probes", default=os.path.join(protocol.STATE_DIR, "probes"),
+                        help="folder of the probes (spec.json + inputs.npz each); may be read-only")
+    # The trusted side always passes both limits (autograder.course.CELL_TIMEOUT_S, INTERRUPT_GRACE_S).
+    parser.add_argument("--cell-timeout", type=int, required=True, help="seconds a cell may run")
+    parser.add_argument("--interrupt-grace", type=float, required=True,
+                        help="seconds an interrupted cell has to stop before its kernel is killed")
+    parser.add_argument("--output-bytes", type=int, default=protocol.MAX_CELL_OUTPUT_BYTES)
+    parser.add_argument("--result-bytes", type=int, default=protocol.MAX_RESULT_BYTES)
+    return parser.parse_args(argv)
+
+
+def _load_probes(folder: str) -> dict[str, tuple[str, set[str]]]:
+    """grade_id -> (the probe's folder, the notebook functions its calls need)."""
+    probes = {}
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name, protocol.PROBE_SPEC)) as handle:
+            spec = json.load(handle)
+        probes[spec["grade_id"]] = (os.path.abspath(os.path.join(folder, name)),
+                                    {call["function"] for call in spec["calls"]})
+    return probes
+
+
+def _harness_cell(statement: str):
+    """A code cell that runs ``statement`` in the kernel, with this module imported as
+    ``__segcourse_harness`` (and removed again from the notebook's namespace)."""
+    import nbformat
+    return nbformat.v4.new_code_cell(
+        f"import {protocol.HARNESS_MODULE} as __segcourse_harness\n{statement}\ndel __segcourse_harness")
+
+
+def _probe_results(probe_cell, folder: str, limit: int) -> dict:
+    """What a probe that ran wrote (status ``ran``), or why there is nothing to read."""
+    try:
+        meta, arrays = _read_results(folder, limit)
+        return {"meta": meta, "arrays": arrays, "status": ProbeStatus.RAN}
+    except (OSError, ValueError) as error:
+        failure = next((o for o in probe_cell.get("outputs", []) if o.get("output_type") == "error"), {})
+        why = f"{failure.get('ename', '')}: {failure.get('evalue', '')}" if failure else \
+            f"no results ({type(error).__name__})"
+        return {"status": f"{ProbeStatus.FAILED}: {why}"[:300]}
+
+
+class _Driver:
+    """Runs the notebook's code cells, and each grade cell's probe right after it, in one
+    kernel; sends a record for each on the channel."""
+
+    def __init__(self, notebook, args, channel: _Channel):
+        self.notebook, self.args, self.channel = notebook, args, channel
+        self.probes = _load_probes(args.probes)
+        self.results_root = os.path.abspath(os.path.join(protocol.STATE_DIR, "results"))
+        self.timed_out: set[str] = set()            # notebook functions disabled after a time limit
+        self.client = _grading_client_class()(
+            notebook, timeout=args.cell_timeout, interrupt_on_timeout=True, allow_errors=True,
+            kernel_name="python3", resources={"metadata": {"path": os.getcwd()}},
+            shutdown_kernel="immediate",   # no graceful wait: the sandbox is torn down right after
+            extra_arguments=["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"],
+        )
+        self.client.interrupt_grace = args.interrupt_grace
+        self.client.record_timing = False
+
+    def run(self, cell, index: int) -> str:
+        """Execute one cell; its ``CellStatus``."""
+        import nbformat
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+        try:
+            self.client.execute_cell(cell, index)
+        except DeadKernelError:
+            return CellStatus.DEAD
+        except (KernelIgnoredInterrupt, CellTimeoutError, TimeoutError, RuntimeError) as error:
+            cell.setdefault("outputs", []).append(nbformat.v4.new_output(
+                "error", ename=protocol.TIME_LIMIT_ERROR, evalue=str(error)[:300], traceback=[]))
+            return CellStatus.STUCK
+        if _interrupted(cell):
+            return CellStatus.TIMEOUT
+        failed = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+        return CellStatus.ERROR if failed else CellStatus.OK
+
+    def run_notebook(self) -> bool:
+        """Every code cell and probe, in order; False when the kernel died or was killed."""
+        for index, cell in enumerate(self.notebook.cells):
+            if cell.cell_type != "code":
+                continue
+            started = time.perf_counter()
+            status = self.run(cell, index)
+            _cap_outputs(cell, self.args.output_bytes)
+            self.channel.send({"event": Event.CELL, "index": index, "id": cell.get("id"), "status": status,
+                               "seconds": round(time.perf_counter() - started, 2), "outputs": cell.get("outputs", [])})
+            if status in CellStatus.ENDS_NOTEBOOK:
+                return False
+            if status == CellStatus.TIMEOUT:
+                self.disable_after_timeout(index)
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if grade_id in self.probes:
+                record = self.probe(grade_id, index)
+                self.channel.send(record)
+                if record["status"] in CellStatus.ENDS_NOTEBOOK:
+                    return False
+        return True
+
+    def disable_after_timeout(self, index: int) -> None:
+        """The functions the interrupted cell was running are never called again."""
+        cell = _harness_cell("print(*__segcourse_harness.disable_timed_out(globals()))")
+        if self.run(cell, index) == CellStatus.OK:
+            text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+            self.timed_out.update(text.split())
+
+    def probe(self, grade_id: str, index: int) -> dict:
+        """Call the grade cell's probe in the kernel; its record."""
+        folder, needs = self.probes[grade_id]
+        record = {"event": Event.PROBE, "grade_id": grade_id}
+        if needs & self.timed_out:
+            return {**record, "status": ProbeStatus.TIMEOUT_EARLIER, "functions": sorted(needs & self.timed_out)}
+        results = os.path.join(self.results_root, os.path.basename(folder))
+        probe_cell = _harness_cell(f"__segcourse_harness.run_probe({folder!r}, globals(), {results!r})")
+        started = time.perf_counter()
+        status = self.run(probe_cell, index)
+        record["seconds"] = round(time.perf_counter() - started, 2)
+        if status in CellStatus.ENDS_NOTEBOOK:
+            record["status"] = status
+        elif status == CellStatus.TIMEOUT:
+            record["status"] = ProbeStatus.TIMEOUT
+            self.timed_out.update(needs)
+        else:
+            record.update(_probe_results(probe_cell, results, self.args.result_bytes))
+        return record
+
+
+def main(argv: list[str]) -> int:
     channel = _Channel()
     # jsonschema (imported by nbformat) builds an Earley parser of IRI syntax at import when
     # the optional package rfc3987_syntax is installed: 3-7 s of CPU per submission, for a
     # format check that notebook validation never uses.
     sys.modules.setdefault("rfc3987_syntax", None)
     import nbformat
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("notebook")
-    parser.add_argument("--probes", default=os.path.join(STATE_DIR, "probes"),
-                        help="folder of the probes (spec.json + inputs.npz each); may be read-only")
-    parser.add_argument("--cell-timeout", type=int, default=30)
-    parser.add_argument("--interrupt-grace", type=float, default=10.0)
-    parser.add_argument("--output-bytes", type=int, default=100_000)
-    parser.add_argument("--result-bytes", type=int, default=50 * 1024 * 1024)
-    args = parser.parse_args(argv)
-
-    channel.send({"event": "start", "started": STARTED_AT, "protected": channel.protected})
-    results_root = os.path.abspath(os.path.join(STATE_DIR, "results"))
-    notebook = nbformat.read(args.notebook, as_version=4)
-    probes = {}
-    for name in sorted(os.listdir(args.probes)):
-        with open(os.path.join(args.probes, name, "spec.json")) as handle:
-            spec = json.load(handle)
-        probes[spec["grade_id"]] = (os.path.abspath(os.path.join(args.probes, name)),
-                                    {call["function"] for call in spec["calls"]})
-    timed_out: set[str] = set()             # notebook functions disabled after a time limit
-
-    GradingClient = _grading_client_class()
-    client = GradingClient(
-        notebook, timeout=args.cell_timeout, interrupt_on_timeout=True, allow_errors=True,
-        kernel_name="python3", resources={"metadata": {"path": os.getcwd()}},
-        shutdown_kernel="immediate",   # no graceful wait: the sandbox is torn down right after
-        extra_arguments=["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"],
-    )
-    client.interrupt_grace = args.interrupt_grace
-    client.record_timing = False
-
-    def run(cell, index) -> str:
-        """Execute one cell; its status: ok, error, timeout, dead or stuck."""
-        try:
-            client.execute_cell(cell, index)
-        except DeadKernelError:
-            return "dead"
-        except (KernelIgnoredInterrupt, CellTimeoutError, TimeoutError, RuntimeError) as error:
-            cell.setdefault("outputs", []).append(nbformat.v4.new_output(
-                "error", ename="TimeLimit", evalue=str(error)[:300], traceback=[]))
-            return "stuck"
-        if _interrupted(cell):
-            return "timeout"
-        return "error" if any(o.get("output_type") == "error" for o in cell.get("outputs", [])) else "ok"
-
-    def disable_after_timeout(index) -> None:
-        """The functions the interrupted cell was running are never called again."""
-        cell = nbformat.v4.new_code_cell(
-            "import segcourse_harness as __segcourse_harness\n"
-            "print(*__segcourse_harness.disable_timed_out(globals()))\n"
-            "del __segcourse_harness")
-        if run(cell, index) == "ok":
-            text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
-            timed_out.update(text.split())
-
+    args = _parse_args(argv)
+    channel.send({"event": Event.START, "started": STARTED_AT, "protected": channel.protected})
+    driver = _Driver(nbformat.read(args.notebook, as_version=4), args, channel)
     # The kernel writes its own stdout/stderr (not the cells' outputs) to /dev/null: never the channel.
     devnull = open(os.devnull, "wb")
-    with devnull, client.setup_kernel(stdout=devnull, stderr=devnull):
-        channel.send({"event": "kernel_ready", "at": time.time()})
-        for index, cell in enumerate(notebook.cells):
-            if cell.cell_type != "code":
-                continue
-            started = time.perf_counter()
-            status = run(cell, index)
-            _cap_outputs(cell, args.output_bytes)
-            channel.send({"event": "cell", "index": index, "id": cell.get("id"), "status": status,
-                          "seconds": round(time.perf_counter() - started, 2), "outputs": cell.get("outputs", [])})
-            if status in ("dead", "stuck"):
-                return 0
-            if status == "timeout":
-                disable_after_timeout(index)
-            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if grade_id not in probes:
-                continue
-            folder, needs = probes[grade_id]
-            record = {"event": "probe", "grade_id": grade_id}
-            if needs & timed_out:
-                record["status"] = "timeout_earlier"
-                record["functions"] = sorted(needs & timed_out)
-                channel.send(record)
-                continue
-            results = os.path.join(results_root, os.path.basename(folder))
-            probe_cell = nbformat.v4.new_code_cell(
-                "import segcourse_harness as __segcourse_harness\n"
-                f"__segcourse_harness.run_probe({folder!r}, globals(), {results!r})\n"
-                "del __segcourse_harness")
-            probe_started = time.perf_counter()
-            status = run(probe_cell, index)
-            record["seconds"] = round(time.perf_counter() - probe_started, 2)
-            if status in ("dead", "stuck"):
-                record["status"] = status
-            elif status == "timeout":
-                record["status"] = "timeout"
-                timed_out.update(needs)
-            else:
-                try:
-                    record["meta"], record["arrays"] = _read_results(results, args.result_bytes)
-                    record["status"] = "ran"
-                except (OSError, ValueError) as error:
-                    failure = next((o for o in probe_cell.get("outputs", []) if o.get("output_type") == "error"), {})
-                    record["status"] = (f"failed: {failure.get('ename', '')}: {failure.get('evalue', '')}"
-                                        if failure else f"failed: no results ({type(error).__name__})")[:300]
-            channel.send(record)
-            if status in ("dead", "stuck"):
-                return 0
-        channel.send({"event": "finished", "at": time.time()})
+    with devnull, driver.client.setup_kernel(stdout=devnull, stderr=devnull):
+        channel.send({"event": Event.KERNEL_READY, "at": time.time()})
+        if driver.run_notebook():
+            channel.send({"event": Event.FINISHED, "at": time.time()})
     return 0
 
 

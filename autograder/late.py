@@ -187,7 +187,8 @@ def extra_notebooks(folder: Path, release_names: list[str], limit: int = 5) -> l
                    and p.relative_to(folder).as_posix() not in release_names)
     notes = []
     for name in found[:limit]:
-        target = (difflib.get_close_matches(Path(name).name, release_names, n=1, cutoff=0.0) or release_names or ["?"])[0]
+        closest = difflib.get_close_matches(Path(name).name, release_names, n=1, cutoff=0.0)
+        target = (closest or release_names or ["?"])[0]
         present = (folder / target).is_file()
         notes.append(f"{_shown_name(name)} is not graded; rename it to {target}"
                      + (f" if it holds your answers (only {target} is graded)" if present else ""))
@@ -244,7 +245,8 @@ def lateness_of(config, assignment: str, students: list[str]) -> dict[str, tuple
         for student in students:
             submission = _lateness(gradebook, assignment, student)
             if submission is not None:
-                out[student] = (float(submission.total_seconds_late or 0), float(submission.late_submission_penalty or 0))
+                out[student] = (float(submission.total_seconds_late or 0),
+                                float(submission.late_submission_penalty or 0))
     return out
 
 

@@ -37,10 +37,22 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-GIB = 1024 ** 3
-MIB = 1024 ** 2
+from autograder.course import (
+    CONTAINER_IMAGE,
+    FILE_SIZE_BYTES,
+    MEMORY_BYTES,
+    MIB,
+    NOTEBOOK_TIMEOUT_S,
+    OPEN_FILES,
+    PROCESSES,
+    SANDBOX,
+    TMP_BYTES,
+)
+
 SANDBOX_WORKDIR = "/sandbox"          # where the private work folder appears inside
 SANDBOX_UID_BASE = 61000              # uid of worker slot k is SANDBOX_UID_BASE + k
+# A GPU job grows its GPU memory as needed rather than taking it all at start-up (TF, JAX).
+GPU_MEMORY_GROWTH = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
 
 
 class SandboxUnavailable(RuntimeError):
@@ -49,14 +61,14 @@ class SandboxUnavailable(RuntimeError):
 
 @dataclass
 class Limits:
-    """Resource limits of one sandboxed job."""
+    """Resource limits of one sandboxed job (defaults: the course's, ``autograder.course``)."""
 
-    memory_bytes: int = 6 * GIB          # RLIMIT_AS per process (TF's CPU import reserves ~1.8 GiB)
-    processes: int = 512                 # RLIMIT_NPROC: processes + threads of the job's uid
-    file_size_bytes: int = 256 * MIB     # RLIMIT_FSIZE: largest file the job may write
-    open_files: int = 1024               # RLIMIT_NOFILE
-    tmp_bytes: int = 512 * MIB           # size of the tmpfs /tmp
-    wall_clock_s: float = 900.0          # whole job; then the sandbox is killed
+    memory_bytes: int = MEMORY_BYTES.default         # RLIMIT_AS per process
+    processes: int = PROCESSES.default               # RLIMIT_NPROC: processes + threads of the job's uid
+    file_size_bytes: int = FILE_SIZE_BYTES.default   # RLIMIT_FSIZE: largest file the job may write
+    open_files: int = OPEN_FILES.default             # RLIMIT_NOFILE
+    tmp_bytes: int = TMP_BYTES.default               # size of the tmpfs /tmp
+    wall_clock_s: float = NOTEBOOK_TIMEOUT_S.default  # whole job; then the sandbox is killed
     output_bytes: int = 1 * MIB          # captured stdout/stderr kept per stream
     channel_bytes: int | None = None     # stdout kept instead, where stdout is a results channel
 
@@ -261,9 +273,7 @@ def job_env(job: Job) -> dict[str, str]:
         env["KERAS_BACKEND"] = os.environ["KERAS_BACKEND"]
     env.update(job.env)
     if uses_gpu(job):
-        # grow GPU memory as needed rather than taking it all at start-up (TF, JAX)
-        env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
-        env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+        env = {**GPU_MEMORY_GROWTH, **env}
     return env
 
 
@@ -344,7 +354,7 @@ class ContainerSandbox(Sandbox):
     podman); apptainer runs ``image`` (a .sif) with the host's paths bound read-only.
     """
 
-    def __init__(self, engine: str = "docker", image: str = "segcourse-grader:latest", gpus: str | None = None):
+    def __init__(self, engine: str = "docker", image: str = CONTAINER_IMAGE.default, gpus: str | None = None):
         if engine not in ("docker", "podman", "apptainer"):
             raise ValueError(f"unknown container engine {engine!r}")
         self.engine, self.image, self.gpus = engine, image, gpus
@@ -416,7 +426,8 @@ class NoSandbox(Sandbox):
         return job_env(job)
 
 
-def detect_sandbox(kind: str = "auto", allow_unsandboxed: bool = False, image: str = "segcourse-grader:latest") -> Sandbox:
+def detect_sandbox(kind: str = SANDBOX.default, allow_unsandboxed: bool = False,
+                   image: str = CONTAINER_IMAGE.default) -> Sandbox:
     """The sandbox to use: ``auto`` takes bwrap, else podman, else docker, else apptainer;
     with none of them, ``NoSandbox`` only if ``allow_unsandboxed``."""
     if kind == "none":

@@ -23,8 +23,6 @@ import sys
 import threading
 from collections.abc import Callable
 
-EXIT_INTERRUPTED = 130
-
 
 class GracefulStop:
     """Installs SIGINT and SIGTERM handlers for the duration of a batch."""

@@ -33,10 +33,19 @@ import numpy as np
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
+from autograder.harness_protocol import (
+    MAX_CELL_OUTPUT_BYTES,
+    MAX_RESULT_BYTES,
+    PROBE_INPUTS,
+    PROBE_SPEC,
+    TIME_LIMIT_ERROR,
+    CellStatus,
+    Event,
+    ProbeStatus,
+)
 from autograder.references import Fail, Results, load_checks
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
-MAX_RESULT_BYTES = 50 * 1024 * 1024
 STAGED_SUFFIX = ".verdicts.json"
 SAFE_MIMETYPES = {"text/plain", "image/png", "image/jpeg"}     # no HTML/JS from student kernels
 
@@ -76,10 +85,17 @@ class StagedResult:
 
 
 # ----------------------------------------------------------------------------- sanitize
-def _nbgrader(cell) -> dict:
+def nbgrader_metadata(cell) -> dict:
+    """The cell's ``metadata.nbgrader`` (grade_id, points, solution...); {} when absent or malformed."""
     meta = cell.get("metadata") if isinstance(cell, dict) else None
     meta = meta.get("nbgrader") if isinstance(meta, dict) else None
     return meta if isinstance(meta, dict) else {}
+
+
+def grade_points(notebook) -> dict[str, float]:
+    """grade_id -> points of every grade cell of ``notebook``."""
+    return {nbgrader_metadata(c)["grade_id"]: float(nbgrader_metadata(c).get("points", 0)) for c in notebook.cells
+            if nbgrader_metadata(c).get("grade") and nbgrader_metadata(c).get("grade_id")}
 
 
 def _source(cell) -> str:
@@ -117,14 +133,14 @@ def rebuild_submission(release_notebook: Path, student_notebook: Path):
     """The notebook to grade: the release notebook with the student's answers."""
     release = nbformat.read(release_notebook, as_version=4)
     cells = read_student_cells(student_notebook)
-    solution_ids = {_nbgrader(c).get("grade_id") for c in release.cells if _nbgrader(c).get("solution")}
-    release_ids = {_nbgrader(c).get("grade_id") for c in release.cells if _nbgrader(c).get("grade_id")}
+    solution_ids = {nbgrader_metadata(c).get("grade_id") for c in release.cells if nbgrader_metadata(c).get("solution")}
+    release_ids = {nbgrader_metadata(c).get("grade_id") for c in release.cells if nbgrader_metadata(c).get("grade_id")}
     release_cell_ids = {c.get("id") for c in release.cells}
     answers: dict[str, str] = {}
     extras: dict[str | None, list] = {}
     anchor = None
     for cell in cells:
-        grade_id = _nbgrader(cell).get("grade_id")
+        grade_id = nbgrader_metadata(cell).get("grade_id")
         if grade_id in release_ids:
             if grade_id in solution_ids and grade_id not in answers:
                 answers[grade_id] = _source(cell)
@@ -142,7 +158,7 @@ def rebuild_submission(release_notebook: Path, student_notebook: Path):
     built.cells = list(extras.get(None, []))
     for cell in release.cells:
         cell = copy.deepcopy(cell)
-        grade_id = _nbgrader(cell).get("grade_id")
+        grade_id = nbgrader_metadata(cell).get("grade_id")
         if grade_id in answers:
             cell.source = answers[grade_id]
         built.cells.append(cell)
@@ -159,16 +175,17 @@ def write_probes(assignment: str, notebook, folder: Path, seed: int, course_root
     checks = load_checks(assignment, course_root)
     probes = {}
     for index, cell in enumerate(notebook.cells):
-        grade_id = _nbgrader(cell).get("grade_id")
-        if not (_nbgrader(cell).get("grade") and grade_id in checks):
+        grade_id = nbgrader_metadata(cell).get("grade_id")
+        if not (nbgrader_metadata(cell).get("grade") and grade_id in checks):
             continue
         rng = np.random.default_rng([seed, index])
         probe = checks[grade_id](rng)
         probes[grade_id] = probe
         target = folder / f"{len(probes):02d}-{re.sub(r'[^A-Za-z0-9_-]', '_', grade_id)}"
         target.mkdir(parents=True)
-        (target / "spec.json").write_text(json.dumps({"grade_id": grade_id, "calls": [c.to_json() for c in probe.calls]}))
-        np.savez(target / "inputs.npz", **probe.arrays)
+        spec = {"grade_id": grade_id, "calls": [c.to_json() for c in probe.calls]}
+        (target / PROBE_SPEC).write_text(json.dumps(spec))
+        np.savez(target / PROBE_INPUTS, **probe.arrays)
     return probes
 
 
@@ -201,11 +218,11 @@ class HarnessRecords:
 
     @property
     def dead_at(self) -> int | None:
-        return next((i for i, c in sorted(self.cells.items()) if c.get("status") == "dead"), None)
+        return next((i for i, c in sorted(self.cells.items()) if c.get("status") == CellStatus.DEAD), None)
 
     @property
     def stuck_at(self) -> int | None:
-        return next((i for i, c in sorted(self.cells.items()) if c.get("status") == "stuck"), None)
+        return next((i for i, c in sorted(self.cells.items()) if c.get("status") == CellStatus.STUCK), None)
 
 
 def read_channel(data: bytes) -> HarnessRecords:
@@ -219,17 +236,17 @@ def read_channel(data: bytes) -> HarnessRecords:
         if not isinstance(record, dict):
             continue
         event = record.get("event")
-        if event == "start" and not records.started:
+        if event == Event.START and not records.started:
             records.started = True
             if isinstance(record.get("started"), (int, float)):
                 records.timing["harness_started"] = float(record["started"])
-        elif event == "kernel_ready" and isinstance(record.get("at"), (int, float)):
+        elif event == Event.KERNEL_READY and isinstance(record.get("at"), (int, float)):
             records.timing.setdefault("kernel_ready", float(record["at"]))
-        elif event == "cell" and isinstance(record.get("index"), int):
+        elif event == Event.CELL and isinstance(record.get("index"), int):
             records.cells.setdefault(record["index"], record)
-        elif event == "probe" and isinstance(record.get("grade_id"), str):
+        elif event == Event.PROBE and isinstance(record.get("grade_id"), str):
             records.probes.setdefault(record["grade_id"], record)
-        elif event == "finished" and not records.finished:
+        elif event == Event.FINISHED and not records.finished:
             records.finished = True
             if isinstance(record.get("at"), (int, float)):
                 records.timing["cells_done"] = float(record["at"])
@@ -249,7 +266,7 @@ def _load_results(record: dict) -> tuple[dict, dict]:
     return meta, arrays
 
 
-def _sanitize_outputs(outputs, limit: int = 100_000) -> list:
+def _sanitize_outputs(outputs, limit: int = MAX_CELL_OUTPUT_BYTES) -> list:
     clean, used = [], 0
     for output in outputs if isinstance(outputs, list) else []:
         if not isinstance(output, dict):
@@ -285,51 +302,56 @@ def judge_submission(notebook, probes: dict, records: HarnessRecords,
     never from files the sandbox left behind).
 
     Returns (status, detail, verdicts by grade_id, outputs by cell id)."""
-    dead_at, stuck_at = records.dead_at, records.stuck_at
-    if dead_at is not None:
-        status, detail = "kernel_died", f"kernel died at cell {dead_at}"
-    elif stuck_at is not None:
-        reason = next((o.get("evalue") for o in records.cells[stuck_at].get("outputs", [])
-                       if isinstance(o, dict) and o.get("ename") == "TimeLimit"), None)
-        status, detail = "time_limit", f"time limit at cell {stuck_at}" + (f": {reason}" if isinstance(reason, str) else "")
-    elif not records.finished:
-        status, detail = "time_limit", "the notebook did not finish within the time limit"
-    else:
-        status, detail = "ok", ""
-
+    status, detail = _run_status(records)
     verdicts, outputs = {}, {}
     for index, cell in enumerate(notebook.cells):
-        grade_id = _nbgrader(cell).get("grade_id")
-        if cell.cell_type == "code" and index in records.cells and grade_id not in probes:
-            outputs[cell.id] = _sanitize_outputs(records.cells[index].get("outputs"))
+        grade_id = nbgrader_metadata(cell).get("grade_id")
         if grade_id not in probes:
+            if cell.cell_type == "code" and index in records.cells:
+                outputs[cell.id] = _sanitize_outputs(records.cells[index].get("outputs"))
             continue
-        probe = probes[grade_id]
         record = records.probes.get(grade_id, {})
-        ran = record.get("status")
         try:
-            if ran == "ran":
-                meta, arrays = _load_results(record)
-                message = probe.judge(Results(meta, arrays, probe.hidden))
-                verdict = Verdict(True, str(message), grading_points.get(grade_id, 0.0))
-            elif ran == "timeout":
-                verdict = Verdict(False, "Time limit: the checked function did not return in time.")
-            elif ran == "timeout_earlier":
-                names = [str(n)[:80] for n in record.get("functions", []) if isinstance(n, str)][:5]
-                verdict = Verdict(False, f"Not checked: {', '.join(names) or 'the checked function'} timed out "
-                                         "earlier (time limit), so it is not called again.")
-            elif ran in ("dead", None) and dead_at is not None:
-                verdict = Verdict(False, f"Not checked: the kernel died at cell {dead_at}.")
-            elif ran in ("stuck", None) and (stuck_at is not None or status == "time_limit"):
-                verdict = Verdict(False, "Not checked: time limit (the notebook stopped responding).")
-            else:
-                verdict = Verdict(False, f"Not checked: {str(ran)[:300] if ran else 'the checks did not run'}.")
+            verdict = _verdict(probes[grade_id], record, records, status, grading_points.get(grade_id, 0.0))
         except Fail as failure:
             verdict = Verdict(False, str(failure))
         except Exception as error:   # malformed results: never trust, never crash the batch
             verdict = Verdict(False, f"The checks' results could not be read ({type(error).__name__}).")
         verdicts[grade_id] = asdict(verdict)
     return status, detail, verdicts, outputs
+
+
+def _run_status(records: HarnessRecords) -> tuple[str, str]:
+    """How the run ended: ok, kernel_died or time_limit, and a detail for the instructor."""
+    if records.dead_at is not None:
+        return "kernel_died", f"kernel died at cell {records.dead_at}"
+    if records.stuck_at is not None:
+        reason = next((o.get("evalue") for o in records.cells[records.stuck_at].get("outputs", [])
+                       if isinstance(o, dict) and o.get("ename") == TIME_LIMIT_ERROR), None)
+        because = f": {reason}" if isinstance(reason, str) else ""
+        return "time_limit", f"time limit at cell {records.stuck_at}{because}"
+    if not records.finished:
+        return "time_limit", "the notebook did not finish within the time limit"
+    return "ok", ""
+
+
+def _verdict(probe, record: dict, records: HarnessRecords, status: str, points: float) -> Verdict:
+    """One grade cell's verdict from its probe's record; the probe's judge raises ``Fail``."""
+    ran = record.get("status")
+    if ran == ProbeStatus.RAN:
+        meta, arrays = _load_results(record)
+        return Verdict(True, str(probe.judge(Results(meta, arrays, probe.hidden))), points)
+    if ran == ProbeStatus.TIMEOUT:
+        return Verdict(False, "Time limit: the checked function did not return in time.")
+    if ran == ProbeStatus.TIMEOUT_EARLIER:
+        names = [str(n)[:80] for n in record.get("functions", []) if isinstance(n, str)][:5]
+        return Verdict(False, f"Not checked: {', '.join(names) or 'the checked function'} timed out "
+                              "earlier (time limit), so it is not called again.")
+    if ran in (ProbeStatus.DEAD, None) and records.dead_at is not None:
+        return Verdict(False, f"Not checked: the kernel died at cell {records.dead_at}.")
+    if ran in (ProbeStatus.STUCK, None) and (records.stuck_at is not None or status == "time_limit"):
+        return Verdict(False, "Not checked: time limit (the notebook stopped responding).")
+    return Verdict(False, f"Not checked: {str(ran)[:300] if ran else 'the checks did not run'}.")
 
 
 def not_gradable_result(student: str, notebook_name: str, reason: str, grade_ids: list[str]) -> StagedResult:
@@ -353,10 +375,10 @@ class TrustedVerdicts(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         info = resources.get("nbgrader", {})
-        path = Path(self.staging_directory) / info["student"] / info["assignment"] / f"{info['notebook']}{STAGED_SUFFIX}"
-        staged = StagedResult.load(path)
+        folder = Path(self.staging_directory) / info["student"] / info["assignment"]
+        staged = StagedResult.load(folder / f"{info['notebook']}{STAGED_SUFFIX}")
         for cell in nb.cells:
-            meta = _nbgrader(cell)
+            meta = nbgrader_metadata(cell)
             if cell.cell_type != "code":
                 continue
             cell.execution_count = None

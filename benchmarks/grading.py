@@ -52,7 +52,7 @@ c.Autograde.autograde_preprocessors = Autograde.class_traits()["autograde_prepro
 def make_course(folder: Path):
     """A copy of the course with fcn_basics released; returns its nbgrader config."""
     from autograder.course import course_config
-    from autograder.pipeline import release_assignment
+    from autograder.nbgrader_api import release_assignment
 
     for name in ("solutions", "exercises", "course_utils"):
         shutil.copytree(REPO_ROOT / name, folder / name)
@@ -117,7 +117,7 @@ def grade_ours(config, students: list[str], workers: int | None, feedback: bool)
 
 
 def run(count: int, workers: int | None, output: Path, feedback: bool = False) -> dict:
-    from autograder.pipeline import submission_scores
+    from autograder.nbgrader_api import submission_scores
     from autograder.sandbox import BubblewrapSandbox
 
     if not BubblewrapSandbox().available():
@@ -134,7 +134,7 @@ def run(count: int, workers: int | None, output: Path, feedback: bool = False) -
         ours_s, report = grade_ours(our_config, students, workers, feedback)
         stock_scores = {s.student: s.by_cell for s in submission_scores(stock_config, ASSIGNMENT, students)}
         our_scores = {s.student: s.by_cell for s in submission_scores(our_config, ASSIGNMENT, students)}
-    from autograder.batch import plan_workers
+    from autograder.worker_slots import plan_workers
     different = sorted(s for s in students if stock_scores[s] != our_scores[s])
     result = {
         "submissions": count,

@@ -69,7 +69,7 @@ def _wait_for(process, text: str, timeout: float = 300) -> str:
 
 def _scores(course) -> dict[str, float]:
     from autograder.course import course_config
-    from autograder.pipeline import submission_scores
+    from autograder.nbgrader_api import submission_scores
 
     config = course_config(course, runtime_directory=course / ".grading")
     return {s.student: s.score for s in submission_scores(config, "fcn_basics", ["a-slow", "b-next"]) if s.graded}

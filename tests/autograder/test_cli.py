@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from autograder.cli import EXIT_USAGE, format_score_table, main
-from autograder.pipeline import SubmissionScore
+from autograder.nbgrader_api import SubmissionScore
 from tests import REPO_ROOT
 
 

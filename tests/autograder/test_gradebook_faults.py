@@ -29,19 +29,19 @@ import nbformat
 import pytest
 
 from autograder import demo_class
+from autograder.atomic_files import OutputError
 from autograder.cli import EXIT_CHECK_FAILED, EXIT_GRADEBOOK, EXIT_OK, main
 from autograder.course import course_config
+from autograder.course_lock import LOCK_NAME
 from autograder.gradebook import (
-    LOCK_NAME,
-    GradebookError,
-    OutputError,
     backup_gradebook,
     check_gradebook,
     gradebook_problem,
     latest_good_backup,
     list_backups,
 )
-from autograder.pipeline import export_grades, release_assignment
+from autograder.gradebook_errors import GradebookError
+from autograder.nbgrader_api import export_grades, release_assignment
 from autograder.sandbox import Job, Sandbox, SandboxResult
 from tests import REPO_ROOT
 
@@ -81,7 +81,8 @@ def points(course: Path) -> dict[str, dict[str, float | None]]:
     with sqlite3.connect(db_of(course)) as connection:
         rows = connection.execute(
             "SELECT sa.student_id, c.name, g.auto_score, g.manual_score FROM grade g "
-            "JOIN submitted_notebook sn ON sn.id = g.notebook_id JOIN submitted_assignment sa ON sa.id = sn.assignment_id "
+            "JOIN submitted_notebook sn ON sn.id = g.notebook_id "
+            "JOIN submitted_assignment sa ON sa.id = sn.assignment_id "
             "JOIN base_cell c ON c.id = g.cell_id").fetchall()
     found: dict[str, dict[str, float | None]] = {}
     for student, cell, auto, manual in rows:
@@ -92,7 +93,8 @@ def points(course: Path) -> dict[str, dict[str, float | None]]:
 def give_full_marks(course: Path) -> None:
     """The 'old' grades: what an earlier batch gave (every cell its maximum)."""
     with sqlite3.connect(db_of(course)) as connection:
-        connection.execute("UPDATE grade SET auto_score = (SELECT max_score FROM grade_cells gc WHERE gc.id = grade.cell_id) "
+        connection.execute("UPDATE grade SET auto_score = "
+                           "(SELECT max_score FROM grade_cells gc WHERE gc.id = grade.cell_id) "
                            "WHERE cell_id IN (SELECT id FROM grade_cells)")
 
 
@@ -159,8 +161,8 @@ def maybe_die(where):
                 return
             os.kill(os.getpid(), signal.SIGKILL)
 
-import autograder.gradebook as gradebook
-gradebook._fault_point = maybe_die
+import autograder.student_recorder as student_recorder
+student_recorder._fault_point = maybe_die
 if os.environ.get("FAULT_SPILL"):    # a one-page cache: changes reach the file before COMMIT
     import sqlite3
     class SmallCache:
@@ -171,7 +173,7 @@ if os.environ.get("FAULT_SPILL"):    # a one-page cache: changes reach the file 
             connection.execute("PRAGMA cache_size = 1")
             connection.execute("PRAGMA cache_spill = 1")
             return connection
-    gradebook.sqlite3 = SmallCache()
+    student_recorder.sqlite3 = SmallCache()
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import SaveAutoGrades
 real_submission, real_score = Gradebook.update_or_create_submission, SaveAutoGrades._add_score
@@ -326,7 +328,8 @@ def full_disk(tmp_path):
     mount.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
 
@@ -367,14 +370,14 @@ def test_grade_on_a_full_disk_is_one_line_and_keeps_grades_csv(course, full_disk
     for backup in list_backups(runtime / "gradebook.db"):
         backup.unlink()
     before = (runtime / "grades.csv").read_bytes()
-    import autograder.pipeline
-    real_export = autograder.pipeline.export_grades
+    import autograder.nbgrader_api
+    real_export = autograder.nbgrader_api.export_grades
 
     def export_on_a_full_disk(config, destination):
         fill()
         return real_export(config, destination)
 
-    monkeypatch.setattr(autograder.pipeline, "export_grades", export_on_a_full_disk)
+    monkeypatch.setattr(autograder.nbgrader_api, "export_grades", export_on_a_full_disk)
     status = grade(course, FailingSandbox(), monkeypatch, "--runtime-dir", str(runtime))
     err = capsys.readouterr().err
     assert status == EXIT_CHECK_FAILED
@@ -452,7 +455,8 @@ def test_backups_are_verified_and_the_last_ten_good_ones_kept(course, monkeypatc
     import autograder.gradebook as gradebook
     real = gradebook.gradebook_problem
     monkeypatch.setattr(gradebook, "gradebook_problem",
-                        lambda path, **kw: "the file is empty (0 bytes)" if path.name.endswith(".partial") else real(path, **kw))
+                        lambda path, **kw: "the file is empty (0 bytes)" if path.name.endswith(".partial")
+                        else real(path, **kw))
     with pytest.raises(GradebookError, match="failed verification"):
         gradebook.backup_gradebook(db)
     assert list_backups(db) == kept and not list(db.parent.glob(".*.partial"))

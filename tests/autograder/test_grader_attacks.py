@@ -22,9 +22,10 @@ import nbformat
 import pytest
 
 from autograder import demo_class
-from autograder.batch import GradeOptions, check_gradebook, grade_batch
+from autograder.batch import GradeOptions, grade_batch
 from autograder.course import course_config
-from autograder.pipeline import release_assignment, submission_scores
+from autograder.gradebook import check_gradebook
+from autograder.nbgrader_api import release_assignment, submission_scores
 from autograder.sandbox import BubblewrapSandbox
 from tests import REPO_ROOT
 
@@ -42,7 +43,8 @@ class _Strip(ast.NodeTransformer):
     def visit_Assert(self, node):
         return ast.Pass()
 get_ipython().ast_transformers.append(_Strip())
-get_ipython().input_transformers_cleanup.append(lambda lines: ["pass\\n"] if any("assert" in l for l in lines) else lines)
+get_ipython().input_transformers_cleanup.append(
+    lambda lines: ["pass\\n"] if any("assert" in line for line in lines) else lines)
 ''' + WRONG_DICE},
     "patch-and-always-equal": {"dice": '''
 import numpy.testing
@@ -69,7 +71,9 @@ candidates = ["../../solutions/fcn_basics/fcn_basics.ipynb", "../../../solutions
 found = [p for p in candidates + glob.glob("/*/solutions") + glob.glob("/tmp/*/*/*/solutions") if os.path.exists(p)]
 for db in glob.glob("/tmp/*/*/*/.grading/gradebook.db") + ["../../gradebook.db", "REPO/.grading/gradebook.db"]:
     try:
-        c = sqlite3.connect(db); c.execute("CREATE TRIGGER evil AFTER INSERT ON grade BEGIN UPDATE grade SET auto_score = 100; END"); c.commit()
+        c = sqlite3.connect(db)
+        c.execute("CREATE TRIGGER evil AFTER INSERT ON grade BEGIN UPDATE grade SET auto_score = 100; END")
+        c.commit()
     except Exception:
         pass
 print("found", found, "grading signal", os.environ.get("NBGRADER_EXECUTION"))
@@ -230,7 +234,8 @@ ADDED_TO_HONEST = {
 # Cells the student adds at the end of the notebook (after the last test).
 EXTRA_CELLS = {
     "slow-function": ["import time\nstarted = time.time()\ntry:\n    soft_dice_loss(None, None)\n"
-                      "except Exception as error:\n    print('called again:', type(error).__name__, round(time.time() - started))\n"],
+                      "except Exception as error:\n"
+                      "    print('called again:', type(error).__name__, round(time.time() - started))\n"],
     # 24: a fork bomb whose children sleep (they would outlive the kernel if nothing killed
     # them), by an otherwise honest student: the memory bomb may take the hog's kernel down
     "forker": ["""
@@ -329,7 +334,8 @@ def _grade_the_class(course):
         (submitted / student / "fcn_basics").mkdir(parents=True)
         overrides = {k: v.replace("{answer}", answers[k]) for k, v in added.items()}
         notebook = demo_class.build_submission(release, {**answers, **overrides})
-        notebook.cells += [nbformat.v4.new_code_cell(c.replace("COURSE", str(course))) for c in EXTRA_CELLS.get(student, [])]
+        notebook.cells += [nbformat.v4.new_code_cell(c.replace("COURSE", str(course)))
+                           for c in EXTRA_CELLS.get(student, [])]
         nbformat.write(notebook, submitted / student / "fcn_basics/fcn_basics.ipynb")
     for student, forging in FORGERS.items():
         (submitted / student / "fcn_basics").mkdir(parents=True)
@@ -382,7 +388,8 @@ def _grade_the_class(course):
         if meta.get("grade_id") == "test_dice_hidden":
             continue                                           # deleted
         if meta.get("grade_id") == "test_dice_visible":
-            cell.source = "print('ok')"; meta["points"] = 100     # edited, re-pointed
+            cell.source = "print('ok')"                          # edited
+            meta["points"] = 100                                # re-pointed
             cells.append(nbformat.from_dict(json.loads(json.dumps(cell))))   # duplicated
         if meta.get("grade_id") == "test_fcn_visible":
             meta["solution"] = True                             # flag tampering
@@ -471,7 +478,7 @@ def test_batch_invariants(graded):
     survivors = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            uid = next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("Uid:"))
+            uid = next(int(line.split()[1]) for line in open(f"/proc/{pid}/status") if line.startswith("Uid:"))
         except (OSError, StopIteration):
             continue
         if 61000 + FIRST_SLOT <= uid < 61000 + FIRST_SLOT + 2:

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from autograder import demo_class
-from autograder.batch import GradeOptions, grade_batch, progress_bar
+from autograder.batch import GradeOptions, grade_batch
+from autograder.batch_report import progress_bar
 from autograder.course import course_config
-from autograder.pipeline import release_assignment, submission_scores
+from autograder.nbgrader_api import release_assignment, submission_scores
 from autograder.sandbox import Job, Sandbox, SandboxResult
 from autograder.trusted import rebuild_submission, write_probes
 from tests import REPO_ROOT
@@ -66,9 +67,9 @@ def small_class(tmp_path):
 
 def test_a_gradebook_error_fails_only_that_submission(small_class, monkeypatch):   # row 32
     config, students = small_class
-    import autograder.pipeline as pipeline
+    import autograder.nbgrader_api as nbgrader_api
 
-    real_make_api = pipeline.make_api
+    real_make_api = nbgrader_api.make_api
 
     def make_api_failing_for_bob(cfg):
         api = real_make_api(cfg)
@@ -82,7 +83,7 @@ def test_a_gradebook_error_fails_only_that_submission(small_class, monkeypatch):
         api.autograde = autograde
         return api
 
-    monkeypatch.setattr(pipeline, "make_api", make_api_failing_for_bob)
+    monkeypatch.setattr(nbgrader_api, "make_api", make_api_failing_for_bob)
     lines = []
     report = grade_batch(config, ASSIGNMENT, students, RecordingSandbox(),
                          GradeOptions(workers=2, seed=1, feedback=False), progress=lines.append)
@@ -140,7 +141,7 @@ def test_progress_bar_fills_as_submissions_are_graded():
 def test_timing_is_kept_in_the_summary_and_a_report(small_class):
     """Per-submission seconds (kernel start, cells, probes, recording) reach the summary
     table and grading-report-<assignment>.json beside grades.csv."""
-    from autograder.batch import format_summary, write_batch_report
+    from autograder.batch_report import format_summary, write_batch_report
     from autograder.course import runtime_directory_of
 
     config, students = small_class

@@ -21,10 +21,13 @@ import nbformat
 import pytest
 
 from autograder import demo_class
-from autograder.batch import GradeOptions, SanitizeStudentHtml, check_gradebook, grade_batch, plan_workers
+from autograder.batch import GradeOptions, grade_batch
 from autograder.cli import EXIT_USAGE
 from autograder.engines import DaskEngine, EngineError, LocalEngine, make_engine
+from autograder.gradebook import check_gradebook
+from autograder.nbgrader_steps import SanitizeStudentHtml
 from autograder.sandbox import BubblewrapSandbox, Job, Limits, gpu_device_nodes, job_env
+from autograder.worker_slots import plan_workers
 from tests import REPO_ROOT
 
 needs_bwrap = pytest.mark.skipif(not BubblewrapSandbox().available(), reason="bubblewrap (and root) needed")
@@ -134,7 +137,7 @@ def _sandbox_processes(first_uid: int, count: int) -> list[str]:
 # ----------------------------------------------------------------------------- Dask, for real
 def _course_with(tmp_path: Path, students: list[str]):
     from autograder.course import course_config
-    from autograder.pipeline import release_assignment
+    from autograder.nbgrader_api import release_assignment
 
     course = tmp_path / "course"
     for folder in ("solutions", "exercises", "course_utils"):
@@ -195,7 +198,7 @@ def test_dask_scheduler_and_workers_grade_like_the_local_engine(tmp_path, dask_c
     local_report = grade_batch(local_config, "fcn_basics", students, BubblewrapSandbox(),
                                GradeOptions(workers=2, cell_timeout_s=30, seed=7, first_slot=FIRST_SLOT),
                                progress=lambda *_: None)
-    from autograder.pipeline import submission_scores
+    from autograder.nbgrader_api import submission_scores
     dask_scores = {s.student: s.by_cell for s in submission_scores(config, "fcn_basics", students)}
     local_scores = {s.student: s.by_cell for s in submission_scores(local_config, "fcn_basics", students)}
     assert dask_scores == local_scores == {s: demo_class.EXPECTED_POINTS[s] for s in students}, \
@@ -246,7 +249,8 @@ def test_gpu_slot_binds_its_gpu_only(tmp_path, fake_gpu_devices):
     job = Job(["python", "h.py"], tmp_path, env=slot_env, slot=1)
     cmd = BubblewrapSandbox("bwrap", device_dir=fake_gpu_devices, gpu_minor_numbers={}).command(job)
     binds = {cmd[i + 1]: cmd[i + 2] for i, arg in enumerate(cmd) if arg == "--dev-bind"}
-    assert binds == {str(fake_gpu_devices / n): f"/dev/{n}" for n in ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia1")}
+    assert binds == {str(fake_gpu_devices / n): f"/dev/{n}"
+                     for n in ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia1")}
     assert cmd.index("--dev") < min(i for i, a in enumerate(cmd) if a == "--dev-bind")   # on top of the minimal /dev
     env = {cmd[i + 1]: cmd[i + 2] for i, arg in enumerate(cmd) if arg == "--setenv"}
     assert env["CUDA_VISIBLE_DEVICES"] == "1"
@@ -273,13 +277,14 @@ def test_cpu_slot_gets_no_gpu_and_keeps_the_memory_limit(tmp_path, fake_gpu_devi
 @needs_bwrap
 def test_real_gpu_is_usable_in_the_sandbox(tmp_path):
     """On a GPU runner: TensorFlow inside the sandbox sees exactly the slot's GPU."""
-    from autograder.batch import detect_gpus
+    from autograder.worker_slots import detect_gpus
     visible = detect_gpus()
     if not visible:
         pytest.skip("no GPU visible")
     work = tmp_path / "work"
     work.mkdir()
-    (work / "job.py").write_text("import tensorflow as tf\nprint('GPUS', len(tf.config.list_physical_devices('GPU')))\n")
+    (work / "job.py").write_text("import tensorflow as tf\n"
+                                 "print('GPUS', len(tf.config.list_physical_devices('GPU')))\n")
     job = Job([sys.executable, "job.py"], work, env=plan_workers("auto", 1, visible)[0],
               limits=Limits(wall_clock_s=300), slot=FIRST_SLOT)
     result = BubblewrapSandbox().run(job)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from autograder.batch import plan_workers
 from autograder.sandbox import (
     BubblewrapSandbox,
     ContainerSandbox,
@@ -22,6 +21,7 @@ from autograder.sandbox import (
     SandboxUnavailable,
     detect_sandbox,
 )
+from autograder.worker_slots import plan_workers
 from tests import REPO_ROOT
 
 needs_bwrap = pytest.mark.skipif(not BubblewrapSandbox().available(), reason="bubblewrap (and root) needed")
@@ -160,7 +160,8 @@ def test_container_command_has_the_limits(tmp_path):
     joined = " ".join(cmd)
     for expected in ("--network none", "--memory=2147483648", "--memory-swap=2147483648", "--pids-limit=256",
                      "--ulimit core=0", "--read-only", "--cap-drop ALL", "no-new-privileges", "--rm",
-                     "/srv/cu:/course/course_utils:ro", f"{tmp_path}:/sandbox:rw", "--gpus device=1", "--user 61002:61002"):
+                     "/srv/cu:/course/course_utils:ro", f"{tmp_path}:/sandbox:rw", "--gpus device=1",
+                     "--user 61002:61002"):
         assert expected in joined, expected
     assert cmd[-3:] == ["img", "python", "h.py"]
     assert "HOME=/sandbox" in cmd and not any("SECRET" in c for c in cmd)

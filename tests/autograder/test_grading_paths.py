@@ -78,7 +78,7 @@ def nbgrader_env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def synced_template(tmp_path_factory):
     """A fresh clone whose gradebook `sync_gradebook` brought in line with solutions/ (once)."""
-    from autograder.pipeline import sync_gradebook
+    from autograder.nbgrader_api import sync_gradebook
 
     course = fresh_course(tmp_path_factory.mktemp("synced"))
     assert sync_gradebook(course_config(course), ASSIGNMENT) == []
@@ -109,7 +109,7 @@ def test_course_config_autogrades_through_the_sandbox_not_nbgrader_execute(tmp_p
 
     steps = course_config(REPO_ROOT, runtime_directory=tmp_path).Autograde.autograde_preprocessors
     assert not any("Execute" in str(step) for step in steps), "student code would run in an instructor kernel"
-    assert steps[:2] == ["autograder.grading_path.SandboxedGrading", "autograder.batch.SanitizeStudentHtml"]
+    assert steps[:2] == ["autograder.grading_path.SandboxedGrading", "autograder.nbgrader_steps.SanitizeStudentHtml"]
     # nbgrader's own steps after Execute stay, in order (SaveAutoGrades records the points)
     stock = [f"{s.__module__}.{s.__qualname__}" for s in Autograde.class_traits()["autograde_preprocessors"].default()]
     assert steps[2:] == stock[1:]
@@ -150,7 +150,8 @@ def test_locked_gradebook_is_one_line_before_any_sandbox_runs(synced_course, cap
     holder = sqlite3.connect(course / ".grading" / "gradebook.db")
     holder.execute("BEGIN EXCLUSIVE")                      # ...that another process is writing
     try:
-        status = main(["--course-dir", str(course), "grade", ASSIGNMENT, "--allow-unsandboxed"])   # grade_batch is a stub
+        # grade_batch is a stub
+        status = main(["--course-dir", str(course), "grade", ASSIGNMENT, "--allow-unsandboxed"])
     finally:
         holder.rollback()
         holder.close()
@@ -167,8 +168,8 @@ def _must_not_run(*args, **kwargs):
 def test_nbgrader_step_failure_is_one_line_naming_the_cause(tmp_path):
     """The detail of the batch's per-submission nbgrader_error: nbgrader's autograde on a
     gradebook that does not know the assignment (the cut `..._only_one_row` of before)."""
-    from autograder.grading_path import one_line_grading_error
-    from autograder.pipeline import GradingStepError, check_result, make_api
+    from autograder.gradebook_errors import one_line_grading_error
+    from autograder.nbgrader_api import GradingStepError, check_result, make_api
 
     course = fresh_course(tmp_path)
     submit_double_softmax(course, "alice")

@@ -30,7 +30,8 @@ import nbformat
 import pytest
 
 from autograder import demo_class
-from autograder.batch import GradeOptions, format_summary, grade_batch
+from autograder.batch import GradeOptions, grade_batch
+from autograder.batch_report import format_summary
 from autograder.cli import EXIT_CHECK_FAILED, EXIT_USAGE, main
 from autograder.course import course_config
 from autograder.late import (
@@ -40,7 +41,7 @@ from autograder.late import (
     read_timestamp,
     set_due_date,
 )
-from autograder.pipeline import export_grades, release_assignment, submission_scores
+from autograder.nbgrader_api import export_grades, release_assignment, submission_scores
 from tests import REPO_ROOT
 from tests.autograder.test_grader_batch import RecordingSandbox
 
@@ -59,9 +60,9 @@ def _all_checks_pass(notebook, probes, records, points):
 def late_class(tmp_path, monkeypatch):
     """A course copy; five honest submissions: on time, late, a timestamp that is not a time,
     an extra Copy1 notebook, and only a Copy1 notebook. Due date in the gradebook, 1/hour."""
-    import autograder.batch as batch
+    import autograder.sandboxed_run as sandboxed_run
 
-    monkeypatch.setattr(batch, "judge_submission", _all_checks_pass)
+    monkeypatch.setattr(sandboxed_run, "judge_submission", _all_checks_pass)
     for folder in ("solutions", "exercises"):
         shutil.copytree(REPO_ROOT / folder / ASSIGNMENT, tmp_path / folder / ASSIGNMENT)
     config = course_config(tmp_path, runtime_directory=tmp_path / ".grading", cell_timeout_s=60, late_penalty="1/hour")
@@ -104,7 +105,8 @@ def _feedback(config, student: str) -> str:
 def test_late_work_gets_the_penalty_in_the_summary_feedback_and_grades(graded_late_class):
     config, students, report = graded_late_class
     by_student = {s.student: s for s in report.submissions}
-    assert by_student["ontime"].status == "ok" and by_student["ontime"].late_s == 0 and by_student["ontime"].penalty == 0
+    ontime = by_student["ontime"]
+    assert ontime.status == "ok" and ontime.late_s == 0 and ontime.penalty == 0
     late = by_student["late"]
     assert late.status == "ok" and late.score == 12 and late.late_s == 130 * 60 and late.penalty == 3
     summary = format_summary(report)
@@ -117,8 +119,8 @@ def test_late_work_gets_the_penalty_in_the_summary_feedback_and_grades(graded_la
     assert "Late penalty: 3 points" in html and "1 point per started hour late" in html
     assert "Late submission penalty (Score: -3.0)" in html          # nbgrader's own line
     assert "Late submission." not in _feedback(config, "ontime")
-    rows = {line.split(",")[3]: line.split(",") for line in export_grades(config, Path(config.CourseDirectory.root)
-                                                                             / "grades.csv").read_text().splitlines()[1:]}
+    grades_csv = export_grades(config, Path(config.CourseDirectory.root) / "grades.csv")
+    rows = {line.split(",")[3]: line.split(",") for line in grades_csv.read_text().splitlines()[1:]}
     assert rows["late"][-3:] == ["3.0", "9.0", "12.0"], rows["late"]    # penalty, score, max score (nbgrader's CSV)
 
 
@@ -206,7 +208,8 @@ def test_a_copy1_notebook_is_reported_and_the_honest_one_graded(graded_late_clas
                           "answers (only fcn_basics.ipynb is graded)"]
     summary = format_summary(report)
     assert "copy: fcn_basics-Copy1.ipynb is not graded; rename it to fcn_basics.ipynb" in summary, summary
-    assert "Grading notes" in _feedback(config, "copy") and "fcn_basics-Copy1.ipynb is not graded" in _feedback(config, "copy")
+    copy_feedback = _feedback(config, "copy")
+    assert "Grading notes" in copy_feedback and "fcn_basics-Copy1.ipynb is not graded" in copy_feedback
     only = by_student["copyonly"]
     assert only.status == "not_gradable" and only.score == 0
     assert ("fcn_basics.ipynb is missing from the submission (fcn_basics-Copy1.ipynb is not graded; rename it to "
@@ -264,7 +267,7 @@ def test_a_runtime_dir_that_is_a_file_is_a_usage_error(tmp_path, capsys):
     status = main(["grade", ASSIGNMENT, "--runtime-dir", str(file)])
     err = capsys.readouterr().err
     assert status == EXIT_USAGE and f"--runtime-dir {file} is a file, not a folder" in err
-    assert "Traceback" not in err and len([l for l in err.splitlines() if "error:" in l]) == 1
+    assert "Traceback" not in err and len([line for line in err.splitlines() if "error:" in line]) == 1
 
 
 def test_a_mistyped_runtime_dir_is_named_and_not_created(tmp_path, capsys):
@@ -322,7 +325,7 @@ def test_a_damaged_gradebook_when_setting_the_due_date_is_one_line(tmp_path):
     from argparse import Namespace
 
     from autograder.cli import _apply_late_policy
-    from autograder.grading_path import GradebookError
+    from autograder.gradebook_errors import GradebookError
 
     config = course_config(tmp_path, runtime_directory=tmp_path / "runtime")
     (tmp_path / "runtime" / "gradebook.db").write_bytes(b"this is not a database, just bytes" * 100)
@@ -380,25 +383,25 @@ def test_segcourse_grade_with_a_late_policy_end_to_end(tmp_path):
     nbformat.write(notebook, folder / NOTEBOOK)
     nbformat.write(notebook, folder / "fcn_basics-Copy1.ipynb")
     (folder / "timestamp.txt").write_text("2026-12-02 02:09:00.000000 UTC")
-    result = subprocess.run([sys.executable, "-m", "autograder.cli", "--course-dir", str(REPO_ROOT), "grade", ASSIGNMENT,
-                             "--runtime-dir", str(runtime), "--due", DUE, "--late-penalty", "1/hour", "--workers", "1",
-                             "--seed", "1"], capture_output=True, text=True, timeout=900)
+    result = subprocess.run([sys.executable, "-m", "autograder.cli", "--course-dir", str(REPO_ROOT), "grade",
+                             ASSIGNMENT, "--runtime-dir", str(runtime), "--due", DUE, "--late-penalty", "1/hour",
+                             "--workers", "1", "--seed", "1"], capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "due date of fcn_basics: 2026-12-01 23:59 UTC (gradebook); late penalty: 1 point per started hour" in out
     (row,) = [line for line in out.splitlines() if line.startswith("ada ") and " ok " in line]
     assert "12/12" in row and "2 h 10 min, -3" in row, out
-    assert any(l.startswith("ada ") and l.endswith("9/12 (late -3)") for l in out.splitlines()), out
+    assert any(line.startswith("ada ") and line.endswith("9/12 (late -3)") for line in out.splitlines()), out
     assert "ada: fcn_basics-Copy1.ipynb is not graded; rename it to fcn_basics.ipynb" in out
     html = (runtime / "feedback" / "ada" / ASSIGNMENT / "fcn_basics.html").read_text()
     assert "Late penalty: 3 points" in html and "fcn_basics-Copy1.ipynb is not graded" in html
-    (line,) = [l for l in (runtime / "grades.csv").read_text().splitlines() if ",ada," in l]
+    (line,) = [row for row in (runtime / "grades.csv").read_text().splitlines() if ",ada," in row]
     assert line.split(",")[-3:] == ["3.0", "9.0", "12.0"], line
 
 
 def test_the_score_table_shows_the_total_less_the_late_penalty():
     from autograder.cli import format_score_table
-    from autograder.pipeline import SubmissionScore
+    from autograder.nbgrader_api import SubmissionScore
 
     scores = [SubmissionScore("ada", {"test_dice_hidden": 12.0}, 12.0, 12.0), SubmissionScore("bob", {}, 5.0, 12.0)]
     lines = format_score_table(scores, penalties={"ada": 3.0}).splitlines()

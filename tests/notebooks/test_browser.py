@@ -407,7 +407,7 @@ def submitted_double_softmax(course):
     trusted checks; 12/12 under stock nbgrader's hidden tests), and the gradebook brought in
     line with the source as `segcourse grade` does first (threat rows 44 and 46)."""
     from autograder.course import course_config
-    from autograder.pipeline import sync_gradebook
+    from autograder.nbgrader_api import sync_gradebook
     from tests.autograder.test_grading_paths import DOUBLE_SOFTMAX_FCN, SANDBOXED_POINTS
 
     notebook = solved_exercise(ASSIGNMENT)

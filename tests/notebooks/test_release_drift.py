@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from autograder.course import find_assignments
-from autograder.pipeline import release_drift
+from autograder.nbgrader_api import release_drift
 from tests import REPO_ROOT
 
 
@@ -30,7 +30,7 @@ def test_a_hand_edited_exercise_is_reported(tmp_path):
 
 def test_the_exchange_exists_so_the_formgrader_can_release_and_collect(tmp_path):
     from autograder.course import course_config
-    from autograder.pipeline import make_api
+    from autograder.nbgrader_api import make_api
 
     api = make_api(course_config(tmp_path, runtime_directory=tmp_path / ".grading"))
     assert api.exchange_is_functional and not api.exchange_missing, f"exchange missing: {api.exchange_root!r}"

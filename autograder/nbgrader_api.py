@@ -1,7 +1,8 @@
-"""Release, autograde, feedback and export, through nbgrader's own API.
+"""Calls into nbgrader's own API: release, gradebook sync, autograde, feedback, export.
 
-Each step calls nbgrader (``NbGraderAPI``, ``CsvExportPlugin``) with the course
-configuration of ``autograder.course``; nothing here re-implements grading.
+Each step calls nbgrader (``NbGraderAPI``, ``CsvExportPlugin``, ``Gradebook``) with the
+course configuration of ``autograder.course``; nothing here re-implements grading. (Named
+for what it wraps: ``course_utils.pipeline`` is the students' input pipeline, unrelated.)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from autograder.course import RELEASE_DIRECTORY, course_config
+from autograder.course import RELEASE_DIRECTORY, course_config, db_path_of
 
 
 class GradingStepError(RuntimeError):
@@ -95,14 +96,14 @@ def sync_gradebook(config: Config, assignment: str) -> list[str]:
     course's real gradebook: the assignment, its notebooks, grade cells and points are
     created or updated, and ``exercises/`` is left as it is. Returns the files of
     ``exercises/<assignment>`` that differ from that fresh release (empty when in sync).
-    Gradebook failures raise ``autograder.grading_path.GradebookError`` (one line).
+    Gradebook failures raise ``autograder.gradebook_errors.GradebookError`` (one line).
     """
     import copy
 
-    from autograder.grading_path import GradebookError, describe_gradebook_error
+    from autograder.gradebook_errors import GradebookError, describe_gradebook_error
 
     course_root = Path(config.CourseDirectory.root)
-    db_path = config.CourseDirectory.db_url.removeprefix("sqlite:///")
+    db_path = db_path_of(config.CourseDirectory.db_url)
     with tempfile.TemporaryDirectory(prefix="segcourse-sync-") as tmp:
         synced = copy.deepcopy(config)
         synced.CourseDirectory.release_directory = os.path.relpath(Path(tmp) / "release", course_root)
@@ -141,11 +142,11 @@ def export_grades(config: Config, destination: Path) -> Path:
 
     Written to a temporary file beside ``destination`` and renamed: a failure (a full
     disk, no permission) leaves the previous file as it was and raises
-    ``autograder.gradebook.OutputError`` (one line naming the file and the cause)."""
+    ``autograder.atomic_files.OutputError`` (one line naming the file and the cause)."""
     from nbgrader.api import Gradebook
     from nbgrader.plugins import CsvExportPlugin
 
-    from autograder.gradebook import write_atomically
+    from autograder.atomic_files import write_atomically
 
     def export(temporary: Path) -> None:
         exporter = CsvExportPlugin(config=config)
