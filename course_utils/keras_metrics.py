@@ -66,6 +66,13 @@ def _mean_of_defined(values):
     return _divide_or_nan(total, count)
 
 
+def _check_class_index(name, value, num_classes):
+    """``value`` as an int in ``[0, num_classes)`` (else ValueError naming ``name``)."""
+    if isinstance(value, bool) or int(value) != value or not 0 <= value < num_classes:
+        raise ValueError(f"`{name}` must be an int in [0, {num_classes}), got {value!r}.")
+    return int(value)
+
+
 class _ConfusionMatrixMetric(keras.metrics.Metric):
     """Base class: accumulates a ``(num_classes, num_classes)`` confusion matrix.
 
@@ -230,11 +237,10 @@ class PerClassIoU(_ConfusionMatrixMetric):
     """
 
     def __init__(self, num_classes, class_id, ignore_label=None, name=None, dtype=None):
-        if isinstance(class_id, bool) or int(class_id) != class_id or not 0 <= class_id < num_classes:
-            raise ValueError(f"`class_id` must be an int in [0, {num_classes}), got {class_id!r}.")
-        name = f"iou_{int(class_id)}" if name is None else name
+        class_id = _check_class_index("class_id", class_id, num_classes)
+        name = f"iou_{class_id}" if name is None else name
         super().__init__(num_classes, ignore_label=ignore_label, name=name, dtype=dtype)
-        self.class_id = int(class_id)
+        self.class_id = class_id
 
     def result(self):
         return self._per_class_iou()[self.class_id]
@@ -311,16 +317,9 @@ class ForegroundPixelAccuracy(_ConfusionMatrixMetric):
         name="foreground_pixel_accuracy",
         dtype=None,
     ):
-        if (
-            isinstance(background_class, bool)
-            or int(background_class) != background_class
-            or not 0 <= background_class < num_classes
-        ):
-            raise ValueError(
-                f"`background_class` must be an int in [0, {num_classes}), got {background_class!r}."
-            )
+        background_class = _check_class_index("background_class", background_class, num_classes)
         super().__init__(num_classes, ignore_label=ignore_label, name=name, dtype=dtype)
-        self.background_class = int(background_class)
+        self.background_class = background_class
 
     def result(self):
         matrix = ops.convert_to_tensor(self.confusion_matrix)

@@ -251,6 +251,15 @@ class MaxUnpooling2D(keras.layers.Layer):
         return config
 
 
+def _upscaling_arguments(images, factor):
+    """``(images as a 4-D tensor, factor as an int)``, checked as the up-scaling functions
+    document."""
+    factor = _check_positive_int(factor, "factor")
+    images = ops.convert_to_tensor(images)
+    _check_image_shape(images.shape, "images")
+    return images, factor
+
+
 def upscale_nearest(images, factor):
     """Nearest-neighbour up-scaling: every pixel becomes a ``factor x factor`` block.
 
@@ -266,9 +275,7 @@ def upscale_nearest(images, factor):
     Raises:
         ValueError: If ``images`` is not 4-D or ``factor`` not a positive int.
     """
-    factor = _check_positive_int(factor, "factor")
-    images = ops.convert_to_tensor(images)
-    _check_image_shape(images.shape, "images")
+    images, factor = _upscaling_arguments(images, factor)
     return ops.repeat(ops.repeat(images, factor, axis=1), factor, axis=2)
 
 
@@ -319,9 +326,7 @@ def upscale_bilinear(images, factor):
     Raises:
         ValueError: If ``images`` is not 4-D or ``factor`` not a positive int.
     """
-    factor = _check_positive_int(factor, "factor")
-    images = ops.convert_to_tensor(images)
-    _check_image_shape(images.shape, "images")
+    images, factor = _upscaling_arguments(images, factor)
     scaled = _upscale_height_bilinear(images, factor)
     # Width: swap height and width, scale "height", swap back.
     scaled = ops.transpose(scaled, (0, 2, 1, 3))

@@ -67,6 +67,14 @@ def _as_binary_mask(mask, name):
     return mask.astype(bool)
 
 
+def _as_binary_masks(y_true, y_pred):
+    """``(y_true, y_pred)`` as bool arrays of the same shape (else ValueError)."""
+    y_true = _as_binary_mask(y_true, "y_true")
+    y_pred = _as_binary_mask(y_pred, "y_pred")
+    _check_same_shape(y_true, y_pred)
+    return y_true, y_pred
+
+
 def _as_label_map(labels, name):
     """Returns ``labels`` as an int64 array; float maps must hold whole numbers."""
     labels = np.asarray(labels)
@@ -153,9 +161,7 @@ def dice_coefficient(y_true, y_pred, empty_value=1.0):
         >>> dice_coefficient([[1, 1], [0, 0]], [[1, 0], [0, 0]])  # 2*1 / (2+1)
         0.6666666666666666
     """
-    y_true = _as_binary_mask(y_true, "y_true")
-    y_pred = _as_binary_mask(y_pred, "y_pred")
-    _check_same_shape(y_true, y_pred)
+    y_true, y_pred = _as_binary_masks(y_true, y_pred)
     intersection = int(np.count_nonzero(y_true & y_pred))
     total = int(np.count_nonzero(y_true) + np.count_nonzero(y_pred))
     if total == 0:
@@ -185,9 +191,7 @@ def iou_score(y_true, y_pred, empty_value=1.0):
         >>> iou_score([[1, 1], [0, 0]], [[1, 0], [0, 0]])  # 1 / 2
         0.5
     """
-    y_true = _as_binary_mask(y_true, "y_true")
-    y_pred = _as_binary_mask(y_pred, "y_pred")
-    _check_same_shape(y_true, y_pred)
+    y_true, y_pred = _as_binary_masks(y_true, y_pred)
     intersection = np.count_nonzero(y_true & y_pred)
     union = np.count_nonzero(y_true | y_pred)
     if union == 0:

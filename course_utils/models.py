@@ -204,6 +204,23 @@ def _slide_encoder(page):
     return conv1, conv2, conv3, fc5
 
 
+def _skip_fcn(name, num_classes, num_channels, output, input_size, upsampling):
+    """The network of both skip-connection slides, named ``name``: ``_slide_encoder``, then
+    for level 1, 2, 3 a new layer ``upsampling(level)`` (doubling height and width, named
+    ``up<level>``) concatenated with conv3, conv2, conv1 in turn (``fuse2``-``fuse4``), then
+    the classifier. Layers are made in that order, so a seed gives the same weights."""
+    _check_int("num_classes", num_classes, 2)
+    _check_choice("output", output, _OUTPUTS)
+    page = _page_input(num_channels, input_size, multiple=8)
+    conv1, conv2, conv3, fc5 = _slide_encoder(page)
+    fused = fc5
+    for level, skip in zip((1, 2, 3), (conv3, conv2, conv1)):
+        upsampled = upsampling(level)(fused)
+        fused = layers.Concatenate(axis=-1, name=f"fuse{level + 1}")([upsampled, skip])
+    scores = _classifier_head(fused, num_classes, output)
+    return keras.Model(inputs=page, outputs=scores, name=name)
+
+
 def build_fcn_skip_upscaling(num_classes=4, num_channels=1, output="softmax", input_size=None):
     """The FCN with skip connections and up-scaling (slide "Keras: Skip-Connections").
 
@@ -233,18 +250,8 @@ def build_fcn_skip_upscaling(num_classes=4, num_channels=1, output="softmax", in
     Raises:
         ValueError: if an argument is out of range.
     """
-    _check_int("num_classes", num_classes, 2)
-    _check_choice("output", output, _OUTPUTS)
-    page = _page_input(num_channels, input_size, multiple=8)
-    conv1, conv2, conv3, fc5 = _slide_encoder(page)
-    up1 = layers.UpSampling2D((2, 2), interpolation="nearest", name="up1")(fc5)
-    fuse2 = layers.Concatenate(axis=-1, name="fuse2")([up1, conv3])
-    up2 = layers.UpSampling2D((2, 2), interpolation="nearest", name="up2")(fuse2)
-    fuse3 = layers.Concatenate(axis=-1, name="fuse3")([up2, conv2])
-    up3 = layers.UpSampling2D((2, 2), interpolation="nearest", name="up3")(fuse3)
-    fuse4 = layers.Concatenate(axis=-1, name="fuse4")([up3, conv1])
-    scores = _classifier_head(fuse4, num_classes, output)
-    return keras.Model(inputs=page, outputs=scores, name="fcn_skip_upscaling")
+    return _skip_fcn("fcn_skip_upscaling", num_classes, num_channels, output, input_size,
+                     lambda level: layers.UpSampling2D((2, 2), interpolation="nearest", name=f"up{level}"))
 
 
 def build_fcn_transposed_skip(num_classes=4, num_channels=1, output="softmax", input_size=None):
@@ -275,18 +282,10 @@ def build_fcn_transposed_skip(num_classes=4, num_channels=1, output="softmax", i
     Raises:
         ValueError: if an argument is out of range.
     """
-    _check_int("num_classes", num_classes, 2)
-    _check_choice("output", output, _OUTPUTS)
-    page = _page_input(num_channels, input_size, multiple=8)
-    conv1, conv2, conv3, fc5 = _slide_encoder(page)
-    up1 = layers.Conv2DTranspose(80, (3, 3), strides=2, padding="same", name="up1")(fc5)
-    fuse2 = layers.Concatenate(axis=-1, name="fuse2")([up1, conv3])
-    up2 = layers.Conv2DTranspose(80, (3, 3), strides=2, padding="same", name="up2")(fuse2)
-    fuse3 = layers.Concatenate(axis=-1, name="fuse3")([up2, conv2])
-    up3 = layers.Conv2DTranspose(40, (3, 3), strides=2, padding="same", name="up3")(fuse3)
-    fuse4 = layers.Concatenate(axis=-1, name="fuse4")([up3, conv1])
-    scores = _classifier_head(fuse4, num_classes, output)
-    return keras.Model(inputs=page, outputs=scores, name="fcn_transposed_skip")
+    filters = {1: 80, 2: 80, 3: 40}   # of up1, up2, up3
+    return _skip_fcn("fcn_transposed_skip", num_classes, num_channels, output, input_size,
+                     lambda level: layers.Conv2DTranspose(filters[level], (3, 3), strides=2, padding="same",
+                                                          name=f"up{level}"))
 
 
 def unet_output_size(input_size, depth=4, padding="valid"):

@@ -26,7 +26,7 @@ from course_utils.datasets.common import (
     match_by_key,
     require_folder,
 )
-from course_utils.datasets.fake_files import random_labels, save_label, save_photo
+from course_utils.datasets.fake_files import save_pair
 
 # (labelId, name, trainId, colour 0xRRGGBB) from the scene-parsing devkit's label table.
 LABELS = (
@@ -95,7 +95,6 @@ def write_fake(folder, names, rng, size):
     for i, name in enumerate(names):
         camera = f"Camera {5 + i % 2}"
         stem = f"170927_0638118{name}_Camera_{5 + i % 2}"
-        save_photo(root / "road02_seg" / "ColorImage" / "Record001" / camera / f"{stem}.jpg", rng, size, ".jpg")
-        save_label(root / "road02_seg" / "Label" / "Record001" / camera / f"{stem}_bin.png",
-                   random_labels(rng, size, allowed))
+        save_pair(root / "road02_seg" / "ColorImage" / "Record001" / camera / f"{stem}.jpg",
+                  root / "road02_seg" / "Label" / "Record001" / camera / f"{stem}_bin.png", rng, size, allowed)
     return root

@@ -15,7 +15,7 @@ import numpy as np
 
 from course_utils.datasets import cityscapes
 from course_utils.datasets.common import IMAGE_SUFFIXES, DatasetFormat, files, match_by_key, require_folder
-from course_utils.datasets.fake_files import random_labels, save_label, save_photo
+from course_utils.datasets.fake_files import save_pair
 
 CLASS_NAMES = cityscapes.CLASS_NAMES
 PALETTE = cityscapes.PALETTE
@@ -48,7 +48,6 @@ def write_fake(folder, names, rng, size):
     for split in ("train", "val"):
         for name in names:
             stem = f"7d2f7975-e0c1{name}"
-            save_photo(root / "images" / "10k" / split / f"{stem}.jpg", rng, size, ".jpg")
-            save_label(root / "labels" / "sem_seg" / "masks" / split / f"{stem}.png",
-                       random_labels(rng, size, [*range(19), 255]))
+            save_pair(root / "images" / "10k" / split / f"{stem}.jpg",
+                      root / "labels" / "sem_seg" / "masks" / split / f"{stem}.png", rng, size, [*range(19), 255])
     return root

@@ -16,7 +16,7 @@ those with ``decode_palette`` and its ``label_colors.txt``.)
 import numpy as np
 
 from course_utils.datasets.common import DatasetFormat, files, match_by_key, require_folder
-from course_utils.datasets.fake_files import random_labels, save_label, save_photo
+from course_utils.datasets.fake_files import save_pair
 
 CLASS_NAMES = ("Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol", "Fence", "Car",
                "Pedestrian", "Bicyclist")
@@ -51,6 +51,6 @@ def write_fake(folder, names, rng, size):
     root = folder / "CamVid"
     for split in ("train", "val", "test"):
         for name in names:
-            save_photo(root / split / f"0001TP_{split}{name}.png", rng, size, ".png")
-            save_label(root / f"{split}annot" / f"0001TP_{split}{name}.png", random_labels(rng, size, range(12)))
+            save_pair(root / split / f"0001TP_{split}{name}.png", root / f"{split}annot" / f"0001TP_{split}{name}.png",
+                      rng, size, range(12))
     return root

@@ -15,7 +15,7 @@ every other id (unlabeled, ego vehicle, parking, guard rail, caravan, ...) becom
 import numpy as np
 
 from course_utils.datasets.common import DatasetFormat, files, lookup_table, match_by_key, require_folder
-from course_utils.datasets.fake_files import random_labels, save_label, save_photo
+from course_utils.datasets.fake_files import save_pair
 
 # (labelId, name, trainId) for all 34 ids of cityscapesScripts' labels.py (license plate,
 # id -1, never appears in the PNGs).
@@ -82,7 +82,6 @@ def write_fake(folder, names, rng, size):
     for split, city in (("train", "aachen"), ("val", "frankfurt")):
         for i, _ in enumerate(names):
             stem = f"{city}_{i:06d}_000019"
-            save_photo(root / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png", rng, size, ".png")
-            save_label(root / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png",
-                       random_labels(rng, size, range(34)))
+            save_pair(root / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png",
+                      root / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png", rng, size, range(34))
     return root

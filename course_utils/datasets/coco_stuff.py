@@ -16,7 +16,7 @@ names below follow COCO-Stuff's ``labels.txt``. COCO-Stuff has no official colou
 import numpy as np
 
 from course_utils.datasets.common import IMAGE_SUFFIXES, DatasetFormat, bit_palette, files, match_by_key, require_folder
-from course_utils.datasets.fake_files import random_labels, save_label, save_photo
+from course_utils.datasets.fake_files import save_pair
 
 THING_NAMES = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
@@ -74,6 +74,6 @@ def write_fake(folder, names, rng, size):
     for split in ("train2017", "val2017"):
         for name in names:
             stem = f"00000000{name}"
-            save_photo(root / "images" / split / f"{stem}.jpg", rng, size, ".jpg")
-            save_label(root / "annotations" / split / f"{stem}.png", random_labels(rng, size, [0, 2, 123, 181, 255]))
+            save_pair(root / "images" / split / f"{stem}.jpg", root / "annotations" / split / f"{stem}.png", rng, size,
+                      [0, 2, 123, 181, 255])
     return root

@@ -33,7 +33,7 @@ from course_utils.datasets.common import (
     open_png,
     require_folder,
 )
-from course_utils.datasets.fake_files import random_labels, save_label, save_photo
+from course_utils.datasets.fake_files import save_pair
 
 SPLITS = ("training", "validation")
 
@@ -121,7 +121,6 @@ def write_fake(folder, names, rng, size):
     for split in ("training", "validation"):
         for name in names:
             stem = f"__CRyFzoDOXn6unQ6a3D{name}"
-            save_photo(root / split / "images" / f"{stem}.jpg", rng, size, ".jpg")
-            save_label(root / split / "labels" / f"{stem}.png",
-                       random_labels(rng, size, range(len(FAKE_LABELS))), mode="P", palette=palette)
+            save_pair(root / split / "images" / f"{stem}.jpg", root / split / "labels" / f"{stem}.png", rng, size,
+                      range(len(FAKE_LABELS)), mode="P", palette=palette)
     return root

@@ -23,7 +23,7 @@ from course_utils.datasets.common import (
     match_by_key,
     require_folder,
 )
-from course_utils.datasets.fake_files import random_labels, save_label, save_photo
+from course_utils.datasets.fake_files import save_pair
 
 CLASS_NAMES = ("background", "pet")
 IGNORE_INDEX = 255
@@ -85,8 +85,8 @@ def write_fake(folder, names, rng, size):
     for split in lines:
         for name in names:
             stem = f"Abyssinian_{split}{name}"
-            save_photo(root / "images" / f"{stem}.jpg", rng, size, ".jpg")
-            save_label(root / "annotations" / "trimaps" / f"{stem}.png", random_labels(rng, size, [1, 2, 3]))
+            save_pair(root / "images" / f"{stem}.jpg", root / "annotations" / "trimaps" / f"{stem}.png", rng, size,
+                      [1, 2, 3])
             lines[split].append(f"{stem} 1 1 1")
     # a macOS resource fork, as in the real archive: the loader must skip it
     (root / "annotations" / "trimaps" / "._Abyssinian_trainval0000.png").write_bytes(b"\x00\x05\x16\x07")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from course_utils.datasets.common import DatasetError, DatasetFormat, bit_palette, require_folder
-from course_utils.datasets.fake_files import random_labels, save_label, save_photo
+from course_utils.datasets.fake_files import save_pair
 
 CLASS_NAMES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
                "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
@@ -83,9 +83,8 @@ def write_fake(folder, names, rng, size):
     for split in ("train", "val"):
         listing[split] = [f"2007_{split}{name}" for name in names]
         for stem in listing[split]:
-            save_photo(root / "JPEGImages" / f"{stem}.jpg", rng, size, ".jpg")
-            save_label(root / "SegmentationClass" / f"{stem}.png", random_labels(rng, size, [0, 12, 15, 255]),
-                       mode="P", palette=voc_palette())
+            save_pair(root / "JPEGImages" / f"{stem}.jpg", root / "SegmentationClass" / f"{stem}.png", rng, size,
+                      [0, 12, 15, 255], mode="P", palette=voc_palette())
     listing["trainval"] = listing["train"] + listing["val"]
     (root / "ImageSets" / "Segmentation").mkdir(parents=True, exist_ok=True)
     for split, stems in listing.items():

@@ -11,6 +11,7 @@ import pytest
 
 from course_utils import metrics as numpy_metrics
 from course_utils.keras_metrics import DiceScore, ForegroundPixelAccuracy, MeanIoU, PerClassIoU
+from tests.course_utils.keras_config import assert_config_round_trips
 
 NUM_CLASSES = 4
 IGNORE = 255
@@ -233,15 +234,10 @@ def test_bad_arguments_are_rejected(make_metric):
     ids=["mean_iou", "per_class_iou", "dice", "fgpa"],
 )
 def test_get_config_round_trips(metric):
-    config = metric.get_config()
-    rebuilt = type(metric).from_config(config)
-    assert rebuilt.get_config() == config
-    # Through Keras' own (de)serialization, as when a saved model is loaded.
-    restored = keras.metrics.deserialize(keras.metrics.serialize(metric))
-    assert type(restored) is type(metric) and restored.get_config() == config
+    rebuilt, restored = assert_config_round_trips(metric, keras.metrics)
     batches = _random_batches(seed=4, ignore_label=IGNORE)
     assert _accumulate(restored, batches) == pytest.approx(_accumulate(rebuilt, batches), nan_ok=True)
-    assert np.isfinite(_accumulate(type(metric).from_config(config), batches))
+    assert np.isfinite(_accumulate(type(metric).from_config(metric.get_config()), batches))
 
 
 def test_default_names():

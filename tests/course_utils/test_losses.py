@@ -15,6 +15,7 @@ from course_utils.losses import (
     pixelwise_crossentropy,
     soft_dice_loss,
 )
+from tests.course_utils.keras_config import assert_config_round_trips
 
 BATCH, HEIGHT, WIDTH, N_CLASSES = 2, 5, 6, 3
 
@@ -191,12 +192,7 @@ def test_from_logits_equals_softmax_then_loss():
     ids=["dice", "weighted_ce", "plain_ce"],
 )
 def test_get_config_round_trips(loss):
-    config = loss.get_config()
-    rebuilt = type(loss).from_config(config)
-    assert rebuilt.get_config() == config
-    # Through Keras' own (de)serialization, as when a saved model is loaded.
-    restored = keras.losses.deserialize(keras.losses.serialize(loss))
-    assert type(restored) is type(loss) and restored.get_config() == config
+    rebuilt, _ = assert_config_round_trips(loss, keras.losses)
     labels, _, logits, _ = _random_batch(5)
     assert float(rebuilt(labels, logits)) == pytest.approx(float(loss(labels, logits)))
 

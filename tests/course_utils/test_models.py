@@ -41,15 +41,21 @@ def layer_summary(model):
     return rows
 
 
+# The encoder the lecture's patch CNN and FCN share: three convolutions, each + 2x2 pooling.
+LECTURE_ENCODER = [
+    ("Conv2D", 40, (3, 3), "same"),
+    ("MaxPooling2D", (2, 2), (2, 2)),
+    ("Conv2D", 40, (4, 4), "same"),
+    ("MaxPooling2D", (2, 2), (2, 2)),
+    ("Conv2D", 80, (4, 4), "same"),
+    ("MaxPooling2D", (2, 2), (2, 2)),
+]
+
+
 def test_patch_cnn_layers_as_in_lecture():
     model = models.build_patch_cnn()
     assert layer_summary(model) == [
-        ("Conv2D", 40, (3, 3), "same"),
-        ("MaxPooling2D", (2, 2), (2, 2)),
-        ("Conv2D", 40, (4, 4), "same"),
-        ("MaxPooling2D", (2, 2), (2, 2)),
-        ("Conv2D", 80, (4, 4), "same"),
-        ("MaxPooling2D", (2, 2), (2, 2)),
+        *LECTURE_ENCODER,
         ("Flatten",),
         ("Dense", 100),
         ("Dropout",),
@@ -88,12 +94,7 @@ def test_patch_cnn_param_count():
 def test_fcn_layers_as_in_lecture():
     model = models.build_fcn_upscaling()
     assert layer_summary(model) == [
-        ("Conv2D", 40, (3, 3), "same"),
-        ("MaxPooling2D", (2, 2), (2, 2)),
-        ("Conv2D", 40, (4, 4), "same"),
-        ("MaxPooling2D", (2, 2), (2, 2)),
-        ("Conv2D", 80, (4, 4), "same"),
-        ("MaxPooling2D", (2, 2), (2, 2)),
+        *LECTURE_ENCODER,
         ("UpSampling2D", (8, 8), "nearest"),
         ("Conv2D", 4, (1, 1), "valid"),
         ("Activation",),

@@ -42,6 +42,20 @@ def keras_conv(inputs, kernel, strides, padding):
 # --- The lecture's three examples -------------------------------------------
 
 
+def assert_same_as_keras(inputs, kernel, strides, padding, output, atol=1e-6):
+    """``output`` of one (h, w, c) image equals Keras' Conv2DTranspose of it."""
+    np.testing.assert_allclose(
+        keras_conv_transpose(inputs[None].astype("float32"), kernel, strides, padding)[0], output, atol=atol
+    )
+
+
+def assert_lecture_example(transpose, inputs, kernel, stride, expected):
+    """``transpose`` with ``padding="valid"`` gives the slide's ``expected`` values, as Keras does."""
+    output = transpose(inputs, kernel, strides=stride, padding="valid")
+    np.testing.assert_allclose(output[:, :, 0], expected)
+    assert_same_as_keras(inputs, kernel, stride, "valid", output)
+
+
 @pytest.mark.parametrize("transpose", BOTH_VIEWS)
 def test_lecture_standard_2x2_to_4x4(transpose):
     # 3x3 filter, stride 1: each input pixel stamps the kernel, overlaps add up.
@@ -56,13 +70,7 @@ def test_lecture_standard_2x2_to_4x4(transpose):
         ],
         dtype=float,
     )
-    output = transpose(inputs, kernel, strides=1, padding="valid")
-    np.testing.assert_allclose(output[:, :, 0], expected)
-    np.testing.assert_allclose(
-        keras_conv_transpose(inputs[None].astype("float32"), kernel, 1, "valid")[0],
-        output,
-        atol=1e-6,
-    )
+    assert_lecture_example(transpose, inputs, kernel, 1, expected)
 
 
 @pytest.mark.parametrize("transpose", BOTH_VIEWS)
@@ -80,13 +88,7 @@ def test_lecture_stride_2x2_to_5x5(transpose):
         ],
         dtype=float,
     )
-    output = transpose(inputs, kernel, strides=2, padding="valid")
-    np.testing.assert_allclose(output[:, :, 0], expected)
-    np.testing.assert_allclose(
-        keras_conv_transpose(inputs[None].astype("float32"), kernel, 2, "valid")[0],
-        output,
-        atol=1e-6,
-    )
+    assert_lecture_example(transpose, inputs, kernel, 2, expected)
 
 
 @pytest.mark.parametrize("transpose", BOTH_VIEWS)
@@ -100,11 +102,7 @@ def test_lecture_padding_5x5_to_5x5(transpose):
     full = transpose(inputs, kernel, strides=1, padding="valid")
     assert full.shape == (7, 7, 1)
     np.testing.assert_allclose(output, full[1:-1, 1:-1])
-    np.testing.assert_allclose(
-        keras_conv_transpose(inputs[None].astype("float32"), kernel, 1, "same")[0],
-        output,
-        atol=1e-5,
-    )
+    assert_same_as_keras(inputs, kernel, 1, "same", output, atol=1e-5)
 
 
 # --- Random sweep against Keras ----------------------------------------------
