@@ -87,8 +87,10 @@ LIBRARY_ANSWERS: dict[str, dict[str, list[str]]] = {
         "table": ["course_utils.selfcheck.parameters:_skip_table_reference"],
     },
     "skip_fcns": {
-        "skip_upscaling": ["course_utils.models:build_fcn_skip_upscaling", "course_utils.models:_slide_encoder"],
-        "transposed_skip": ["course_utils.models:build_fcn_transposed_skip", "course_utils.models:_slide_encoder"],
+        "skip_upscaling": ["course_utils.models:build_fcn_skip_upscaling", "course_utils.models:_slide_encoder",
+                           "course_utils.models:_skip_fcn"],
+        "transposed_skip": ["course_utils.models:build_fcn_transposed_skip", "course_utils.models:_slide_encoder",
+                            "course_utils.models:_skip_fcn"],
         "conv_transpose": ["course_utils.transposed_conv:conv2d_transpose_scatter",
                            "course_utils.transposed_conv:conv2d_transpose_matrix",
                            "course_utils.selfcheck.transposed:_transpose_numpy_reference"],

@@ -88,8 +88,7 @@ FORMAT = ApolloScapeFormat(
 
 
 def write_fake(folder, names, rng, size):
-    """Write a tiny copy of this layout under ``folder`` (one photo and label per name in
-    ``names``, random pixels from ``rng``, ``size`` = (height, width)); return its root."""
+    """A tiny ApolloScape copy under ``folder``; see ``fake.write_fake_dataset``."""
     root = folder
     allowed = [label_id for label_id, *_ in LABELS]
     for i, name in enumerate(names):

@@ -42,8 +42,7 @@ FORMAT = BDD100KFormat(
 
 
 def write_fake(folder, names, rng, size):
-    """Write a tiny copy of this layout under ``folder`` (one photo and label per name in
-    ``names``, random pixels from ``rng``, ``size`` = (height, width)); return its root."""
+    """A tiny BDD100K copy under ``folder``; see ``fake.write_fake_dataset``."""
     root = folder
     for split in ("train", "val"):
         for name in names:

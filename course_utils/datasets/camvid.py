@@ -46,8 +46,7 @@ FORMAT = CamVidFormat(
 
 
 def write_fake(folder, names, rng, size):
-    """Write a tiny copy of this layout under ``folder`` (one photo and label per name in
-    ``names``, random pixels from ``rng``, ``size`` = (height, width)); return its root."""
+    """A tiny CamVid (SegNet layout) copy under ``folder``; see ``fake.write_fake_dataset``."""
     root = folder / "CamVid"
     for split in ("train", "val", "test"):
         for name in names:

@@ -76,8 +76,7 @@ FORMAT = CityscapesFormat(
 
 
 def write_fake(folder, names, rng, size):
-    """Write a tiny copy of this layout under ``folder`` (one photo and label per name in
-    ``names``, random pixels from ``rng``, ``size`` = (height, width)); return its root."""
+    """A tiny Cityscapes copy under ``folder``; see ``fake.write_fake_dataset``."""
     root = folder
     for split, city in (("train", "aachen"), ("val", "frankfurt")):
         for i, _ in enumerate(names):

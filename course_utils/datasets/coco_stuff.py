@@ -68,8 +68,7 @@ FORMAT = CocoStuffFormat(
 
 
 def write_fake(folder, names, rng, size):
-    """Write a tiny copy of this layout under ``folder`` (one photo and label per name in
-    ``names``, random pixels from ``rng``, ``size`` = (height, width)); return its root."""
+    """A tiny COCO-Stuff copy under ``folder``; see ``fake.write_fake_dataset``."""
     root = folder
     for split in ("train2017", "val2017"):
         for name in names:

@@ -3,8 +3,12 @@
 ``write_fake_dataset(kind, folder)`` creates a complete, valid copy of the layout of
 ``kind`` with a few small random images and labels (values drawn from what the format
 allows, including ignored ids), and returns the dataset's root folder. Tests break
-single files of it to check that loaders and the validator name them. Each dataset
-module writes its own layout (its ``write_fake``); this module picks the module.
+single files of it to check that loaders and the validator name them.
+
+Each dataset module writes its own layout: ``write_fake(folder, names, rng, size)``
+writes one photo and label per name in ``names`` (random pixels and labels from the
+``numpy.random.Generator`` ``rng``, ``size`` = (height, width)) and returns the root;
+this module picks the module from ``FAKE_WRITERS``.
 """
 
 from __future__ import annotations

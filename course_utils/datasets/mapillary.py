@@ -109,8 +109,7 @@ FAKE_LABELS = (
 
 
 def write_fake(folder, names, rng, size):
-    """Write a tiny copy of this layout under ``folder`` (one photo and label per name in
-    ``names``, random pixels from ``rng``, ``size`` = (height, width)); return its root."""
+    """A tiny Mapillary Vistas v1.2 copy under ``folder``; see ``fake.write_fake_dataset``."""
     root = folder
     root.mkdir(parents=True, exist_ok=True)
     config = {"labels": [{"name": n, "readable": r, "color": list(c), "instances": False,

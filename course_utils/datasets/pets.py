@@ -78,8 +78,7 @@ def load_pets(root, split="trainval", size=None, limit=None, border_as_class=Fal
 
 
 def write_fake(folder, names, rng, size):
-    """Write a tiny copy of this layout under ``folder`` (one photo and label per name in
-    ``names``, random pixels from ``rng``, ``size`` = (height, width)); return its root."""
+    """A tiny Oxford-IIIT Pet copy under ``folder``; see ``fake.write_fake_dataset``."""
     root = folder
     lines = {"trainval": [], "test": []}
     for split in lines:

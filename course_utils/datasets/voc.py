@@ -76,8 +76,7 @@ FORMAT = VOCFormat(
 
 
 def write_fake(folder, names, rng, size):
-    """Write a tiny copy of this layout under ``folder`` (one photo and label per name in
-    ``names``, random pixels from ``rng``, ``size`` = (height, width)); return its root."""
+    """A tiny Pascal VOC 2012 copy under ``folder``; see ``fake.write_fake_dataset``."""
     root = folder / "VOCdevkit" / "VOC2012"
     listing = {}
     for split in ("train", "val"):
