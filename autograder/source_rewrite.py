@@ -56,7 +56,7 @@ def replace_definitions(source: str, replacements: dict[str, str]) -> str:
         first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
         spans.append((first - 1, node.end_lineno, node.col_offset, code))
     spans.sort(reverse=True)                      # bottom-up: earlier line numbers stay valid
-    for (start, end, _, _), (next_start, next_end, _, _) in zip(spans[1:], spans):
+    for (_, end, _, _), (next_start, _, _, _) in zip(spans[1:], spans):   # each with the one below it
         if end > next_start:
             raise ValueError("nested definitions cannot both be replaced")
     for start, end, column, code in spans:

@@ -49,7 +49,9 @@ def test_tests_always_come_from_the_release(tmp_path):
     for cell in built.cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("grade"):
-            assert cell.source == "".join(originals[cell.id]["source"]) and meta["points"] == originals[cell.id]["metadata"]["nbgrader"]["points"]
+            original = originals[cell.id]
+            assert cell.source == "".join(original["source"])
+            assert meta["points"] == original["metadata"]["nbgrader"]["points"]
     sources = [c.source for c in built.cells]
     assert "def dice_coefficient(a, b):\n    return 1.0\n" in sources and "second copy" not in sources
     # the student's own cell stays where it was: after the last release cell before it (here: a dice copy)
