@@ -13,7 +13,8 @@
 - ``harness``: the only grader code that runs inside the sandbox (no answers in it);
   ``harness_protocol``: the record kinds, statuses and file names it shares with ``trusted``.
 - ``trusted``: sanitize submissions, stage probes, judge results, ``TrustedVerdicts``.
-- ``references``: trusted checks per assignment (never mounted in the sandbox).
+- ``references``: trusted checks per assignment (never mounted in the sandbox), their
+  NumPy math (``numpy_reference``) and result readers (``harness_data``).
 - ``submissions``: one student's submission read on the trusted side (``SubmissionTask``).
 - ``sandboxed_run``: one submission on a worker: rebuild, run in the sandbox, judge.
 - ``worker_slots``: how many run at once, and on which GPU.
@@ -31,7 +32,9 @@
 - ``late``: the late-penalty plugin (points per time unit late).
 - ``source_rewrite`` and ``library_edition``: the grading edition of ``course_utils``
   (no function that computes the graded assignment's answers).
-- ``student_kit``: what an enrolled student receives (no answers).
+- ``student_kit`` (a package): what an enrolled student receives (no answers): the
+  build, the self-checks' stored values, the scan for answers.
+- ``scaffold`` (and ``templates/new_assignment/``): ``segcourse new-assignment NAME``.
 - ``cli``: the ``segcourse`` instructor command.
 
 Reference answers for hidden checks live in this package, never in ``course_utils``
