@@ -51,13 +51,17 @@ class EditionError(ValueError):
     """The library source or the assignment cannot make a grading edition (the message says why)."""
 
 
-def grading_edition(course_utils_source: Path, assignment: str, cache_dir: Path | None = None) -> Path:
+def grading_edition(course_utils_source: Path, assignment: str, cache_dir: Path | None = None,
+                    course_answers: dict[str, list[str]] | None = None) -> Path:
     """The folder of the ``course_utils`` package of ``assignment``'s grading edition.
 
     Args:
         course_utils_source: the real package folder (holding ``__init__.py`` and
             ``library_answers.py``, whose registry is used).
-        assignment: an assignment of that registry.
+        assignment: an assignment of that registry, or one that ``course_answers`` declares.
+        course_answers: for an assignment the registry does not know (a course folder's own,
+            with the wheel installed): grade_id -> registry entries, as its check table's
+            ``LIBRARY_ANSWERS`` declares them. Ignored when the registry knows the assignment.
         cache_dir: where editions are kept; default ``$SEGCOURSE_EDITION_CACHE`` or
             ``<tmp>/segcourse-editions-<uid>``.
     Returns:
@@ -69,22 +73,27 @@ def grading_edition(course_utils_source: Path, assignment: str, cache_dir: Path 
             this user.
     """
     with _BUILD_LOCK:
-        return _grading_edition(Path(course_utils_source), assignment, cache_dir)
+        return _grading_edition(Path(course_utils_source), assignment, cache_dir, course_answers)
 
 
-def _grading_edition(source: Path, assignment: str, cache_dir: Path | None) -> Path:
+def _grading_edition(source: Path, assignment: str, cache_dir: Path | None,
+                     course_answers: dict[str, list[str]] | None) -> Path:
     if not (source / "__init__.py").is_file():
         raise EditionError(f"{source} is not the {PACKAGE} package folder (no __init__.py)")
     if not (source / "library_answers.py").is_file():
         raise EditionError(f"{source} has no library_answers.py: its registry of library answers is needed")
-    registry = _load_registry(source / "library_answers.py")
+    registry = _load_registry(source / "library_answers.py")       # a private copy: safe to extend
+    if assignment not in registry.LIBRARY_ANSWERS and course_answers:
+        registry.LIBRARY_ANSWERS[assignment] = {cell: list(entries) for cell, entries in course_answers.items()}
     if assignment not in registry.LIBRARY_ANSWERS:
         raise EditionError(f"no library answers registered for assignment {assignment!r} in "
-                           f"{source / 'library_answers.py'}; known: {', '.join(sorted(registry.LIBRARY_ANSWERS))}")
+                           f"{source / 'library_answers.py'} (known: {', '.join(sorted(registry.LIBRARY_ANSWERS))}) "
+                           f"nor as LIBRARY_ANSWERS in the course's autograder/references/{assignment}.py")
     files = _package_files(source)
     digest = hashlib.sha256()
     digest.update(Path(__file__).read_bytes())
     digest.update(assignment.encode())
+    digest.update(repr(sorted(registry.LIBRARY_ANSWERS[assignment].items())).encode())
     for relative in files:
         digest.update(relative.as_posix().encode() + b"\0" + (source / relative).read_bytes() + b"\0")
     root = _cache_root(cache_dir)

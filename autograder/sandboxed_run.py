@@ -175,10 +175,12 @@ def _course_utils_mount(course_root: Path, assignment: str) -> Mount:
     import importlib.util
 
     from autograder.library_edition import grading_edition
+    from autograder.references import course_library_answers
     spec = importlib.util.find_spec("course_utils")
     installed = Path(spec.origin).parent if spec and spec.origin else Path(course_root, "course_utils").resolve()
     source = Path(course_root, "course_utils") if Path(course_root, "course_utils").is_dir() else installed
-    return Mount(grading_edition(source, assignment), str(installed))
+    course_answers = course_library_answers(assignment, course_root)     # a course folder's own assignment
+    return Mount(grading_edition(source, assignment, course_answers=course_answers), str(installed))
 
 
 def _grader_hidden_mount() -> list[Mount]:

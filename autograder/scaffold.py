@@ -9,10 +9,12 @@ Writes, from the templates in ``autograder/templates/new_assignment/``:
   (``load_checks`` finds it in the package, or in a course folder outside this checkout);
 - ``tests/validity/NAME.py``: one correct and one known-wrong variant of the answer;
 
-and registers the library function that computes the answer in
-``course_utils/library_answers.py`` (the grading edition of the library needs an entry for
-every graded assignment). Nothing is written unless NAME is valid and new; a failed write
-removes what was written. ``next_steps`` is the checklist printed afterwards.
+and lists the library function that computes the answer (the grading edition of the library
+stubs it, so an answer that calls it scores 0): in ``course_utils/library_answers.py`` when the
+course folder has one (this checkout), else as ``LIBRARY_ANSWERS`` in the new check table (a
+course folder with the wheel installed, whose registry cannot be edited). Nothing is written
+unless NAME is valid and new; a failed write removes what was written. ``next_steps`` is the
+checklist printed afterwards.
 """
 
 from __future__ import annotations
@@ -34,6 +36,14 @@ ASSIGNMENT_PLACEHOLDER, TITLE_PLACEHOLDER = "__ASSIGNMENT__", "__TITLE__"
 # The templates' solution cell and the course_utils functions that compute its answer.
 TEMPLATE_LIBRARY_ANSWERS = {"accuracy": ["course_utils.metrics:pixel_accuracy"]}
 REGISTRY = Path("course_utils") / "library_answers.py"
+# Where a course folder without its own course_utils (the wheel installed) lists them instead.
+COURSE_LIBRARY_ANSWERS = """
+
+# The course_utils functions that compute each answer (solution grade_id -> "module:function"):
+# the grading edition of the library replaces them by stubs, so an answer that calls one scores 0.
+# Declared here because this course folder has no course_utils/library_answers.py of its own.
+LIBRARY_ANSWERS = {entries}
+"""
 
 
 @dataclass
@@ -88,7 +98,7 @@ def scaffold_assignment(course_root: Path, name: str, title: str | None = None) 
     """Write assignment ``name`` into ``course_root`` and register its library answers.
 
     Returns the files written, the registry last when it was changed (absent when the course
-    has no ``course_utils/library_answers.py``: ``next_steps`` then says to register by hand).
+    has no ``course_utils/library_answers.py``: the check table then declares ``LIBRARY_ANSWERS``).
     Raises ``CourseError`` for a bad or taken name, before anything is written."""
     course_root = Path(course_root)
     check_new_name(course_root, name)
@@ -98,6 +108,8 @@ def scaffold_assignment(course_root: Path, name: str, title: str | None = None) 
         registry_text = registry.read_text(encoding="utf-8")
         files.append(ScaffoldedFile(REGISTRY, register_library_answers(registry_text, name, TEMPLATE_LIBRARY_ANSWERS),
                                     f"LIBRARY_ANSWERS[{name!r}]: the library function that computes its answer"))
+    else:       # the installed library's registry cannot be edited: the check table declares them
+        files[1].text += COURSE_LIBRARY_ANSWERS.format(entries=json.dumps(TEMPLATE_LIBRARY_ANSWERS))
     written: list[Path] = []
     new_folders = [folder for file in files for folder in reversed((course_root / file.path).parents)
                    if folder.is_relative_to(course_root) and not folder.exists()]
@@ -172,8 +184,8 @@ def next_steps(course_root: Path, name: str, files: list[ScaffoldedFile]) -> str
         "### END SOLUTION), its visible and hidden tests",
         f"       {files[1].path}: one check per grade cell",
         f"       {files[2].path}: a correct and a wrong variant per solution cell",
-        f"  2. Register the course_utils functions that compute each answer: LIBRARY_ANSWERS[{name!r}] in {REGISTRY}"
-        + ("" if registered else " (this course has none: add it to the course_utils that grading uses)"),
+        "  2. List the course_utils functions that compute each answer: "
+        + (f"LIBRARY_ANSWERS[{name!r}] in {REGISTRY}" if registered else f"LIBRARY_ANSWERS in {files[1].path}"),
     ]
     commands = [(f"segcourse release {name}", f"writes exercises/{name}/, the students' version"),
                 (f"segcourse check-release {name}", f"exercises/{name}/ is in sync with solutions/{name}/"),

@@ -149,9 +149,28 @@ def load_checks(assignment: str,
     first, else from ``<course_root>/autograder/references/<assignment>.py`` (a course folder that
     is not this checkout: an instructor with the wheel installed, a scaffolded assignment),
     loaded by file path. ModuleNotFoundError when neither exists."""
+    return dict(check_table_module(assignment, course_root).CHECKS)
+
+
+def course_library_answers(assignment: str, course_root: Path | str | None) -> dict[str, list[str]] | None:
+    """The ``LIBRARY_ANSWERS`` that a course folder's own check table declares for
+    ``assignment`` (grade_id -> ``course_utils`` functions that compute its answer), for an
+    assignment the installed library's registry does not know; None when the check table
+    comes from this package or declares none."""
+    try:
+        module = check_table_module(assignment, course_root)
+    except ModuleNotFoundError:
+        return None
+    if module.__name__.startswith("autograder.references."):
+        return None
+    return getattr(module, "LIBRARY_ANSWERS", None)
+
+
+def check_table_module(assignment: str, course_root: Path | str | None = None):
+    """The module holding ``assignment``'s check table (see ``load_checks``)."""
     name = f"autograder.references.{assignment}"
     try:
-        return dict(importlib.import_module(name).CHECKS)
+        return importlib.import_module(name)
     except ModuleNotFoundError as error:
         if error.name != name:       # the module exists but one of its own imports failed
             raise
@@ -164,4 +183,4 @@ def load_checks(assignment: str,
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    return dict(module.CHECKS)
+    return module

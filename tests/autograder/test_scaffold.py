@@ -26,12 +26,15 @@ REGISTRY = "course_utils/library_answers.py"
 POINTS = {"test_accuracy_visible": 1.0, "test_accuracy_hidden": 2.0}
 
 
-def make_course(root: Path) -> Path:
+def make_course(root: Path, with_library: bool = True) -> Path:
     """A course folder that is not this checkout, as an instructor keeps one: solutions/
-    (one assignment), the course library (its registry and the grading edition's source)
-    and nbgrader_config.py."""
+    (one assignment), nbgrader_config.py and, ``with_library``, the course library (its
+    registry and the grading edition's source); without it, as with the wheel installed,
+    grading uses the installed ``course_utils``."""
     shutil.copytree(REPO_ROOT / "solutions" / "dimensions", root / "solutions" / "dimensions")
-    shutil.copytree(REPO_ROOT / "course_utils", root / "course_utils", ignore=shutil.ignore_patterns("__pycache__"))
+    if with_library:
+        shutil.copytree(REPO_ROOT / "course_utils", root / "course_utils",
+                        ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
     return root
 
@@ -52,13 +55,22 @@ def load_file(path: Path, module_name: str):
     return module
 
 
-@pytest.fixture(scope="module")
-def scaffolded(tmp_path_factory) -> Path:
-    """A course with the new assignment scaffolded and released (once)."""
-    course = make_course(tmp_path_factory.mktemp("course"))
+def scaffold_and_release(course: Path) -> Path:
     assert new_assignment(course) == EXIT_OK
     assert main(["--course-dir", str(course), "release", NAME]) == EXIT_OK
     return course
+
+
+@pytest.fixture(scope="module")
+def scaffolded(tmp_path_factory) -> Path:
+    """A course with the new assignment scaffolded and released (once)."""
+    return scaffold_and_release(make_course(tmp_path_factory.mktemp("course")))
+
+
+@pytest.fixture(scope="module")
+def scaffolded_without_library(tmp_path_factory) -> Path:
+    """The same in a course folder without its own course_utils (the wheel installed)."""
+    return scaffold_and_release(make_course(tmp_path_factory.mktemp("course"), with_library=False))
 
 
 # ----------------------------------------------------------------------------- bad names
@@ -167,17 +179,42 @@ def test_the_checks_judge_the_scaffolded_variants_as_declared(scaffolded, monkey
     assert not problems, "\n".join(problems)
 
 
+# ----------------------------------------------------------------------------- no course_utils of its own
+def test_without_a_library_the_check_table_declares_the_library_answers(scaffolded_without_library, tmp_path):
+    """A course folder without course_utils (the wheel installed): the installed registry
+    cannot be edited, so the scaffolded check table declares LIBRARY_ANSWERS, and the grading
+    edition built from the installed library stubs those functions; with neither, grading
+    refuses and names both places."""
+    from autograder.library_edition import EditionError, grading_edition
+    from autograder.references import course_library_answers
+
+    course = scaffolded_without_library
+    assert not (course / "course_utils").exists()
+    declared = course_library_answers(NAME, course)
+    assert declared == {"accuracy": ["course_utils.metrics:pixel_accuracy"]}
+    assert course_library_answers("dimensions", course) is None          # the package's own assignment
+    edition = grading_edition(REPO_ROOT / "course_utils", NAME, cache_dir=tmp_path / "editions",
+                              course_answers=declared)
+    metrics_source = (edition / "metrics.py").read_text()
+    stub = metrics_source[metrics_source.index("def pixel_accuracy("):].split("\ndef ", 1)[0]
+    assert "LibraryAnswerError" in stub and "np.mean" not in stub
+    with pytest.raises(EditionError, match=f"LIBRARY_ANSWERS in the course's autograder/references/{NAME}.py"):
+        grading_edition(REPO_ROOT / "course_utils", NAME, cache_dir=tmp_path / "editions")
+
+
 # ----------------------------------------------------------------------------- end to end
 @pytest.mark.slow
 @pytest.mark.skipif(not BubblewrapSandbox().available(), reason="bubblewrap (and root) needed")
-def test_a_scaffolded_assignment_releases_and_grades_in_the_sandbox(scaffolded, tmp_path, capsys):
+@pytest.mark.parametrize("course_kind", ["scaffolded", "scaffolded_without_library"])
+def test_a_scaffolded_assignment_releases_and_grades_in_the_sandbox(course_kind, request, tmp_path, capsys):
     """Scaffold, release, check the release, submit four notebooks, `segcourse grade`: the
     correct answers earn every point, the wrong one loses exactly its hidden cell, an answer
-    through the course library scores 0 (the scaffolded registry entry at work)."""
+    through the course library scores 0 (the scaffolded registry entry at work, or, in a
+    course folder without course_utils, the check table's LIBRARY_ANSWERS)."""
     from nbgrader.api import Gradebook
 
     course = tmp_path / "course"
-    shutil.copytree(scaffolded, course, symlinks=True)
+    shutil.copytree(request.getfixturevalue(course_kind), course, symlinks=True)
     assert main(["--course-dir", str(course), "check-release", NAME]) == EXIT_OK
     variants = {v.name: v for v in load_file(course / WRITTEN[2], "scaffolded_variants_e2e").VARIANTS}
     library_answer = load_file(course / WRITTEN[2], "scaffolded_library_e2e").LIBRARY_ANSWERS["accuracy"]
