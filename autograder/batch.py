@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import nbgrader_api
-from autograder.batch_report import BatchReport, SubmissionReport, progress_line
+from autograder.batch_report import FAILED_STATUSES, BatchReport, SubmissionReport, progress_line
 from autograder.course import (
     CELL_TIMEOUT_S,
     ENGINE,
@@ -55,7 +55,7 @@ from autograder.submissions import SubmissionTask, read_submission
 from autograder.trusted import STAGED_SUFFIX, StagedResult
 from autograder.worker_slots import detect_gpus, plan_workers
 
-NOT_SCORED = ("infra_error", "nbgrader_error", "stopped")     # the gradebook's score is not this run's
+NOT_SCORED = (*FAILED_STATUSES, "stopped")     # the gradebook's score is not this run's
 
 
 @dataclass

@@ -96,7 +96,7 @@ class SandboxedGrading(NbGraderPreprocessor):
 
     @staticmethod
     def _course_lock(db_url: str, assignment: str, student: str):
-        """The course's batch lock (``autograder.gradebook.course_lock``) while this notebook
+        """The course's batch lock (``autograder.course_lock.course_lock``) while this notebook
         runs: refused at once, naming the holder, while ``segcourse grade`` is running."""
         import contextlib
 

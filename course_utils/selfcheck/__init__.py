@@ -146,3 +146,14 @@ EXERCISE_CHECKS = {
     "mean_iou": "check_mean_iou",
     "class_weights_from_frequencies": "check_class_weights",
 }
+
+# Names an earlier release's notebooks call, and what replaced them: a clear message instead
+# of a bare AttributeError in a student's self-check cell.
+_RENAMED = {"progress": "show_progress"}
+
+
+def __getattr__(name):
+    if name in _RENAMED:
+        raise AttributeError(f"selfcheck.{name}() is now selfcheck.{_RENAMED[name]}(): "
+                             f"call selfcheck.{_RENAMED[name]}() instead")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -99,8 +99,9 @@ def _resolve_assignment(exercise, assignment=None):
     exercise, else the first assignment that has it, else ``"other"``."""
     if assignment:
         return assignment
-    if assignment_override():
-        return assignment_override()
+    override = assignment_override()
+    if override:
+        return override
     table = assignment_exercises()
     folder = Path.cwd().name  # Jupyter runs a notebook in its own folder
     if exercise in table.get(folder, ()):

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from course_utils import data, pipeline
+from tests import REPO_ROOT
 
 
 def _marker_data(num=6, size=32):
@@ -229,6 +230,6 @@ print("ok")
 def test_fit_runs_on_the_jax_backend():
     env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="2")
     result = subprocess.run([sys.executable, "-c", _JAX_SCRIPT], env=env, capture_output=True,
-                            text=True, timeout=120, cwd=os.path.dirname(os.path.dirname(__file__)))
+                            text=True, timeout=120, cwd=REPO_ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ok" in result.stdout

@@ -39,11 +39,11 @@ import pytest
 from autograder import demo_class
 from autograder.references import Fail, Results, load_checks
 from tests import REPO_ROOT
+from tests.validity.fcn_basics import NUMPY_FLOAT_DICE
 from tests.validity.variants import (
     BATCH_STUDENTS,
     LIBRARY_ANSWERS_STUDENT,
     LIBRARY_RULE_TEXT,
-    NUMPY_FLOAT_DICE,
     VARIANTS,
     Variant,
     library_answer_variants,

@@ -19,11 +19,10 @@ import importlib
 from pathlib import Path
 
 from tests import REPO_ROOT
-from tests.validity.fcn_basics import NUMPY_FLOAT_DICE
 from tests.validity.variant import Variant
 
 __all__ = ["BATCH_STUDENTS", "LIBRARY_ANSWERS_STUDENT", "LIBRARY_ANSWER_CELLS", "LIBRARY_RULE_TEXT",
-           "NUMPY_FLOAT_DICE", "VARIANTS", "Variant", "library_answer_variants"]
+           "VARIANTS", "Variant", "library_answer_variants"]
 
 LIBRARY_ANSWERS_STUDENT = "library-answers"
 LIBRARY_RULE_TEXT = "answered through the course library scores 0"

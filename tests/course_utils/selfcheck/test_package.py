@@ -104,3 +104,11 @@ def test_self_check_cells_of_the_release_say_not_implemented_yet(assignment, cap
         elif cell.id == "selfcheck-progress":
             assert "exercises pass their self-check" in output.getvalue()
     assert checked >= 3
+
+
+def test_a_renamed_function_says_what_replaced_it():
+    """An earlier release's notebook calls selfcheck.progress(): the error names show_progress."""
+    with pytest.raises(AttributeError, match=r"selfcheck.progress\(\) is now selfcheck.show_progress\(\)"):
+        selfcheck.progress()
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_check'"):
+        selfcheck.no_such_check  # noqa: B018 - the attribute access is what is tested
