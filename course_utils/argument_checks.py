@@ -1,7 +1,9 @@
 """Checks of function arguments shared by the library's modules.
 
 Each raises ``ValueError`` with a message that names the argument, so a learner who
-passes a wrong value sees which one and what is allowed.
+passes a wrong value sees which one and what is allowed. Not used by ``models`` (whose
+check accepts Python ints only, not NumPy ones) nor by ``shapes`` and ``layers`` (whose checks
+return the value, as a Python int), which keep their own.
 """
 
 import numpy as np

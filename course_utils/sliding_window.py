@@ -20,6 +20,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from course_utils import models
+from course_utils.argument_checks import check_int
 
 
 def _as_hwc(page):
@@ -30,11 +31,6 @@ def _as_hwc(page):
     if page.ndim != 3:
         raise ValueError(f"page must have shape (H, W) or (H, W, C), got {page.shape}")
     return page
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
 
 
 def _pad_for_patches(images, patch_size):
@@ -75,8 +71,8 @@ def extract_patches(page, patch_size, stride):
         ValueError: if ``page`` has the wrong number of axes or a size is not a positive
             integer.
     """
-    _check_positive_int("patch_size", patch_size)
-    _check_positive_int("stride", stride)
+    check_int("patch_size", patch_size, 1)
+    check_int("stride", stride, 1)
     page = _as_hwc(page)
     grid = _patch_grid(page, patch_size, stride)
     patches = grid.reshape(-1, patch_size, patch_size, page.shape[2])  # copies the view
@@ -112,8 +108,8 @@ def patch_training_set(images, labels, patch_size, num_patches, seed, balanced=T
     Raises:
         ValueError: if shapes do not match or a size is not a positive integer.
     """
-    _check_positive_int("patch_size", patch_size)
-    _check_positive_int("num_patches", num_patches)
+    check_int("patch_size", patch_size, 1)
+    check_int("num_patches", num_patches, 1)
     images = np.asarray(images, dtype=np.float32)
     labels = np.asarray(labels)
     if images.ndim == 3:
@@ -171,9 +167,9 @@ def predict_sliding_window(model, page, patch_size, stride, batch_size=1024):
     Returns:
         uint8 array (H, W): predicted class index per pixel.
     """
-    _check_positive_int("patch_size", patch_size)
-    _check_positive_int("stride", stride)
-    _check_positive_int("batch_size", batch_size)
+    check_int("patch_size", patch_size, 1)
+    check_int("stride", stride, 1)
+    check_int("batch_size", batch_size, 1)
     page = _as_hwc(page)
     height, width = page.shape[:2]
     grid = _patch_grid(page, patch_size, stride)
@@ -246,9 +242,9 @@ def predict_sliding_window_dense(
         ValueError: if ``patch_size`` does not match the model or a size is not a positive
             integer.
     """
-    _check_positive_int("patch_size", patch_size)
-    _check_positive_int("stride", stride)
-    _check_positive_int("batch_size", batch_size)
+    check_int("patch_size", patch_size, 1)
+    check_int("stride", stride, 1)
+    check_int("batch_size", batch_size, 1)
     if tuple(patch_cnn.input_shape[1:3]) != (patch_size, patch_size):
         raise ValueError(
             f"patch_size must be the model's input size {tuple(patch_cnn.input_shape[1:3])}, "
@@ -309,7 +305,7 @@ def predict_fcn(model, page, multiple=8):
     Returns:
         uint8 array (H, W): argmax class index per pixel.
     """
-    _check_positive_int("multiple", multiple)
+    check_int("multiple", multiple, 1)
     page = _as_hwc(page)
     height, width = page.shape[:2]
     padded = np.pad(
