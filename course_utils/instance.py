@@ -101,6 +101,10 @@ def match_instances(true_masks, true_classes, pred_masks, pred_classes, pred_sco
     given); each takes the still unmatched true instance of its class with the highest
     IoU, if that IoU is >= ``iou_threshold``. A confident duplicate therefore steals the
     match from a less confident prediction, which then counts as a false positive.
+    Exact IoU ties between true instances go to the **last** of them in the order given,
+    as in pycocotools (``COCOeval.evaluateImg`` keeps scanning and replaces its best
+    match whenever an IoU is not smaller). Unlike pycocotools there are no crowd or
+    ignored true instances, and an IoU of 0 never matches, even at ``iou_threshold=0``.
     ``method="hungarian"``: the one-to-one assignment with the largest total IoU
     (``scipy.optimize.linear_sum_assignment``), then pairs below the threshold are
     dropped; scores are not used. With ``iou_threshold > 0.5`` and non-overlapping masks
@@ -142,7 +146,7 @@ def match_instances(true_masks, true_classes, pred_masks, pred_classes, pred_sco
             candidates = np.where(true_taken, -1.0, iou[:, p])
             if candidates.size == 0:
                 break
-            t = int(np.argmax(candidates))
+            t = len(candidates) - 1 - int(np.argmax(candidates[::-1]))   # ties: the last one
             if candidates[t] >= iou_threshold and candidates[t] > 0:
                 matches.append((t, int(p), float(iou[t, p])))
                 true_taken[t] = True
@@ -206,8 +210,9 @@ def mask_average_precision(ground_truth, predictions, iou_thresholds=COCO_IOU_TH
     ranked by score; each is a TP if ``match_instances`` (greedy, per image, at that
     threshold) matches it, else an FP; precision and recall after each prediction give
     the curve, whose interpolated area (``interpolated_average_precision``) is the AP.
-    Classes without any true instance are left out (as in COCO). Unlike COCO there are
-    no area ranges, crowd regions or a cap of 100 detections per image.
+    Classes without any true instance are left out (as in COCO). Exact IoU ties go to the
+    last true instance, as in pycocotools. Unlike COCO there are no area ranges, crowd
+    regions or a cap of 100 detections per image.
 
     Args:
         ground_truth: list, one dict per image, with ``masks`` bool (n, H, W) and

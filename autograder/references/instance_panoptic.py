@@ -28,14 +28,15 @@ def iou_matrix(a, b):
 
 
 def match(true_masks, true_classes, pred_masks, pred_classes, scores, threshold):
-    """COCO matching -> (sorted matches, sorted FPs, sorted FNs)."""
+    """COCO matching -> (sorted matches, sorted FPs, sorted FNs). An exact IoU tie between
+    true instances goes to the last of them, as in pycocotools' ``evaluateImg``."""
     iou = iou_matrix(true_masks, pred_masks)
     iou[np.asarray(true_classes)[:, None] != np.asarray(pred_classes)[None, :]] = 0.0
     taken, matches = np.zeros(len(true_masks), bool), []
     for p in np.argsort(-np.asarray(scores, float), kind="stable"):
         candidates = np.where(taken, -1.0, iou[:, p])
         if len(candidates) and candidates.max() >= threshold and candidates.max() > 0:
-            t = int(np.argmax(candidates))
+            t = int(np.flatnonzero(candidates == candidates.max())[-1])
             matches.append((t, int(p)))
             taken[t] = True
     matched = {p for _, p in matches}
@@ -229,6 +230,10 @@ def matching_hidden(rng) -> Probe:
     # exactly at the threshold: IoU 8/16 = 0.5
     cases.append((np.stack([box_mask(0, 0, 4, 4)]), np.array([1]),
                   np.stack([box_mask(0, 0, 4, 2), box_mask(0, 0, 4, 3)]), np.array([1, 1]), np.array([0.9, 0.8]), 0.5))
+    # an exact IoU tie (4/8 with both true masks) goes to the last one, as in pycocotools:
+    # p0 takes true 1 and leaves true 0 to p1 (taking true 0 would make p1 an FP)
+    cases.append((np.stack([box_mask(0, 0, 2, 2), box_mask(0, 2, 2, 4)]), np.array([1, 1]),
+                  np.stack([box_mask(0, 0, 2, 4), box_mask(0, 0, 2, 2)]), np.array([1, 1]), np.array([0.9, 0.8]), 0.5))
     arrays, calls, expected = {}, [], {}
     for i, (tm, tc, pm, pc, ps, thr) in enumerate(cases):
         for key, v in (("tm", tm), ("tc", tc), ("pm", pm), ("pc", pc), ("ps", ps)):
@@ -236,10 +241,13 @@ def matching_hidden(rng) -> Probe:
         calls.append(Call(f"m{i}", "match_instances", [array(f"{k}{i}") for k in ("tm", "tc", "pm", "pc", "ps")],
                           {"iou_threshold": value(thr)}, kind="json"))
         expected[f"m{i}"] = (match(tm, tc, pm, pc, ps, thr), len(tm), len(pm), thr)
+    tie_case = f"m{len(cases) - 1}"
 
     def judge(r: Results) -> str:
         for name, (want, n, m, thr) in expected.items():
             what = f"match_instances with {n} true and {m} predicted instances at IoU {thr}"
+            if name == tie_case:
+                what += " (an exact IoU tie between two true instances: the last one takes it)"
             got = _matching(r, name, what)
             for part, label in ((0, "matches"), (1, "false positives"), (2, "false negatives")):
                 if got[part] != want[part]:

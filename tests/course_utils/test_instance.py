@@ -105,6 +105,25 @@ def test_mask_ap_by_hand():
     assert result["ap"] == pytest.approx(result["per_class"][1] / 2)
 
 
+def test_exact_iou_tie_goes_to_the_last_true_instance_as_in_pycocotools():
+    # a = columns 0-1, b = columns 2-3 (4 pixels each); p0 = columns 0-3 has IoU 4/8 = 0.5
+    # with both; p1 = a exactly. pycocotools' evaluateImg replaces its best match whenever
+    # ious[d, g] >= the best so far, so p0 (the more confident) takes b, the last tied one,
+    # and p1 still gets a. Taking the first tied one (a) would leave p1 an FP.
+    a, b, both = _box_mask(0, 0, 2, 2), _box_mask(0, 2, 2, 4), _box_mask(0, 0, 2, 4)
+    result = instance.match_instances(np.stack([a, b]), [1, 1], np.stack([both, a]), [1, 1], [0.9, 0.8])
+    assert result.matches == [(0, 1, 1.0), (1, 0, 0.5)] and result.false_positives == []
+    truth = [{"masks": np.stack([a, b]), "class_ids": [1, 1]}]
+    preds = [{"masks": np.stack([both, a]), "class_ids": [1, 1], "scores": [0.9, 0.8]}]
+    result = instance.mask_average_precision(truth, preds)
+    # IoU 0.5: TP, TP -> precision 1 up to recall 1: AP 1 (first-tie rule: TP, FP -> 51/101).
+    # IoU >= 0.55: p0 matches nothing: FP, TP -> precision 1/2 up to recall 1/2: 51 levels at 1/2.
+    high = 0.5 * 51 / 101
+    assert result["ap50"] == pytest.approx(1.0)
+    assert result["per_threshold"][0.55] == pytest.approx(high)
+    assert result["ap"] == pytest.approx((1.0 + 9 * high) / 10)
+
+
 def test_mask_ap_bad_input():
     with pytest.raises(ValueError, match=r"predictions\[0\] lacks the keys \['scores'\]"):
         instance.mask_average_precision([{"masks": np.zeros((0, 2, 2)), "class_ids": []}],

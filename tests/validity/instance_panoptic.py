@@ -34,8 +34,7 @@ def match_instances(true_masks, true_classes, pred_masks, pred_classes, pred_sco
         best, best_iou = None, iou_threshold
         for t in sorted(free):
             if true_classes[t] == pred_classes[p] and iou[t, p] >= best_iou and iou[t, p] > 0:
-                if best is None or iou[t, p] > iou[best, p]:
-                    best, best_iou = t, iou[t, p]
+                best, best_iou = t, iou[t, p]          # >=: an exact tie goes to the last one
         if best is not None:
             matches.append((best, p))
             free.discard(best)
@@ -64,6 +63,9 @@ def match_instances(true_masks, true_classes, pred_masks, pred_classes, pred_sco
     return (matches, [p for p in range(len(pred_classes)) if p not in matched_p],
             [t for t in range(len(true_classes)) if t not in matched_t])
 '''),
+    Variant("matching-first-on-ties", "matching", {"test_matching_hidden": "an exact IoU tie"},
+            edits=[("t = len(candidates) - 1 - int(np.argmax(candidates[::-1])) if len(candidates) else -1",
+                    "t = int(np.argmax(candidates)) if len(candidates) else -1")]),
     Variant("matching-strict-threshold", "matching", {"test_matching_hidden": "wrong matches"},
             edits=[("candidates[t] >= iou_threshold", "candidates[t] > iou_threshold")]),
     Variant("merge-sorted-loop", "merge", code='''
