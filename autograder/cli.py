@@ -10,6 +10,8 @@
                                    put the latest verified backup (or BACKUP) in place of the gradebook
     segcourse validate-dataset KIND FOLDER
                                    check a dataset folder (CamVid, Cityscapes, VOC, ...) file by file
+    segcourse data fetch oxford-pets [--to DIR]
+                                   download a public dataset from its official source, verified
 
 Grading runs every submission in a sandbox (bubblewrap by default) and decides every
 grade cell outside the student's kernel (``autograder.trusted``); nbgrader keeps the
@@ -163,6 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
                           help="check only this split (repeat for several; default: the format's main splits)")
     check.add_argument("assignments", nargs="*", metavar="NAME", help="assignments to check (default: all)")
 
+    from course_utils.datasets.fetch import SOURCES
+    data = commands.add_parser("data", help="public datasets: fetch one from its official source").add_subparsers(
+        dest="data_command", required=True, metavar="ACTION")
+    fetch = data.add_parser(
+        "fetch", help="download, verify (MD5) and unpack a dataset; resumes an interrupted download",
+        description="Download a dataset's official archives with a progress bar, resume an interrupted download, "
+                    "verify the published MD5s and unpack into the layout course_utils.datasets reads. A second "
+                    "run downloads nothing. Offline, the course's synthetic data stay the default. "
+                    "Exit 0: fetched (or already there); 1: the download or its check failed; 2: bad usage.")
+    fetch.add_argument("dataset", choices=sorted(SOURCES), metavar="DATASET", help=f"one of {', '.join(SOURCES)}")
+    fetch.add_argument("--to", type=Path, default=None, metavar="DIR",
+                       help="the folder to unpack into (default: ~/.segcourse/data/DATASET)")
+
     grade = commands.add_parser(
         "grade", help="autograde submitted notebooks, write feedback and grades.csv",
         description="Autograde the notebooks under <runtime>/submitted/<student>/<NAME>/ with nbgrader, "
@@ -250,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "validate-dataset":      # needs no course folder
         return _run_validate_dataset(parser, args)
+    if args.command == "data":                  # needs no course folder either
+        return _run_data_fetch(args)
     try:
         course_root = check_course_root(args.course_dir)
         return COMMANDS[args.command](course_root, args)
@@ -586,6 +603,25 @@ def _run_validate_dataset(parser, args) -> int:
         return EXIT_CHECK_FAILED
     print(report)
     return EXIT_OK if report.ok else EXIT_CHECK_FAILED
+
+
+def _run_data_fetch(args) -> int:
+    from course_utils.datasets import fetch
+
+    try:
+        report = fetch.fetch(args.dataset, args.to, progress=fetch.TextProgress(sys.stderr))
+    except fetch.OfflineError as error:
+        print(f"segcourse: offline: {error}. The course's synthetic data stay the default; fetch later with "
+              f"`segcourse data fetch {args.dataset}`.", file=sys.stderr)
+        return EXIT_CHECK_FAILED
+    except fetch.FetchError as error:
+        print(f"segcourse: error: {error}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
+    except OSError as error:                    # a full disk, a folder that cannot be written: one line
+        print(f"segcourse: error: {describe_os_error(error)}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
+    print(fetch.describe_result(report, fetch.SOURCES[args.dataset]))
+    return EXIT_OK
 
 
 def _run_new_assignment(course_root: Path, args) -> int:

@@ -22,7 +22,8 @@ Use::
     print(datasets.validate_dataset("voc", "VOCdevkit"))
 
 ``colorize`` and ``decode_palette`` convert between ids and colours; ``fake`` writes
-tiny datasets in these formats for tests.
+tiny datasets in these formats for tests. ``fetch`` downloads a dataset from its official
+source into the layout its loader reads (``segcourse data fetch oxford-pets``).
 """
 
 from course_utils.datasets import apolloscape, bdd100k, camvid, cityscapes, coco_stuff, mapillary, pets, voc
