@@ -158,3 +158,40 @@ def test_a_planted_dead_link_is_reported_with_its_file_and_link(tmp_path):
         "docs/page.md: link 'figure.png' (no file docs/figure.png)",
         "docs/page.md: path `lectures/02_missing.ipynb` (no such file in the repository)",
     ]
+
+
+def readme_course_table(repo_root: Path) -> dict[str, str]:
+    """The README's course table as {assignment: lecture number}, e.g. {'unet': '05'}."""
+    from autograder.course import find_assignments
+
+    assignments = set(find_assignments(repo_root))
+    table = {}
+    for number, assignment_column in re.findall(r"^\| (\d\d) [^|]*\| (.*) \|$", (repo_root / "README.md").read_text(),
+                                                re.MULTILINE):
+        table.update({name: number for name in re.findall(r"`(\w+)`:", assignment_column) if name in assignments})
+    return table
+
+
+def test_the_readme_pairs_every_assignment_with_a_lecture():
+    from autograder.course import find_assignments
+
+    assert sorted(readme_course_table(REPO_ROOT)) == sorted(find_assignments(REPO_ROOT))
+
+
+@pytest.mark.parametrize("assignment", sorted(readme_course_table(REPO_ROOT)))
+def test_each_exercise_introduction_links_its_lecture_and_gives_a_time(assignment):
+    introduction = nbformat.read(REPO_ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4).cells[0]
+    lecture = readme_course_table(REPO_ROOT)[assignment]
+    assert introduction.cell_type == "markdown"
+    assert re.search(rf"\]\(\.\./\.\./lectures/{lecture}_\w+\.ipynb\)", introduction.source), (
+        f"{assignment}: the first cell should link ../../lectures/{lecture}_*.ipynb (the README's course table)")
+    assert re.search(r"\*\*Estimated time:\*\* about [\d.]+ hours?", introduction.source), (
+        f"{assignment}: the first cell should give '**Estimated time:** about N hours'")
+
+
+@pytest.mark.parametrize("lecture", sorted(REPO_ROOT.glob("lectures/[0-9][0-9]_*.ipynb")), ids=lambda path: path.name)
+def test_each_lecture_ends_with_links_to_its_exercises(lecture):
+    expected = sorted(name for name, number in readme_course_table(REPO_ROOT).items() if number == lecture.name[:2])
+    last_cell = nbformat.read(lecture, as_version=4).cells[-1]
+    linked = sorted(set(re.findall(r"\]\(\.\./exercises/(\w+)/\1\.ipynb\)", last_cell.source)))
+    assert linked == expected, f"{lecture.name}: its last cell links {linked}, the README's course table {expected}"
