@@ -5,10 +5,13 @@ feedback HTML, and a failed assert's traceback quotes the line that holds the ex
 value. ``HideHiddenTests`` runs in ``generate_feedback`` after nbgrader's own
 preprocessors: it removes the hidden region from each test cell's source (the cell keeps
 its docstring, which says what is checked) and shortens its error output to the
-exception's name and message.
+exception's name and message. ``CourseLinksAsText`` keeps the notebook's links to other
+course files readable there.
 """
 
 from __future__ import annotations
+
+import re
 
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
@@ -41,10 +44,35 @@ class EndHiddenTestCells(NbGraderPreprocessor):
 
     def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict, cell_index: int):
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        hidden_tests_only = meta.get("grade") and not meta.get("solution") and _ends_in_a_string(cell.source)
-        if cell.cell_type == "code" and hidden_tests_only:
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution") \
+                and _ends_in_a_string(cell.source):
             cell.source = cell.source.rstrip("\n") + "\n" + self.SUFFIX
         return cell, resources
+
+
+# a markdown link whose target is a relative path: not a web address, mail or in-page anchor
+RELATIVE_LINK = re.compile(r"\[([^\]]+)\]\((?![a-z][a-z0-9+.-]*:|#)([^)\s]+)\)")
+
+
+class CourseLinksAsText(NbGraderPreprocessor):
+    """``generate_feedback``: a relative link in a markdown cell, such as the intro's
+    ``[`lectures/03_x.ipynb`](../../lectures/03_x.ipynb)``, resolves from the notebook's folder
+    in the course but not from the feedback folder its HTML is written to
+    (``feedback/<student>/<assignment>/``): it becomes plain text naming the course file,
+    "`lectures/03_x.ipynb` (in the course folder)". Web links and anchors stay links."""
+
+    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict, cell_index: int):
+        if cell.cell_type == "markdown":
+            cell.source = RELATIVE_LINK.sub(_as_course_file_text, cell.source)
+        return cell, resources
+
+
+def _as_course_file_text(link: re.Match) -> str:
+    text, target = link.group(1), link.group(2).split("#")[0]
+    course_file = re.sub(r"^(\.\./)+", "", target)       # the release's notebooks sit two folders down
+    if course_file in text:
+        return f"{text} (in the course folder)"
+    return f"{text} (`{course_file}`, in the course folder)"
 
 
 def _ends_in_a_string(source: str) -> bool:

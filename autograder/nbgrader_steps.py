@@ -13,7 +13,7 @@ rely on fails at once with ``UnsupportedNbgrader``.
   ``TrustedVerdicts`` for ``segcourse grade``), then ``SanitizeStudentHtml``.
 - ``sanitize_steps``: nbgrader's cleaning of a submission, unchanged (as classes, for
   ``SandboxedGrading`` to apply to the rebuilt notebook).
-- ``feedback_steps``: nbgrader's, then ``HideHiddenTests`` and ``LateNotice``.
+- ``feedback_steps``: nbgrader's, then ``HideHiddenTests``, ``CourseLinksAsText`` and ``LateNotice``.
 - ``grading_config``: the course config as ``segcourse grade`` records with it.
 
 Steps are given as dotted names: the config stays plain data (deep-copied, merged, printed).
@@ -91,13 +91,14 @@ def sanitize_steps() -> list[type]:
 
 def feedback_steps() -> list[str]:
     """``GenerateFeedback.preprocessors``, then: each hidden test shows its docstring and
-    failure message, not its code; a late submission's feedback says how late it was."""
+    failure message, not its code; links to other course files become text naming them;
+    a late submission's feedback says how late it was."""
     from nbgrader.converters import GenerateFeedback
 
-    from autograder.feedback import HideHiddenTests
+    from autograder.feedback import CourseLinksAsText, HideHiddenTests
     from autograder.late import LateNotice
     return [dotted_name(step) for step in _nbgrader_defaults(GenerateFeedback, "preprocessors")] + \
-        [dotted_name(HideHiddenTests), dotted_name(LateNotice)]
+        [dotted_name(HideHiddenTests), dotted_name(CourseLinksAsText), dotted_name(LateNotice)]
 
 
 def grading_config(config, staging: Path):

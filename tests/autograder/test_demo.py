@@ -62,6 +62,8 @@ def test_demo_feedback_hides_hidden_tests(demo_run):
             assert secret not in html, f"{student}'s feedback shows hidden test code ({secret})"
     partial = (course / ".grading/demo/feedback/demo-partial/fcn_basics/fcn_basics.html").read_text()
     assert "Two empty masks should give Dice 1.0" in partial, "a failed hidden test should show its message"
+    # the intro's link to its lecture resolves in the course, not from the feedback folder: text
+    assert 'href="../../lectures/' not in partial and "01_overview.ipynb</code> (in the course folder)" in partial
 
 
 @pytest.mark.slow
