@@ -1,9 +1,13 @@
 """``segcourse``: the instructor's command.
 
     segcourse demo                 release, grade a sample class, write feedback and grades
-    segcourse release [NAME ...]   regenerate exercises/ from solutions/
+    segcourse status               the course folder, course id and exchange in use, and where each came from
+    segcourse release [NAME ...]   regenerate exercises/ from solutions/ (--to-exchange: and release to students)
     segcourse check-release        fail if exercises/ differs from a fresh release
+    segcourse collect NAME         collect the students' submissions from the exchange (nbgrader collect)
     segcourse grade NAME           autograde submissions, write feedback and grades.csv
+    segcourse release-feedback NAME
+                                   put the feedback in the exchange for students to fetch
     segcourse student-kit DIR      write what an enrolled student receives (no answers)
     segcourse new-assignment NAME  scaffold a new assignment: source notebook, trusted checks, validity variants
     segcourse restore-gradebook [BACKUP]
@@ -12,6 +16,11 @@
                                    check a dataset folder (CamVid, Cityscapes, VOC, ...) file by file
     segcourse data fetch oxford-pets [--to DIR]
                                    download a public dataset from its official source, verified
+
+The exchange root, course id and course folder are the instructor's nbgrader configuration's
+when it sets them (/etc/jupyter/nbgrader_config.py on a hub, ~/.jupyter/nbgrader_config.py,
+JUPYTER_CONFIG_DIR, JUPYTER_CONFIG_PATH), else .grading/exchange, the course's own id and
+the current folder (``autograder.course.course_settings``).
 
 Grading runs every submission in a sandbox (bubblewrap by default) and decides every
 grade cell outside the student's kernel (``autograder.trusted``); nbgrader keeps the
@@ -45,15 +54,20 @@ from pathlib import Path
 from autograder.course import (
     CELL_TIMEOUT_S,
     DEFAULT_RUNTIME_DIRECTORY,
+    DEFAULT_SOURCE,
     ENGINE,
     GPUS,
     LATE_PENALTY,
     NOTEBOOK_TIMEOUT_S,
     SANDBOX,
     WORKERS,
+    Configured,
     CourseError,
+    ExchangeUnusable,
     check_assignment,
     check_course_root,
+    check_exchange,
+    configured_course_dir,
     course_config,
     db_path_of,
     find_assignments,
@@ -133,8 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
                "3 no sandbox (see --allow-unsandboxed), 4 gradebook damaged, locked by another batch, or "
                "its integrity check failed.",
     )
-    parser.add_argument("--course-dir", default=".", type=Path,
-                        help="root of the course repository (holds solutions/ and exercises/); default: .")
+    parser.add_argument("--course-dir", default=None, type=Path,
+                        help="root of the course repository (holds solutions/ and exercises/); default: "
+                             "CourseDirectory.root of the instructor's nbgrader config, else .")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser(
@@ -150,6 +165,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     release = commands.add_parser("release", help="regenerate exercises/ from solutions/")
     release.add_argument("assignments", nargs="*", metavar="NAME", help="assignments to release (default: all)")
+    release.add_argument("--to-exchange", action="store_true",
+                         help="also release them to the students through the exchange (nbgrader release_assignment)")
+
+    status = commands.add_parser(
+        "status", help="the course folder, course id and exchange in use (and where each came from), "
+                       "and the written answers waiting for a grade",
+        description="Print the course folder, course id, exchange root and runtime folder in use, each with "
+                    "where it came from (a config file, an option or the default), check that the exchange "
+                    "can be written to, and list per assignment the manually graded points still pending. "
+                    "Exit 0: usable; 2: the exchange cannot be used.")
+    _add_runtime_dir(status)
+    for name, what in (("collect", "copy the students' submissions of NAME from the exchange into "
+                                   "<runtime>/submitted (nbgrader collect)"),
+                       ("release-feedback", "put the feedback of NAME (written by segcourse grade) in the "
+                                            "exchange for each student to fetch (nbgrader release_feedback)")):
+        step = commands.add_parser(name, help=what, description=what[0].upper() + what[1:] + ".")
+        step.add_argument("assignment", metavar="NAME", help="the assignment")
+        _add_runtime_dir(step)
 
     check = commands.add_parser("check-release", help="exit 1 if exercises/ is out of sync with solutions/")
     from course_utils.datasets import KINDS
@@ -230,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_runtime_dir(parser) -> None:
+    parser.add_argument("--runtime-dir", type=Path, default=Path(DEFAULT_RUNTIME_DIRECTORY),
+                        help="folder holding submitted/, autograded/, feedback/ and the gradebook "
+                             "(default: .grading)")
+
+
 def _default(setting) -> str:
     """A setting's help with its default, for ``--help``."""
     return f"{setting.help} (default: {setting.default})"
@@ -268,8 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "data":                  # needs no course folder either
         return _run_data_fetch(args)
     try:
-        course_root = check_course_root(args.course_dir)
+        args.course_dir = _course_dir(args.course_dir)
+        course_root = check_course_root(args.course_dir.value)
         return COMMANDS[args.command](course_root, args)
+    except ExchangeUnusable as error:   # a configuration to fix, not a command to retype: one line
+        print(f"segcourse: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except CourseError as error:
         parser.print_usage(sys.stderr)
         print(f"segcourse: error: {error}", file=sys.stderr)
@@ -386,14 +429,86 @@ def _selected_assignments(course_root: Path, names: list[str]) -> list[str]:
     return [check_assignment(course_root, name) for name in names] or find_assignments(course_root)
 
 
+def _course_dir(option: Path | None) -> Configured:
+    """The course folder: --course-dir, else the instructor's ``CourseDirectory.root``, else ."""
+    if option is not None:
+        return Configured(str(option), "--course-dir")
+    return configured_course_dir() or Configured(".", f"{DEFAULT_SOURCE}: the current folder")
+
+
+def _course_settings_lines(config, course_dir: Configured) -> list[str]:
+    """Where this course's folders and exchange are, each with where it came from."""
+    from autograder.course import course_settings
+
+    root = Path(config.CourseDirectory.root)
+    runtime = runtime_directory_of(config)
+    settings = course_settings(root, runtime)
+    return [f"course directory: {Configured(str(root), course_dir.source).describe()}",
+            f"course id: {settings.course_id.describe()}",
+            f"exchange: {settings.exchange.describe()}",
+            f"runtime folder: {runtime} (submissions, gradebook, feedback)"]
+
+
+def _exchange_ready(config, args) -> None:
+    """Print the settings in use; raise ``ExchangeUnusable`` (one line) if the exchange
+    cannot be written to."""
+    from autograder.course import course_settings
+
+    print("\n".join(_course_settings_lines(config, args.course_dir)))
+    check_exchange(course_settings(Path(config.CourseDirectory.root), runtime_directory_of(config)).exchange)
+
+
 def _run_release(course_root: Path, args) -> int:
-    from autograder.nbgrader_api import release_assignment
+    from autograder.nbgrader_api import GradingStepError, exchange_step, release_assignment
 
     config = course_config(course_root)
+    if args.to_exchange:
+        _exchange_ready(config, args)
     for assignment in _selected_assignments(course_root, args.assignments):
         folder = release_assignment(config, assignment)
         print(f"released {assignment} -> {folder.relative_to(course_root)}/")
+        if args.to_exchange:
+            try:
+                print(f"released {assignment} to the students: {exchange_step(config, 'release', assignment)}")
+            except GradingStepError as error:
+                print(f"segcourse: error: {error}", file=sys.stderr)
+                return EXIT_CHECK_FAILED
     return EXIT_OK
+
+
+def _runtime_config(course_root: Path, args):
+    _check_runtime_dir(course_root, args.runtime_dir)
+    return course_config(course_root, runtime_directory=args.runtime_dir)
+
+
+def _run_exchange_step(course_root: Path, args) -> int:
+    """``segcourse collect NAME`` and ``segcourse release-feedback NAME``."""
+    from autograder.nbgrader_api import GradingStepError, exchange_step
+
+    assignment = check_assignment(course_root, args.assignment)
+    config = _runtime_config(course_root, args)
+    _exchange_ready(config, args)
+    step = {"collect": "collect", "release-feedback": "feedback"}[args.command]
+    try:
+        print(f"{args.command} {assignment}: {exchange_step(config, step, assignment)}")
+    except GradingStepError as error:       # nbgrader's reason, e.g. nothing released yet
+        print(f"segcourse: error: {error}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
+    return EXIT_OK
+
+
+def _run_status(course_root: Path, args) -> int:
+    from autograder.course import course_settings
+
+    config = _runtime_config(course_root, args)
+    print("\n".join(_course_settings_lines(config, args.course_dir)))
+    status = EXIT_OK
+    try:
+        check_exchange(course_settings(course_root, runtime_directory_of(config)).exchange)
+    except ExchangeUnusable as error:
+        print(f"segcourse: error: {error}", file=sys.stderr)
+        status = EXIT_USAGE
+    return status
 
 
 def _run_check_release(course_root: Path, args) -> int:
@@ -550,6 +665,7 @@ def _run_grade_locked(course_root: Path, args) -> int:
     assignment = check_assignment(course_root, args.assignment)
     config = course_config(course_root, runtime_directory=args.runtime_dir, cell_timeout_s=args.cell_timeout,
                            late_penalty=args.late_penalty)
+    print("\n".join(_course_settings_lines(config, args.course_dir)))
     submitted = course_root / config.CourseDirectory.submitted_directory
     # a symbolic link counts as a submission too: grading says it is not gradable
     available = sorted(p.parent.name for p in submitted.glob(f"*/{assignment}") if p.is_dir() or p.is_symlink())
@@ -651,7 +767,8 @@ def _run_student_kit(course_root: Path, args) -> int:
 
 COMMANDS = {"demo": _run_demo, "release": _run_release, "check-release": _run_check_release, "grade": _run_grade,
             "student-kit": _run_student_kit, "restore-gradebook": _run_restore_gradebook,
-            "new-assignment": _run_new_assignment}
+            "new-assignment": _run_new_assignment, "status": _run_status, "collect": _run_exchange_step,
+            "release-feedback": _run_exchange_step}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,11 +4,20 @@
 its release directory; both are committed. Everything nbgrader writes while grading
 (submissions, autograded copies, feedback, the gradebook database) lives under one
 runtime folder, ``.grading/`` by default, which git ignores.
+
+The exchange root, the course id and the course directory come from the instructor's
+nbgrader configuration when it sets them (``instructor_settings``: the system and user
+config files nbgrader reads, e.g. ``/etc/jupyter/nbgrader_config.py`` on a hub,
+``~/.jupyter/nbgrader_config.py``, or the folders of ``JUPYTER_CONFIG_DIR`` and
+``JUPYTER_CONFIG_PATH``); ``.grading/exchange``, ``COURSE_ID`` and the current folder are
+the single-machine defaults. ``course_settings`` says which is used and where it came from.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +75,11 @@ class CourseError(Exception):
     """A course folder or assignment that cannot be used, with a message for humans."""
 
 
+class ExchangeUnusable(CourseError):
+    """The exchange root the configuration names cannot be used (missing, not a folder, not
+    writable); the message names it, the file that set it and the fix."""
+
+
 def find_assignments(course_root: Path) -> list[str]:
     """Names of the assignments in ``course_root/solutions`` (sorted)."""
     source = Path(course_root) / SOURCE_DIRECTORY
@@ -98,6 +112,7 @@ def course_config(
     runtime_directory: Path | None = None,
     cell_timeout_s: int = CELL_TIMEOUT_S.default,
     late_penalty: str | None = None,
+    settings: CourseSettings | None = None,
 ) -> Config:
     """The traitlets ``Config`` that nbgrader runs with for this course.
 
@@ -109,8 +124,11 @@ def course_config(
             interrupted (the cell then scores 0 and grading goes on).
         late_penalty: the late policy (``autograder.late.parse_late_policy``);
             ``LATE_PENALTY.default`` when None.
+        settings: the exchange root and course id (``course_settings``); read from the
+            instructor's nbgrader configuration when None.
 
-    Creates the runtime folder if it does not exist.
+    Creates the runtime folder if it does not exist, and the exchange too when it is the
+    default one inside it (a configured exchange is the hub's: never created here).
     """
     from autograder.grading_path import SandboxedGrading
     from autograder.late import parse_late_policy
@@ -121,7 +139,7 @@ def course_config(
     runtime = Path(runtime_directory) if runtime_directory else root / DEFAULT_RUNTIME_DIRECTORY
     runtime = (root / runtime).resolve() if not runtime.is_absolute() else runtime
     c = Config()
-    _set_directories(c, root, runtime)
+    _set_directories(c, root, runtime, settings or course_settings(root, runtime))
     # Execution: a per-cell time limit; a timed-out cell is interrupted and scores 0.
     c.Execute.timeout = int(cell_timeout_s)
     c.Execute.interrupt_on_timeout = True
@@ -150,15 +168,14 @@ def course_config(
     return c
 
 
-def _set_directories(c: Config, root: Path, runtime: Path) -> None:
+def _set_directories(c: Config, root: Path, runtime: Path, settings: CourseSettings) -> None:
     """nbgrader's folders: the source and release under the course root; everything it writes
-    while grading (and the exchange) under ``runtime``, which is created."""
+    while grading under ``runtime``, which is created; the exchange and course id of ``settings``."""
     # nbgrader joins these step names onto the root, so runtime folders are given relative to it.
     runtime_rel = os.path.relpath(runtime, root)
     # The gradebook's folder must exist before nbgrader opens the database.
     runtime.mkdir(parents=True, exist_ok=True)
     c.CourseDirectory.root = str(root)
-    c.CourseDirectory.course_id = COURSE_ID
     c.CourseDirectory.source_directory = SOURCE_DIRECTORY
     c.CourseDirectory.release_directory = RELEASE_DIRECTORY
     c.CourseDirectory.submitted_directory = os.path.join(runtime_rel, "submitted")
@@ -167,16 +184,143 @@ def _set_directories(c: Config, root: Path, runtime: Path) -> None:
     c.CourseDirectory.solution_directory = os.path.join(runtime_rel, "solution")
     c.CourseDirectory.source_with_tests_directory = os.path.join(runtime_rel, "source_with_tests")
     c.CourseDirectory.db_url = f"sqlite:///{runtime / 'gradebook.db'}"
-    # The exchange that release/fetch/submit/collect use, on this machine (a shared hub sets
-    # its own, e.g. /srv/nbgrader/exchange). The formgrader needs it to exist and be writable
-    # by the instructor, so it is made here owner-writable only (0755): grading never needs
-    # more. Students on a shared machine need it writable by all, and nbgrader itself makes it
-    # so (0777) when the instructor first runs `nbgrader release_assignment`; an existing
-    # exchange is never changed here.
-    exchange = runtime / "exchange"
-    if not exchange.exists():
-        exchange.mkdir(mode=0o755)
-    c.Exchange.root = str(exchange)
+    if settings.exchange is None:       # being read as part of the instructor's config: theirs stands
+        return
+    c.CourseDirectory.course_id = settings.course_id.value
+    # The instructor's other exchange settings (e.g. Exchange.path_includes_course) go with its root.
+    for section in EXCHANGE_SECTIONS:
+        if section in settings.instructor_config:
+            c[section].merge(settings.instructor_config[section])
+    c.Exchange.root = settings.exchange.value
+    if settings.exchange.source.startswith(DEFAULT_SOURCE):
+        # The exchange of this machine. The formgrader needs it to exist and be writable by
+        # the instructor, so it is made here owner-writable only (0755): grading never needs
+        # more. Students on a shared machine need it writable by all, and nbgrader itself makes
+        # it so (0777) when the instructor first runs `nbgrader release_assignment`; an
+        # existing exchange is never changed here.
+        exchange = Path(settings.exchange.value)
+        if not exchange.exists():
+            exchange.mkdir(mode=0o755)
+
+
+# ----------------------------------------------------------------------------- the instructor's nbgrader config
+# What a hub's (or an instructor's) nbgrader configuration may set for this course, by name.
+INSTRUCTOR_TRAITS = {"exchange": ("Exchange", "root"), "course_id": ("CourseDirectory", "course_id"),
+                     "course_dir": ("CourseDirectory", "root")}
+EXCHANGE_SECTIONS = ("Exchange", "ExchangeFactory")
+DEFAULT_SOURCE = "default"
+_loading = threading.local()            # instructor_settings runs a config file that may load the course's
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Configured:
+    """A course setting and where it came from: the config file that set it, a command-line
+    option, or ``default: ...`` (the single-machine default)."""
+
+    value: str
+    source: str
+
+    def describe(self) -> str:
+        return f"{self.value} ({'' if self.source.startswith(DEFAULT_SOURCE) else 'from '}{self.source})"
+
+
+@dataclass(frozen=True)
+class CourseSettings:
+    """The exchange root and course id nbgrader uses for this course (``exchange`` is None
+    while the instructor's own configuration is being read: it then decides both)."""
+
+    exchange: Configured | None
+    course_id: Configured
+    instructor_config: Config
+
+
+def instructor_config_dirs() -> list[str]:
+    """The folders nbgrader reads ``nbgrader_config.py``/``.json`` from, highest priority
+    first, but for the current folder: ``JUPYTER_CONFIG_DIR`` (default ``~/.jupyter``),
+    ``JUPYTER_CONFIG_PATH``, the environment's and the system's (``/etc/jupyter``).
+    As ``jupyter_core.application.JupyterApp.config_file_paths``."""
+    from jupyter_core.paths import jupyter_config_dir, jupyter_config_path
+
+    paths = jupyter_config_path()
+    if jupyter_config_dir() not in paths:
+        paths.insert(0, jupyter_config_dir())
+    return paths
+
+
+def instructor_settings(config_dirs: list[str] | None = None, exclude: Path | None = None
+                        ) -> tuple[dict[str, Configured], Config]:
+    """What the instructor's nbgrader configuration sets of ``INSTRUCTOR_TRAITS``, each with
+    the file that set it, and that whole configuration.
+
+    Loads ``jupyter_config`` then ``nbgrader_config`` (``.py`` and ``.json``) from
+    ``config_dirs`` (default ``instructor_config_dirs()``) with traitlets' own loader, lowest
+    priority first, as nbgrader does; a later file overrides an earlier one. The folder
+    ``exclude`` (the course root, whose ``nbgrader_config.py`` is this course's) is skipped.
+    A config file that fails is logged and skipped, as nbgrader skips it.
+    """
+    from traitlets.config.application import Application
+
+    paths = instructor_config_dirs() if config_dirs is None else list(config_dirs)
+    if exclude is not None:
+        paths = [p for p in paths if Path(p).resolve() != Path(exclude).resolve()]
+    merged, found = Config(), {}
+    _loading.depth = getattr(_loading, "depth", 0) + 1
+    try:
+        for base in ("jupyter_config", "nbgrader_config"):
+            for loaded, filename in Application._load_config_files(base, path=paths, log=_log):
+                merged.merge(loaded)
+                for name, (section, trait) in INSTRUCTOR_TRAITS.items():
+                    if section in loaded and trait in loaded[section]:
+                        value = str(loaded[section][trait])
+                        # nbgrader reads a relative folder from the current one
+                        found[name] = Configured(value if name == "course_id" else os.path.abspath(value), filename)
+    finally:
+        _loading.depth -= 1
+    return found, merged
+
+
+def course_settings(course_root: Path, runtime: Path) -> CourseSettings:
+    """The exchange root and course id for the course at ``course_root`` whose runtime
+    folder is ``runtime``: the instructor's configuration's when it sets them
+    (``instructor_settings``), else ``<runtime>/exchange`` and ``COURSE_ID``."""
+    if getattr(_loading, "depth", 0):   # the course's config, loaded from the instructor's: theirs decides
+        return CourseSettings(None, Configured(COURSE_ID, DEFAULT_SOURCE), Config())
+    found, config = instructor_settings(exclude=course_root)
+    default_exchange = Configured(str(Path(runtime) / "exchange"),
+                                  f"{DEFAULT_SOURCE}: the runtime folder; no nbgrader config sets Exchange.root")
+    default_id = Configured(COURSE_ID, f"{DEFAULT_SOURCE}: COURSE_ID in autograder/course.py")
+    return CourseSettings(found.get("exchange", default_exchange), found.get("course_id", default_id), config)
+
+
+def configured_course_dir() -> Configured | None:
+    """``CourseDirectory.root`` of the instructor's configuration, with its file (None if unset)."""
+    return instructor_settings()[0].get("course_dir")
+
+
+def check_exchange(exchange: Configured) -> None:
+    """Raise ``CourseError`` (one line) unless the exchange root is a folder this user can
+    write to. The default one is created by ``course_config``; a configured one belongs to
+    the hub's administrator, who creates it (nbgrader's docs: ``chmod ugo+rw``)."""
+    root = Path(exchange.value)
+    where = f"exchange root {exchange.describe()}"
+    fix = (f"create it for everyone (sudo mkdir -p {root} && sudo chmod 1777 {root}) or set Exchange.root "
+           f"in that file to a folder that exists")
+    if not root.exists():
+        raise ExchangeUnusable(f"{where} does not exist: {fix}")
+    if not root.is_dir():
+        raise ExchangeUnusable(f"{where} is not a folder: {fix}")
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise ExchangeUnusable(f"{where} is not writable by this user ({_user_name()}): "
+                          f"let instructors and students write there (sudo chmod 1777 {root})")
+
+
+def _user_name() -> str:
+    import getpass
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
 
 
 def db_path_of(db_url: str) -> Path:

@@ -73,6 +73,28 @@ def release_assignment(config: Config, assignment: str) -> Path:
     return Path(config.CourseDirectory.root) / config.CourseDirectory.release_directory / assignment
 
 
+EXCHANGE_STEPS = {"release": "release_assignment", "collect": "collect", "feedback": "release_feedback"}
+
+
+def exchange_step(config: Config, step: str, assignment: str) -> str:
+    """Run one of nbgrader's exchange steps for ``assignment`` with this course's exchange
+    (``config.Exchange.root``): ``release`` (the release in ``exercises/`` to the students),
+    ``collect`` (their submissions into the runtime folder's ``submitted/``) or ``feedback``
+    (the feedback ``segcourse grade`` wrote, to each student). Returns where it went; raises
+    ``GradingStepError`` (one line: nbgrader's reason) when nbgrader fails."""
+    api = make_api(config)
+    result = getattr(api, EXCHANGE_STEPS[step])(assignment)
+    if not result.get("success"):
+        log = [line for line in str(result.get("log", "")).splitlines() if "[CRITICAL]" in line or "[ERROR]" in line]
+        reason = log[-1].split("]", 1)[1].strip() if log else _last_error_line(str(result.get("error", "")))
+        raise GradingStepError(f"nbgrader {EXCHANGE_STEPS[step]} {assignment} failed: {reason}")
+    exchange = Path(config.Exchange.root) / config.CourseDirectory.course_id
+    return {"release": f"{exchange / 'outbound' / assignment}/",
+            "collect": f"{Path(config.CourseDirectory.root) / config.CourseDirectory.submitted_directory}/"
+                       f"<student>/{assignment}/",
+            "feedback": f"{exchange / 'feedback'}/"}[step]
+
+
 def release_drift(course_root: Path, assignment: str) -> list[str]:
     """Files of ``exercises/<assignment>`` that differ from a fresh release.
 
