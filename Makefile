@@ -7,6 +7,8 @@
 #   make test-backends   the library and model tests on JAX and PyTorch (installs torch)
 #   make test-long       the long second-opinion tests that `make test` leaves out
 #   make test-browser    JupyterLab in a real browser (installs Debian's chromium and playwright)
+#   make site            the course as a static HTML site in build/site/ (every lecture and exercise executed)
+#   make test-site       the site in a real browser: pages, images, links, navigation (builds it if missing)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -21,7 +23,7 @@ TORCH_SPEC ?= torch==2.13.0
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup demo lint test test-backends test-browser quick lab release check-release clean
+.PHONY: setup demo lint test test-backends test-browser browser-deps site test-site quick lab release check-release clean
 
 setup: $(VENV)/.installed
 
@@ -53,10 +55,23 @@ test-backends: setup
 
 # The real-browser test drives Debian's chromium (apt, about 500 MB) with the playwright
 # package; never `playwright install` (it downloads another browser). Screenshots: build/browser/.
-test-browser: setup
+test-browser: browser-deps
+	$(BIN)/python -m pytest -m browser -v --durations=5 tests/notebooks/test_browser.py
+
+browser-deps: setup
 	@command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq chromium; else echo "the browser test needs Debian's chromium: sudo apt-get install -y chromium"; exit 1; fi; }
 	$(BIN)/python -c "import playwright, psutil" 2>/dev/null || $(BIN)/python -m pip install --quiet -e ".[browser]"
-	$(BIN)/python -m pytest -m browser -v --durations=5 tests/notebooks/test_browser.py
+
+# The course site (course_site/): every lecture and released exercise executed with
+# COURSE_FAST=1 on $(JOBS) kernels, rendered to build/site/index.html. Solutions never.
+site: setup
+	$(BIN)/python -m course_site --jobs $(JOBS) --out build/site
+
+# The site in Chromium, served on 127.0.0.1 (tests/notebooks/test_site.py); screenshots in
+# build/browser/site/. Builds the site first when build/site/ has none.
+test-site: browser-deps
+	@test -f build/site/index.html || $(MAKE) site
+	$(BIN)/python -m pytest -m browser -v --durations=5 tests/notebooks/test_site.py
 
 lint: setup
 	$(BIN)/ruff check .
