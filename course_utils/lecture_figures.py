@@ -5,8 +5,8 @@ boxes, values), so that a notebook can print the numbers beside the figure and a
 check the drawing against them:
 
 - :func:`make_traffic_light_scene` and :func:`draw_sliding_windows`: the slide
-  "Sliding-Window (200x200 with Stride 100)": which windows a window size and stride
-  place on an image and what each one sees;
+  "Sliding-Window (200x200 with Stride 100)": which 200 x 200 windows a stride of 100
+  places on a street photo and what each one sees;
 - :func:`draw_padding_modes`: the padding terms of the slide "Comparing Convolutions",
   full, no (valid) and half (same) padding, with the kernel positions and the output size;
 - :func:`draw_transposed_conv_spread`: a transposed convolution as every input pixel
@@ -26,44 +26,50 @@ SEES_WHOLE, SEES_PART, SEES_NONE = "whole", "part", "none"
 _SEES_COLORS = {SEES_WHOLE: "#d62728", SEES_PART: "#ff7f0e", SEES_NONE: "#1f77b4"}
 _SEES_LABELS = {SEES_WHOLE: "traffic light", SEES_PART: "part of it", SEES_NONE: "background"}
 
-# The traffic light's housing in the 200 x 200 scene (rows and columns, end excluded), so
-# that a 100 x 100 window with stride 100 holds it whole in exactly one window (number 1).
-_LIGHT_ROWS, _LIGHT_COLS = (40, 90), (125, 145)
+# The traffic light's housing in the 400 x 600 scene (rows and columns, ends excluded), so
+# that the slide's 200 x 200 windows with stride 100 hold it whole in exactly one window
+# (number 3) and in part in five others.
+_LIGHT_ROWS, _LIGHT_COLS = (80, 180), (390, 430)
 
 
-def make_traffic_light_scene(size=200):
-    """A synthetic street scene with one traffic light, for the sliding-window slide.
+def make_traffic_light_scene(height=400, width=600):
+    """A synthetic street photo with one traffic light, for the sliding-window slide.
 
     Sky above, houses, a road below, and a traffic light on a pole: a dark housing of
-    rows 40-89 and columns 125-144 (in a 200 x 200 scene; scaled with ``size``) with red,
-    amber and green lamps.
+    rows 80-179 and columns 390-429 (in the default 400 x 600 scene; scaled with the
+    size) with red, amber and green lamps.
 
     Args:
-        size: side of the square scene in pixels, int >= 20.
+        height, width: size of the scene in pixels, ints >= 40.
 
     Returns:
-        ``(image, light_mask)``: ``image`` float32 (size, size, 3) RGB in [0, 1];
-        ``light_mask`` bool (size, size), True on the traffic light's housing.
+        ``(image, light_mask)``: ``image`` float32 (height, width, 3) RGB in [0, 1];
+        ``light_mask`` bool (height, width), True on the traffic light's housing.
 
     Raises:
-        ValueError: if ``size`` is not an int >= 20.
+        ValueError: if a size is not an int >= 40.
     """
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 20:
-        raise ValueError(f"size must be an int >= 20 (pixels), got {size!r}")
-    scale = size / 200
-    rows, cols = np.mgrid[:size, :size]
-    image = np.empty((size, size, 3), np.float32)
+    for name, value in (("height", height), ("width", width)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 40:
+            raise ValueError(f"{name} must be an int >= 40 (pixels), got {value!r}")
+    along_rows, along_cols = height / 400, width / 600
+    rows, cols = np.mgrid[:height, :width]
+    image = np.empty((height, width, 3), np.float32)
     image[:] = (0.62, 0.80, 0.95)                                              # sky
-    houses = (rows >= int(110 * scale)) & (rows < int(150 * scale)) & ((cols // max(int(40 * scale), 1)) % 2 == 0)
+    houses = (rows >= int(220 * along_rows)) & (rows < int(300 * along_rows)) & (
+        (cols // max(int(80 * along_cols), 1)) % 2 == 0)
     image[houses] = (0.78, 0.70, 0.60)
-    image[rows >= int(150 * scale)] = (0.35, 0.35, 0.38)                      # road
-    image[(rows >= int(172 * scale)) & (rows < int(176 * scale)) & ((cols // max(int(16 * scale), 1)) % 2 == 0)] = 0.95
-    (r0, r1), (c0, c1) = ((int(a * scale), int(b * scale)) for a, b in (_LIGHT_ROWS, _LIGHT_COLS))
-    pole = (rows >= r1) & (rows < int(160 * scale)) & (abs(cols - (c0 + c1) // 2) <= max(int(3 * scale), 1))
+    image[rows >= int(300 * along_rows)] = (0.35, 0.35, 0.38)                 # road
+    lane = (rows >= int(344 * along_rows)) & (rows < int(352 * along_rows)) & (
+        (cols // max(int(32 * along_cols), 1)) % 2 == 0)
+    image[lane] = 0.95
+    r0, r1 = (int(v * along_rows) for v in _LIGHT_ROWS)
+    c0, c1 = (int(v * along_cols) for v in _LIGHT_COLS)
+    pole = (rows >= r1) & (rows < int(320 * along_rows)) & (abs(cols - (c0 + c1) // 2) <= max(int(4 * along_cols), 1))
     image[pole] = (0.25, 0.25, 0.25)
     light_mask = (rows >= r0) & (rows < r1) & (cols >= c0) & (cols < c1)
     image[light_mask] = (0.10, 0.10, 0.10)
-    radius = max((c1 - c0) * 0.32, 1.0)
+    radius = max(min(c1 - c0, (r1 - r0) / 3) * 0.35, 1.0)
     for k, colour in enumerate(((0.95, 0.15, 0.10), (0.95, 0.70, 0.10), (0.20, 0.80, 0.25))):
         centre_row = r0 + (k + 0.5) * (r1 - r0) / 3
         lamp = (rows - centre_row) ** 2 + (cols - (c0 + c1 - 1) / 2) ** 2 <= radius ** 2
@@ -127,10 +133,10 @@ def draw_sliding_windows(ax, image, window_size, stride, object_mask, crop_axes=
 
     ax.imshow(image, cmap="gray_r" if image.ndim == 2 else None, interpolation="nearest")
     for number, ((y0, x0, y1, x1), seen) in enumerate(zip(boxes, sees)):
-        inset = 1.5 * (number % 3)   # overlapping windows stay distinguishable
+        inset = 3 * (number % 3)   # overlapping windows stay distinguishable
         ax.add_patch(Rectangle((x0 - 0.5 + inset, y0 - 0.5 + inset), x1 - x0 - 2 * inset, y1 - y0 - 2 * inset,
                                fill=False, lw=2, edgecolor=_SEES_COLORS[seen]))
-        ax.text(x0 + 2 + inset, y0 + 2 + inset, str(number), color="white", fontsize=9, va="top",
+        ax.text(x0 + 4 + inset, y0 + 4 + inset, str(number), color="white", fontsize=9, va="top",
                 bbox={"facecolor": _SEES_COLORS[seen], "pad": 1, "lw": 0})
     per_axis = (len({b[0] for b in boxes}), len({b[1] for b in boxes}))
     ax.set_title(f"window {window_size} x {window_size}, stride {stride}: "

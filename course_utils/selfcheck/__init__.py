@@ -37,6 +37,8 @@ The modules, one concept each:
 - ``pooling``: max pooling with argmax, unpooling. ``transposed``: the NumPy transposed convolution.
 - ``models``: the FCN and the skip FCNs. ``unet``: the U-Net assignment.
 - ``sliding_window``: patches, the sliding window, the whole-page FCN prediction.
+- ``practice``: the lectures' "Your turn" cells (``from course_utils.selfcheck import practice``);
+  no grade and no progress record, so they are not in ``EXERCISE_CHECKS``.
 """
 
 from .assignments import COURSE_ORDER, assignment_exercises

@@ -28,52 +28,61 @@ def _rectangles(ax):
 
 def test_scene_has_one_traffic_light_where_the_docstring_says():
     image, light = lecture_figures.make_traffic_light_scene()
-    assert image.shape == (200, 200, 3) and image.dtype == np.float32
+    assert image.shape == (400, 600, 3) and image.dtype == np.float32
     assert 0 <= image.min() and image.max() <= 1
     rows, cols = np.nonzero(light)
-    assert (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) == (40, 90, 125, 145)
+    assert (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) == (80, 180, 390, 430)
     assert image[light].mean() < image[~light].mean()   # a dark housing with lamps
+    small, small_light = lecture_figures.make_traffic_light_scene(40, 60)
+    assert small.shape == (40, 60, 3) and small_light.sum() == 10 * 4
 
 
-@pytest.mark.parametrize("window, stride, boxes, sees", [
-    (100, 100, [(0, 0, 100, 100), (0, 100, 100, 200), (100, 0, 200, 100), (100, 100, 200, 200)],
-     ["none", "whole", "none", "none"]),
-    (100, 50, None, ["none", "whole", "whole", "none", "part", "part", "none", "none", "none"]),
-    (200, 100, [(0, 0, 200, 200)], ["whole"]),
+@pytest.mark.parametrize("window, stride, per_axis, boxes, sees", [
+    (200, 100, (3, 5), [(0, 0, 200, 200), (0, 100, 200, 300), (0, 200, 200, 400), (0, 300, 200, 500),
+                        (0, 400, 200, 600)],
+     ["none", "none", "part", "whole", "part", "none", "none", "part", "part", "part"] + ["none"] * 5),
+    (200, 50, (5, 9), None, None),
+    (400, 100, (1, 3), [(0, 0, 400, 400), (0, 100, 400, 500), (0, 200, 400, 600)], ["part", "whole", "whole"]),
 ])
-def test_windows_their_boxes_and_what_each_sees(window, stride, boxes, sees):
+def test_windows_their_boxes_and_what_each_sees(window, stride, per_axis, boxes, sees):
     image, light = lecture_figures.make_traffic_light_scene()
     fig, ax = plt.subplots()
     drawn = lecture_figures.draw_sliding_windows(ax, image, window, stride, light)
-    per_axis = shapes.conv_output_size(200, window, stride)   # a window is a kernel position
-    assert drawn["num_windows"] == per_axis ** 2 == len(drawn["boxes"])
-    assert drawn["windows_per_axis"] == (per_axis, per_axis)
+    # a window is a kernel position: as many per axis as a valid convolution's outputs
+    assert per_axis == (shapes.conv_output_size(400, window, stride), shapes.conv_output_size(600, window, stride))
+    assert drawn["windows_per_axis"] == per_axis
+    assert drawn["num_windows"] == per_axis[0] * per_axis[1] == len(drawn["boxes"]) == len(drawn["sees"])
     if boxes is not None:
-        assert drawn["boxes"] == boxes
-    assert drawn["sees"] == sees
+        assert drawn["boxes"][:len(boxes)] == boxes
+    if sees is not None:
+        assert drawn["sees"] == sees
+    for (y0, x0, y1, x1), seen in zip(drawn["boxes"], drawn["sees"]):
+        inside = light[y0:y1, x0:x1].sum()
+        assert y1 - y0 == x1 - x0 == window
+        assert seen == ("whole" if inside == light.sum() else "part" if inside else "none")
     outlines = _rectangles(ax)
     assert len(outlines) == drawn["num_windows"]
     red = matplotlib.colors.to_rgba("#d62728")
-    assert sum(o.get_edgecolor() == red for o in outlines) == sees.count("whole")
+    assert sum(o.get_edgecolor() == red for o in outlines) == drawn["sees"].count("whole")
     assert sorted(t.get_text() for t in ax.texts) == sorted(str(i) for i in range(drawn["num_windows"]))
     assert f"{drawn['num_windows']} windows" in ax.get_title()
 
 
 def test_crop_panels_show_what_each_window_sees():
     image, light = lecture_figures.make_traffic_light_scene()
-    fig, axes = plt.subplots(1, 5)
-    drawn = lecture_figures.draw_sliding_windows(axes[0], image, 100, 100, light, crop_axes=axes[1:])
+    fig, axes = plt.subplots(1, 16)
+    drawn = lecture_figures.draw_sliding_windows(axes[0], image, 200, 100, light, crop_axes=axes[1:])
     for crop_ax, (y0, x0, y1, x1) in zip(axes[1:], drawn["boxes"]):
         np.testing.assert_array_equal(crop_ax.get_images()[0].get_array(), image[y0:y1, x0:x1])
-    assert [ax.get_title() for ax in axes[1:]] == ["0: background", "1: traffic light", "2: background",
-                                                   "3: background"]
+    assert [ax.get_title() for ax in axes[1:6]] == ["0: background", "1: background", "2: part of it",
+                                                   "3: traffic light", "4: part of it"]
 
 
 @pytest.mark.parametrize("window, stride, crops, message", [
-    (201, 100, None, "does not fit the 200 x 200 image"),
+    (401, 100, None, "does not fit the 400 x 600 image"),
     (0, 100, None, "window_size must be an int >= 1"),
-    (100, 2.5, None, "stride must be an int >= 1"),
-    (100, 100, 3, "one Axes per window"),
+    (200, 2.5, None, "stride must be an int >= 1"),
+    (200, 100, 3, "one Axes per window"),
 ])
 def test_sliding_windows_refuse_bad_arguments(window, stride, crops, message):
     image, light = lecture_figures.make_traffic_light_scene()
@@ -87,7 +96,7 @@ def test_sliding_windows_refuse_a_mask_of_another_size():
     image, _ = lecture_figures.make_traffic_light_scene()
     fig, ax = plt.subplots()
     with pytest.raises(ValueError, match="object_mask must have the image's height and width"):
-        lecture_figures.draw_sliding_windows(ax, image, 100, 100, np.zeros((100, 100), bool))
+        lecture_figures.draw_sliding_windows(ax, image, 200, 100, np.zeros((400, 400), bool))
 
 
 # --- padding ------------------------------------------------------------------------------
