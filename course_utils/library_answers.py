@@ -73,7 +73,7 @@ LIBRARY_ANSWERS: dict[str, dict[str, list[str]]] = {
                     "course_utils.selfcheck.sliding_window:_patches_reference"],
         "sliding_window": ["course_utils.sliding_window:predict_sliding_window",
                            "course_utils.sliding_window:predict_sliding_window_dense"],
-        "fcn_model": _FCN_UPSCALING,
+        "traffic_windows": ["course_utils.selfcheck.sliding_window:_sliding_windows_reference"],
         "predict_fcn": ["course_utils.sliding_window:predict_fcn"],
     },
     "dimensions": {

@@ -75,6 +75,16 @@ def items(r: Results, name: str, what: str, count: int) -> list[np.ndarray]:
     return out
 
 
+def raised(r: Results, name: str, what: str) -> tuple[str, str] | None:
+    """``(exception name, message)`` if the call raised, else None, for checks that expect
+    an error; a function that is missing, or no result at all, fails as in ``Results.entry``."""
+    entry = r.meta.get(name)
+    if isinstance(entry, dict) and entry.get("status") == "error":
+        return str(entry.get("ename", "Exception"))[:100], str(entry.get("evalue", ""))
+    r.entry(name, what)
+    return None
+
+
 def json_value(r: Results, name: str, what: str):
     entry = r.entry(name, what)
     if "json" not in entry:

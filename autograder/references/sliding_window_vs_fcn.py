@@ -1,17 +1,16 @@
 """Trusted checks of ``sliding_window_vs_fcn``: one per grade cell. Patches and labels
 are compared with pixel-by-pixel NumPy references written here; the classifiers and
 FCNs the student's functions call are the harness's fakes (``linear``, ``centre``,
-``positional``), whose calls are recorded; the FCN is probed by its layers, parameter
-count and outputs with the grader's weights (``slide_fcn.py``, shared with fcn_basics)."""
+``positional``), whose calls are recorded. The traffic-light windows (Part 3) are compared
+with a NumPy reference, and the calls that must fail are read as errors (``raised``). The
+FCN itself is graded in fcn_basics; here it is given."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from autograder.references import Call, Fail, Probe, Results
-from autograder.references.harness_data import array, fake, fake_calls, items, value
-from autograder.references.numpy_reference import fcn_weights
-from autograder.references.slide_fcn import fcn_hidden_probe, fcn_visible_probe
+from autograder.references.harness_data import array, fake, fake_calls, items, raised, value
 
 
 # ----------------------------------------------------------------------------- references
@@ -170,15 +169,105 @@ def sliding_window_hidden(rng) -> Probe:
 
 
 # ----------------------------------------------------------------------------- Part 3
-def fcn_visible(rng) -> Probe:
-    return fcn_visible_probe(np.zeros((1, 64, 48, 1), dtype="float32"), part=3)
+# The lecture's traffic light: 200x200 windows with stride 100 on a 400x600 street photo.
+TRAFFIC_FIRST_BOXES = [[0, 0, 200, 200], [0, 100, 200, 300], [0, 200, 200, 400], [0, 300, 200, 500],
+                       [0, 400, 200, 600], [100, 0, 300, 200]]
+TRAFFIC_WHOLE_LAMP = [1, 2, 6, 7]
+RED = (255, 0, 0)
 
 
-def fcn_hidden(rng) -> Probe:
-    classes, channels = int(rng.integers(2, 6)), int(rng.integers(2, 4))
-    weights = fcn_weights(rng, classes, channels)
-    page = rng.random((2, 40, 72, channels)).astype("float32")
-    return fcn_hidden_probe(page, weights, classes, part=3, num_channels=channels, every_setting=True)
+def street_photo() -> np.ndarray:
+    """The visible test's 400x600 RGB street photo: a grey traffic light, its red lamp 15 x 16 pixels."""
+    street = np.zeros((400, 600, 3), dtype=np.uint8)
+    street[120:180, 250:290] = 40
+    street[130:145, 262:278] = RED
+    return street
+
+
+def reference_windows(image, size, stride):
+    """(boxes, crops) of the windows inside the image, row-major, bottom/right exclusive."""
+    image = image if image.ndim == 3 else image[:, :, None]
+    boxes = [(top, left, top + size, left + size)
+             for top in range(0, image.shape[0] - size + 1, stride)
+             for left in range(0, image.shape[1] - size + 1, stride)]
+    crops = np.array([image[t:b, left:right] for t, left, b, right in boxes])
+    return np.array(boxes).reshape(-1, 4), crops
+
+
+def _windows(r: Results, name: str, what: str):
+    boxes, crops = items(r, name, what, 2)
+    return boxes, crops
+
+
+def _must_raise(r: Results, name: str, what: str, why: str) -> None:
+    error = raised(r, name, what)
+    if error is None:
+        raise Fail(f"{what} should raise ValueError ({why}); it returned normally.")
+    if error[0] != "ValueError":
+        raise Fail(f"{what} should raise ValueError ({why}), not {error[0]}.")
+
+
+def traffic_windows_visible(rng) -> Probe:
+    arrays = {"street": street_photo(), "small": np.zeros((150, 300))}
+    calls = [Call("w", "sliding_windows", [array("street")], {"window_size": value(200), "stride": value(100)},
+                  kind="tuple"),
+             Call("bad", "sliding_windows", [array("small")], {"window_size": value(200), "stride": value(100)})]
+
+    def judge(r: Results) -> str:
+        boxes, crops = _windows(r, "w", "sliding_windows(street, window_size=200, stride=100)")
+        if boxes.shape != (15, 4):
+            raise Fail("(400 - 200) // 100 + 1 = 3 rows and (600 - 200) // 100 + 1 = 5 columns of windows make 15 "
+                       f"windows, so boxes should have shape (15, 4); got {boxes.shape}.")
+        if boxes[:6].tolist() != TRAFFIC_FIRST_BOXES:
+            raise Fail("The first six boxes (top, left, bottom, right), row-major, bottom/right exclusive, should be "
+                       f"{TRAFFIC_FIRST_BOXES}; got {boxes[:6].tolist()}.")
+        if crops.shape != (15, 200, 200, 3):
+            raise Fail(f"crops should have shape (15, 200, 200, 3), got {crops.shape}.")
+        if not np.array_equal(crops[6], arrays["street"][100:300, 100:300]):
+            raise Fail("Window 6 (box [100, 100, 300, 300]) should see street[100:300, 100:300].")
+        whole_lamp = [i for i in range(15) if (crops[i] == RED).all(axis=-1).sum() == 15 * 16]
+        if whole_lamp != TRAFFIC_WHOLE_LAMP:
+            raise Fail(f"The red lamp (rows 130-144, columns 262-277) lies entirely in windows {TRAFFIC_WHOLE_LAMP}; "
+                       f"your crops show it whole in {whole_lamp}.")
+        _must_raise(r, "bad", "sliding_windows(a 150x300 image, window_size=200, stride=100)",
+                    "a 200x200 window does not fit on a 150x300 image")
+        return "Part 3 visible checks passed."
+    return Probe(calls, arrays, judge)
+
+
+def traffic_windows_hidden(rng) -> Probe:
+    configs = [(9, 13, 3, 4, 3), (10, 10, None, 10, 4), (12, 7, 1, 5, 1), (20, 11, 2, 3, 7), (8, 30, None, 8, 5),
+               (17, 19, 3, 6, 6)]
+    configs.append((int(rng.integers(6, 25)), int(rng.integers(6, 25)), [None, 1, 3][int(rng.integers(0, 3))],
+                    int(rng.integers(1, 7)), int(rng.integers(1, 9))))
+    arrays, calls, expected = {}, [], {}
+    for i, (h, w, c, size, stride) in enumerate(configs):
+        image = rng.integers(0, 256, size=(h, w) if c is None else (h, w, c)).astype(np.uint8)
+        arrays[f"image{i}"] = image
+        calls.append(Call(f"w{i}", "sliding_windows", [array(f"image{i}"), value(size), value(stride)], kind="tuple"))
+        expected[f"w{i}"] = (reference_windows(image, size, stride), image.shape, size, stride)
+    errors = [((30, 60), 40, 10, "the window is higher than the image"),
+              ((60, 30, 3), 40, 10, "the window is wider than the image"),
+              ((50, 50), 20, 0, "stride 0")]
+    for i, (shape, size, stride, _) in enumerate(errors):
+        arrays[f"bad{i}"] = np.zeros(shape)
+        calls.append(Call(f"bad{i}", "sliding_windows", [array(f"bad{i}"), value(size), value(stride)]))
+
+    def judge(r: Results) -> str:
+        for name, ((want_b, want_c), shape, size, stride) in expected.items():
+            what = f"sliding_windows on an image of shape {shape} with window_size={size}, stride={stride}"
+            got_b, got_c = _windows(r, name, what)
+            if got_b.shape != want_b.shape:
+                raise Fail(f"{what}: the number of windows is wrong.")
+            if not np.array_equal(got_b, want_b):
+                raise Fail(f"{what}: the boxes are wrong (row-major, bottom/right exclusive).")
+            if got_c.shape != want_c.shape or not np.array_equal(got_c, want_c):
+                raise Fail(f"{what}: the crops are wrong.")
+        for i, (shape, size, stride, why) in enumerate(errors):
+            _must_raise(r, f"bad{i}", f"sliding_windows on an image of shape {shape} with window_size={size}, "
+                                      f"stride={stride}", why)
+        return "Part 3 hidden checks passed."
+    return Probe(calls, arrays, judge, hidden=True)
 
 
 # ----------------------------------------------------------------------------- Part 4
@@ -241,8 +330,8 @@ CHECKS = {
     "test_patches_hidden": patches_hidden,
     "test_sliding_window_visible": sliding_window_visible,
     "test_sliding_window_hidden": sliding_window_hidden,
-    "test_fcn_visible": fcn_visible,
-    "test_fcn_hidden": fcn_hidden,
+    "test_traffic_windows_visible": traffic_windows_visible,
+    "test_traffic_windows_hidden": traffic_windows_hidden,
     "test_predict_fcn_visible": predict_fcn_visible,
     "test_predict_fcn_hidden": predict_fcn_hidden,
 }

@@ -36,7 +36,7 @@ The modules, one concept each:
 - ``overlap``: Dice, IoU, mean IoU. ``losses``: soft Dice, weighted cross-entropy, class weights.
 - ``pooling``: max pooling with argmax, unpooling. ``transposed``: the NumPy transposed convolution.
 - ``models``: the FCN and the skip FCNs. ``unet``: the U-Net assignment.
-- ``sliding_window``: patches, the sliding window, the whole-page FCN prediction.
+- ``sliding_window``: patches, the sliding window, the traffic-light windows, the whole-page FCN prediction.
 - ``practice``: the lectures' "Your turn" cells (``from course_utils.selfcheck import practice``);
   no grade and no progress record, so they are not in ``EXERCISE_CHECKS``.
 """
@@ -64,7 +64,12 @@ from .sizes import (
     check_pool_output_size,
     check_upscaling_output_size,
 )
-from .sliding_window import check_extract_patches, check_predict_fcn, check_predict_sliding_window
+from .sliding_window import (
+    check_extract_patches,
+    check_predict_fcn,
+    check_predict_sliding_window,
+    check_sliding_windows,
+)
 from .transposed import check_conv2d_transpose_numpy
 from .unet import (
     check_build_unet,
@@ -96,6 +101,7 @@ __all__ = [
     "check_skip_fcn_table",
     "check_extract_patches",
     "check_predict_sliding_window",
+    "check_sliding_windows",
     "check_predict_fcn",
     "check_conv2d_transpose_numpy",
     "check_fcn_skip_upscaling",
@@ -137,6 +143,7 @@ EXERCISE_CHECKS = {
     "skip_fcn_table": "check_skip_fcn_table",
     "extract_patches": "check_extract_patches",
     "predict_sliding_window": "check_predict_sliding_window",
+    "sliding_windows": "check_sliding_windows",
     "predict_fcn": "check_predict_fcn",
     "conv2d_transpose_numpy": "check_conv2d_transpose_numpy",
     "build_fcn_skip_upscaling": "check_fcn_skip_upscaling",

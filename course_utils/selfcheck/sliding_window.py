@@ -1,5 +1,6 @@
 """Self-checks of the sliding window and of the whole-page FCN prediction: patches centred
-on the pixels, dense prediction with a classifier, padding a page to a multiple of 8.
+on the pixels, dense prediction with a classifier, the traffic-light windows (count, boxes,
+crops), padding a page to a multiple of 8.
 The checks hand the student's function fakes (a classifier, a network) whose answer
 depends on the pixels, so wrong positions show.
 
@@ -18,7 +19,7 @@ from .engine import (
     _variant_check,
 )
 
-__all__ = ["check_extract_patches", "check_predict_sliding_window", "check_predict_fcn"]
+__all__ = ["check_extract_patches", "check_predict_sliding_window", "check_sliding_windows", "check_predict_fcn"]
 
 
 def _patches_reference(page, patch_size, stride, before=None):
@@ -161,6 +162,74 @@ _SLIDING_WINDOW_MISTAKES = {
         )),
         "not_integer": ("the labels are not integers", ("Return a uint8 array: .astype(np.uint8).",)),
 }
+
+
+def _sliding_windows_reference(image, window_size, stride, last=1, inclusive_end=False, check_fit=True):
+    """(boxes, crops) of the windows lying inside the image, row-major. The keywords
+    reproduce mistakes: ``last=0`` loses the window ending at the border, ``inclusive_end``
+    gives bottom/right one less, ``check_fit=False`` returns no windows instead of raising."""
+    image = np.asarray(image)
+    image = image[:, :, None] if image.ndim == 2 else image
+    height, width = image.shape[:2]
+    if stride < 1:
+        raise ValueError(f"stride must be at least 1, got {stride}")
+    if check_fit and (window_size > height or window_size > width):
+        raise ValueError(f"a {window_size}x{window_size} window does not fit on a {height}x{width} image")
+    starts = [(t, s) for t in range(0, height - window_size + last, stride)
+              for s in range(0, width - window_size + last, stride)]
+    end = window_size - 1 if inclusive_end else window_size   # the crops follow the boxes
+    boxes = np.array([(t, s, t + end, s + end) for t, s in starts], dtype=int).reshape(-1, 4)
+    crops = np.zeros((len(starts), end, end, image.shape[2]), dtype=image.dtype)
+    for k, (t, s) in enumerate(starts):
+        crops[k] = image[t:t + end, s:s + end]
+    return boxes, crops
+
+
+def _window_cases():
+    rng = np.random.default_rng(14)
+    street = np.zeros((40, 60, 3), dtype=np.uint8)
+    street[12:18, 25:29] = (255, 0, 0)
+    return [
+        _Case("the traffic light scaled down 10x: a 40x60 photo, 20x20 windows, stride 10", (street, 20, 10)),
+        _Case("a random 9x13 image, 4x4 windows, stride 3", (rng.integers(0, 9, size=(9, 13)), 4, 3)),
+        _Case("a random 7x7x2 image, 7x7 window (as large as the image), stride 2",
+              (rng.integers(0, 9, size=(7, 7, 2)), 7, 2)),
+        _Case("a 5x30 image and a 6x6 window (it does not fit)", (np.zeros((5, 30)), 6, 2)),
+    ]
+
+
+_WINDOWS_CHECK = _variant_check(
+    "sliding_windows", _window_cases(), _sliding_windows_reference,
+    [("misses_last_window", "the window that ends exactly at the border is missing", (
+        "Count the windows of a 40-pixel side with 20-pixel windows and stride 10 by hand: tops 0, 10 and 20.",
+        "range(0, H - window_size + 1, stride): the + 1 keeps the top H - window_size.",
+    ), lambda image, size, stride: _sliding_windows_reference(image, size, stride, last=0)),
+     ("inclusive_end", "bottom and right are one pixel short (inclusive instead of exclusive)", (
+         "The box is used as image[top:bottom, left:right], like a Python slice.",
+         "bottom = top + window_size, right = left + window_size.",
+     ), lambda image, size, stride: _sliding_windows_reference(image, size, stride, inclusive_end=True)),
+     ("no_fit_error", "a window larger than the image gives no error", (
+         "A 6x6 window cannot be placed on a 5-row image: say so instead of returning nothing.",
+         "Compare window_size with the height and the width first and raise ValueError naming both sizes.",
+     ), lambda image, size, stride: _sliding_windows_reference(image, size, stride, check_fit=False))],
+    ("The windows lie inside the image: tops 0, stride, ... while top + window_size <= H (likewise the "
+     "lefts); boxes (top, left, bottom, right) with bottom/right exclusive, row-major; crops "
+     "(N, window_size, window_size, C).",),
+    extra_mistakes=[_Mistake("not_value_error", "a window that does not fit raises another error than ValueError", (
+        "Bad arguments raise ValueError: the caller catches that one (an assert can be switched off).",
+        "if window_size > H or window_size > W: raise ValueError(f\"... {window_size} ... {H}x{W} ...\").",
+    ), lambda cases, outputs, expected: any(isinstance(o, _Raised) and isinstance(e, _Raised)
+                                           and not isinstance(o.error, ValueError)
+                                           for o, e in zip(outputs, expected)))])
+
+
+def check_sliding_windows(sliding_windows, assignment=None, quiet=False):
+    """Check ``sliding_windows(image, window_size, stride)`` -> ``(boxes, crops)``.
+
+    Diagnoses: the last window (ending at the border) lost, boxes with an inclusive end,
+    no error for a window larger than the image.
+    """
+    return _run_check(_WINDOWS_CHECK, sliding_windows, assignment, quiet)
 
 
 class _PositionalNetwork:

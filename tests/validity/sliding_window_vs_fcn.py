@@ -49,20 +49,45 @@ def predict_sliding_window(classify, page, patch_size, stride, batch_size=256):
     Variant("sliding-window-no-crop", "sliding_window", {"test_sliding_window_visible": "2x2 cell",
                                                         "test_sliding_window_hidden": "returned the wrong shape"},
             edits=[("return full[:height, :width]", "return full")]),
-    Variant("fcn-functional", "fcn_model", code='''
-def build_fcn_upscaling(num_classes, num_channels=1):
-    L = keras.layers
-    x = inputs = keras.Input((None, None, num_channels))
-    for filters, size in ((40, 3), (40, 4), (80, 4)):
-        x = L.MaxPooling2D(2, 2)(L.Conv2D(filters, size, padding="same", activation="relu")(x))
-    return keras.Model(inputs, L.Conv2D(num_classes, 1, activation="softmax")(L.UpSampling2D(8)(x)))
+    Variant("windows-stride-tricks", "traffic_windows", code='''
+def sliding_windows(image, window_size, stride):
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[:, :, np.newaxis]
+    if stride <= 0 or window_size > min(image.shape[:2]):
+        raise ValueError(f"window {window_size} with stride {stride} does not fit an image of shape {image.shape}")
+    views = np.lib.stride_tricks.sliding_window_view(image, (window_size, window_size), axis=(0, 1))[::stride, ::stride]
+    rows, cols = views.shape[:2]
+    tops, lefts = np.meshgrid(np.arange(rows) * stride, np.arange(cols) * stride, indexing="ij")
+    boxes = np.stack([tops.ravel(), lefts.ravel(), tops.ravel() + window_size, lefts.ravel() + window_size], axis=1)
+    crops = views.reshape(rows * cols, image.shape[2], window_size, window_size).transpose(0, 2, 3, 1)
+    return boxes, crops
 '''),
-    Variant("fcn-upscaling-4x", "fcn_model", {"test_fcn_visible": "must multiply by 8", "test_fcn_hidden": "8x8"},
-            edits=[("layers.UpSampling2D((8, 8)", "layers.UpSampling2D((4, 4)")]),
-    Variant("fcn-bilinear", "fcn_model", {"test_fcn_hidden": "nearest interpolation"},
-            edits=[('interpolation="nearest"', 'interpolation="bilinear"')]),
-    Variant("fcn-ignores-num-channels", "fcn_model", {"test_fcn_hidden": "The number of parameters"},
-            edits=[("keras.Input(shape=(None, None, num_channels))", "keras.Input(shape=(None, None, 1))")]),
+    Variant("windows-misses-last", "traffic_windows", {"test_traffic_windows_visible": "should have shape (15, 4)",
+                                                       "test_traffic_windows_hidden": "number of windows is wrong"},
+            edits=[(" - window_size + 1, stride)", " - window_size, stride)")]),
+    Variant("windows-inclusive-end", "traffic_windows", {"test_traffic_windows_visible": "bottom/right exclusive",
+                                                         "test_traffic_windows_hidden": "the boxes are wrong"},
+            edits=[("(top, left, top + window_size, left + window_size)",
+                    "(top, left, top + window_size - 1, left + window_size - 1)")]),
+    Variant("windows-no-fit-error", "traffic_windows", {"test_traffic_windows_visible": "should raise ValueError",
+                                                        "test_traffic_windows_hidden": "should raise ValueError"},
+            code='''
+def sliding_windows(image, window_size, stride):
+    image = np.asarray(image)
+    image = image[..., None] if image.ndim == 2 else image
+    h, w, c = image.shape
+    boxes = [[t, l, t + window_size, l + window_size]
+             for t in range(0, h - window_size + 1, stride) for l in range(0, w - window_size + 1, stride)]
+    crops = np.zeros((len(boxes), window_size, window_size, c), image.dtype)
+    for k, (t, l, b, r) in enumerate(boxes):
+        crops[k] = image[t:b, l:r]
+    return np.array(boxes, dtype=int).reshape(-1, 4), crops
+'''),
+    Variant("windows-assert-not-valueerror", "traffic_windows",
+            {"test_traffic_windows_visible": "not AssertionError", "test_traffic_windows_hidden": "not AssertionError"},
+            edits=[("if window_size > height or window_size > width:\n        raise ValueError(",
+                    "if window_size > height or window_size > width:\n        raise AssertionError(")]),
     Variant("predict-fcn-manual-zeros", "predict_fcn", code='''
 def predict_fcn(predict, page, multiple=8):
     page = np.asarray(page, dtype=np.float32)
@@ -89,9 +114,9 @@ def predict_fcn(predict, page, multiple=8):
 
 # Students of the real sandboxed batch (variants of different cells, see variant.py).
 BATCH_STUDENTS = {
-    "alt-correct": ["patches-with-loops", "sliding-window-loops", "fcn-functional", "predict-fcn-manual-zeros"],
-    "wrong-a": ["sliding-window-one-batch", "fcn-upscaling-4x", "predict-fcn-pads-both-sides"],
-    "wrong-b": ["patches-even-size-centre", "fcn-bilinear", "predict-fcn-full-extra-block"],
+    "alt-correct": ["patches-with-loops", "sliding-window-loops", "windows-stride-tricks", "predict-fcn-manual-zeros"],
+    "wrong-a": ["sliding-window-one-batch", "windows-misses-last", "predict-fcn-pads-both-sides"],
+    "wrong-b": ["patches-even-size-centre", "windows-no-fit-error", "predict-fcn-full-extra-block"],
 }
 
 
@@ -106,7 +131,8 @@ def predict_sliding_window(classify, page, patch_size, stride, batch_size=256):
     model = SimpleNamespace(predict_on_batch=classify)
     return sliding_window.predict_sliding_window(model, page, patch_size, stride, batch_size)
 ''',
-    "fcn_model": "from course_utils.models import build_fcn_upscaling\n",
+    "traffic_windows": ("from course_utils.selfcheck.sliding_window import "
+                        "_sliding_windows_reference as sliding_windows\n"),
     "predict_fcn": '''
 from types import SimpleNamespace
 import course_utils.sliding_window
