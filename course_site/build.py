@@ -81,8 +81,8 @@ INDEX_TEMPLATE = """<!DOCTYPE html>
 <title>{title}</title>
 <style type="text/css">
 body {{ font-family: system-ui, sans-serif; max-width: 52em; margin: 2em auto; padding: 0 1em; line-height: 1.5; }}
-ol.course > li {{ margin: 0.6em 0; }}
-ol.course ul {{ margin: 0.2em 0; }}
+ul.course > li {{ margin: 0.6em 0; }}
+ul.course ul {{ margin: 0.2em 0; }}
 {css}
 </style>
 </head>
@@ -94,9 +94,9 @@ executed when the site was built (<code>COURSE_FAST=1</code>: shortened training
 figures are the notebook's own; the interactive explorers show their static figure. The
 exercises are the release a student receives, unanswered: their answer cells say where your
 code goes. Run the notebooks in JupyterLab (<code>make lab</code>) to work on them.</p>
-<ol class="course">
+<ul class="course">
 {items}
-</ol>
+</ul>
 {nav}
 </main>
 </body>

@@ -230,12 +230,12 @@ def exercise_note(cell, error) -> str:
     """The note that replaces ``error`` (an error output of exercise ``cell``)."""
     grading = cell.metadata.get("nbgrader", {})
     if grading.get("solution"):
-        return "Your code goes here: this answer cell raises NotImplementedError until you write it."
+        return f"Your code goes here: until you write it, this answer cell stops with {error.ename}."
     if grading.get("grade"):
-        return (f"These tests run on your answer: in the unanswered exercise they stop with {error.ename} "
-                f"(no traceback shown here).")
-    return (f"This cell needs your answers above: in the unanswered exercise it stops with {error.ename} "
-            f"(no traceback shown here).")
+        return (f"These tests check your answer: your code goes in the answer cell above. Unanswered, they stop "
+                f"with {error.ename} (traceback not shown).")
+    return (f"This cell uses your answers above: your code goes there. Unanswered, it stops with {error.ename} "
+            f"(traceback not shown).")
 
 
 def clean_outputs(notebook, kind: str) -> list[str]:

@@ -139,7 +139,8 @@ def test_exercise_errors_become_notes_and_outputs_stay(site):
     alpha = read(site_dir, "exercises/alpha.html")
     assert "Traceback" not in alpha and "ename" not in alpha
     assert re.search(r"raise</span> <span[^>]*>NotImplementedError", alpha)   # the stub's code is shown
-    assert alpha.count('class="site-note"') == 1 and "These tests run on your answer" in alpha
+    assert alpha.count('class="site-note"') == 1
+    assert "These tests check your answer: your code goes in the answer cell above" in alpha
     assert "given cell ran" in alpha and "42" in read(site_dir, "exercises/beta.html")
     by_page = {entry["page"]: entry for entry in report["pages"]}
     assert by_page["exercises/alpha.html"]["errors"] == ["cell 2: NotImplementedError: "]
