@@ -6,11 +6,13 @@ cells of ``solutions/fcn_basics`` with some cells replaced by the code below:
 - ``demo-correct``: every part right. Part 4 copies the slide's ``Sequential`` code with
   ``input_shape=``, which makes Keras print a ``UserWarning`` to stderr inside the test
   cell: log noise that must not cost points.
-- ``demo-partial``: Dice returns ``nan`` for two empty masks, the soft Dice loss sums
-  ``y_pred`` instead of ``y_pred**2`` (both pass the visible tests and fail the hidden
-  ones), and the FCN up-scales 4x instead of 8x (fails both tests).
-- ``demo-crash``: Dice raises an ``AttributeError`` (a typo) whenever it is called.
-- ``demo-infinite-loop``: the soft Dice loss never returns; its test cells hit the
+- ``demo-partial``: the one-hot encoding misses the convention for negative labels (NumPy
+  wraps -1 to the last class instead of the ``ValueError``), the layer shapes up-scale
+  back to the page's size instead of 8 times the pooled size (both pass the visible tests
+  and fail the hidden ones), and the FCN up-scales 4x instead of 8x (fails both tests).
+- ``demo-crash``: the multi-label decoding raises an ``AttributeError`` (a typo) whenever
+  it is called.
+- ``demo-infinite-loop``: the layer shapes never return; their test cells hit the
   per-cell time limit, are interrupted, and grading goes on.
 
 The wrong answers are written here once: the validity variants of fcn_basics
@@ -43,19 +45,30 @@ def build_fcn_upscaling(num_classes):
     ])
 '''
 
-DICE_WITHOUT_EMPTY_CONVENTION = '''
-def dice_coefficient(y_true, y_pred):
-    y_true = np.asarray(y_true, dtype=bool)
-    y_pred = np.asarray(y_pred, dtype=bool)
-    with np.errstate(invalid="ignore"):
-        return float(2 * np.sum(y_true & y_pred) / (np.sum(y_true) + np.sum(y_pred)))
+ONE_HOT_WITHOUT_NEGATIVE_CHECK = '''
+def labels_to_one_hot(labels, num_classes):
+    labels = np.asarray(labels)
+    if labels.max() >= num_classes:
+        raise ValueError(f"label {labels.max()} is too large for {num_classes} classes")
+    return np.eye(num_classes, dtype=np.float32)[labels]
+
+
+def labels_from_scores(scores):
+    return np.argmax(scores, axis=-1)
 '''
 
-SOFT_DICE_WITHOUT_SQUARES = '''
-def soft_dice_loss(y_true, y_pred, smooth=1.0):
-    intersection = ops.sum(y_true * y_pred, axis=(1, 2))
-    denominator = ops.sum(y_true, axis=(1, 2)) + ops.sum(y_pred, axis=(1, 2))
-    return ops.mean(1.0 - (2.0 * intersection + smooth) / (denominator + smooth), axis=-1)
+SHAPES_BACK_TO_THE_PAGE_SIZE = '''
+def fcn_upscaling_shapes(height, width, num_classes):
+    shapes = []
+    h, w = height, width
+    for filters, kernel in [(40, 3), (40, 4), (80, 4)]:
+        h, w = conv_output_size(h, kernel, 1, "same"), conv_output_size(w, kernel, 1, "same")
+        shapes.append((h, w, filters))
+        h, w = conv_output_size(h, 2, 2, "valid"), conv_output_size(w, 2, 2, "valid")
+        shapes.append((h, w, filters))
+    # the up-scaling "gives the page back": true only for multiples of 8
+    shapes += [(height, width, 80), (height, width, num_classes), (height, width, num_classes)]
+    return shapes
 '''
 
 FCN_UPSCALING_4X = '''
@@ -75,60 +88,66 @@ def build_fcn_upscaling(num_classes):
 '''
 
 # The slide's FCN with a second softmax on top: right layers, right shape, outputs that
-# still sum to 1, so the visible test and the notebook's own hidden test pass; the trusted
-# hidden check compares the outputs with the slide's network for the same weights and
-# fails (10/12; stock nbgrader gives 12/12: tests/autograder/test_grading_paths.py).
+# still sum to 1; the visible test counts the softmax layers and names the mistake, the
+# trusted hidden check compares the outputs with the slide's network for the same weights
+# (9/12: tests/autograder/test_grading_paths.py).
 FCN_WITH_SOFTMAX_TWICE = FCN_UPSCALING_4X.replace("UpSampling2D((4, 4))", "UpSampling2D((8, 8))").replace(
     'layers.Conv2D(num_classes, (1, 1), activation="softmax"),',
     'layers.Conv2D(num_classes, (1, 1), activation="softmax"),\n        layers.Activation("softmax"),')
 assert FCN_WITH_SOFTMAX_TWICE.count("softmax") == 2 and "(8, 8)" in FCN_WITH_SOFTMAX_TWICE, "FCN_UPSCALING_4X changed"
 
-DICE_WITH_A_TYPO = '''
-def dice_coefficient(y_true, y_pred):
-    y_true = np.asarray(y_true).astype(bool)
-    y_pred = np.asarray(y_pred).astype(bool)
-    total = y_true.sum() + y_pred.summ()
-    return float(2 * (y_true & y_pred).sum() / total) if total else 1.0
+MULTI_LABEL_WITH_A_TYPO = '''
+def multi_label_mask(labels, channel_classes):
+    labels = np.asarray(labels)
+    return np.stack([np.isin(labels, classes) for classes in channel_classes], axis=-1).astype(np.float32)
+
+
+def decode_multi_label(probabilities, threshold=0.5):
+    return (np.asarray(probabilities) > threshold).astpye(np.float32)
 '''
 
-SOFT_DICE_THAT_NEVER_RETURNS = '''
-def soft_dice_loss(y_true, y_pred, smooth=1.0):
-    # "refine" the smoothing until the loss stops changing: it never does
-    previous = None
-    while True:
-        intersection = ops.sum(y_true * y_pred, axis=(1, 2))
-        denominator = ops.sum(y_true ** 2, axis=(1, 2)) + ops.sum(y_pred ** 2, axis=(1, 2))
-        loss = ops.mean(1.0 - (2.0 * intersection + smooth) / (denominator + smooth), axis=-1)
-        if previous is not None and previous is loss:
-            return loss
-        previous = loss
+SHAPES_THAT_NEVER_RETURN = '''
+def fcn_upscaling_shapes(height, width, num_classes):
+    shapes = []
+    h, w = height, width
+    for filters, kernel in [(40, 3), (40, 4), (80, 4)]:
+        h, w = conv_output_size(h, kernel, 1, "same"), conv_output_size(w, kernel, 1, "same")
+        shapes.append((h, w, filters))
+        h, w = conv_output_size(h, 2, 2, "valid"), conv_output_size(w, 2, 2, "valid")
+        shapes.append((h, w, filters))
+    # "grow" back by doubling until the page size is reached: the product is never assigned
+    up_h, up_w = h, w
+    while up_h < h * 8:
+        up_h * 2
+    shapes += [(up_h, up_w * 8, 80), (up_h, up_w * 8, num_classes), (up_h, up_w * 8, num_classes)]
+    return shapes
 '''
 
 # Replacement code per student, by nbgrader grade_id of the solution cell.
 ANSWER_OVERRIDES: dict[str, dict[str, str]] = {
     "demo-correct": {"fcn_model": CORRECT_FCN_AS_ON_THE_SLIDE},
     "demo-partial": {
-        "dice": DICE_WITHOUT_EMPTY_CONVENTION,
-        "soft_dice": SOFT_DICE_WITHOUT_SQUARES,
+        "encoding": ONE_HOT_WITHOUT_NEGATIVE_CHECK,
+        "layer_shapes": SHAPES_BACK_TO_THE_PAGE_SIZE,
         "fcn_model": FCN_UPSCALING_4X,
     },
-    "demo-crash": {"dice": DICE_WITH_A_TYPO},
-    "demo-infinite-loop": {"soft_dice": SOFT_DICE_THAT_NEVER_RETURNS},
+    "demo-crash": {"multi_label": MULTI_LABEL_WITH_A_TYPO},
+    "demo-infinite-loop": {"layer_shapes": SHAPES_THAT_NEVER_RETURN},
 }
 
 # Points each student deserves, per grade cell (visible tests 1 point, hidden tests 2).
 _FULL_MARKS = {
-    "test_dimensions_visible": 1.0, "test_dimensions_hidden": 2.0,
-    "test_dice_visible": 1.0, "test_dice_hidden": 2.0,
-    "test_soft_dice_visible": 1.0, "test_soft_dice_hidden": 2.0,
+    "test_encoding_visible": 1.0, "test_encoding_hidden": 2.0,
+    "test_multi_label_visible": 1.0, "test_multi_label_hidden": 2.0,
+    "test_layer_shapes_visible": 1.0, "test_layer_shapes_hidden": 2.0,
     "test_fcn_visible": 1.0, "test_fcn_hidden": 2.0,
 }
 EXPECTED_POINTS: dict[str, dict[str, float]] = {
     "demo-correct": dict(_FULL_MARKS),
-    "demo-partial": {**_FULL_MARKS, "test_dice_hidden": 0.0, "test_soft_dice_hidden": 0.0,
+    "demo-partial": {**_FULL_MARKS, "test_encoding_hidden": 0.0, "test_layer_shapes_hidden": 0.0,
                      "test_fcn_visible": 0.0, "test_fcn_hidden": 0.0},
-    "demo-crash": {**_FULL_MARKS, "test_dice_visible": 0.0, "test_dice_hidden": 0.0},
-    "demo-infinite-loop": {**_FULL_MARKS, "test_soft_dice_visible": 0.0, "test_soft_dice_hidden": 0.0},
+    "demo-crash": {**_FULL_MARKS, "test_multi_label_visible": 0.0, "test_multi_label_hidden": 0.0},
+    "demo-infinite-loop": {**_FULL_MARKS, "test_layer_shapes_visible": 0.0, "test_layer_shapes_hidden": 0.0},
 }
 STUDENTS = list(ANSWER_OVERRIDES)
 

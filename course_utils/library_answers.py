@@ -63,9 +63,13 @@ _FCN_UPSCALING = ["course_utils.models:build_fcn_upscaling"]
 
 LIBRARY_ANSWERS: dict[str, dict[str, list[str]]] = {
     "fcn_basics": {
-        "dimensions": [*_CONV_SIZE, *_TRANSPOSE_SIZE, "course_utils.selfcheck.sizes:_fcn_shapes_reference"],
-        "dice": _DICE,
-        "soft_dice": _SOFT_DICE,
+        # conv_output_size is given (the notebook imports it for Part 3): not an answer here.
+        "encoding": ["course_utils.selfcheck.masks:_one_hot_reference",
+                     "course_utils.selfcheck.masks:_labels_from_scores_reference"],
+        "multi_label": ["course_utils.selfcheck.masks:_multi_label_reference",
+                        "course_utils.selfcheck.masks:_decode_multi_label_reference"],
+        # the library's FCN has these shapes: model.layers[i].output.shape answers Part 3
+        "layer_shapes": ["course_utils.selfcheck.sizes:_fcn_shapes_reference", *_FCN_UPSCALING],
         "fcn_model": _FCN_UPSCALING,
     },
     "sliding_window_vs_fcn": {

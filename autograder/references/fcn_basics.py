@@ -1,8 +1,9 @@
 """Trusted checks of ``fcn_basics``: one per grade cell, the same cases the notebook's
-visible and hidden tests check, on inputs drawn fresh for every grading run. The sizes,
-Dice, the soft Dice loss and the FCN's outputs are compared with
-``autograder/references/numpy_reference.py``; the FCN's checks are shared with
-sliding_window_vs_fcn (``slide_fcn.py``)."""
+visible and hidden tests check, on inputs drawn fresh for every grading run. The mask
+encodings (one-hot, label maps, multi-label masks), the layer shapes and the FCN's outputs
+are compared with ``autograder/references/numpy_reference.py``; the FCN's checks are
+shared with sliding_window_vs_fcn (``slide_fcn.py``), and its visible check here also
+names the slide's kernel sizes and a softmax applied twice."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from autograder.references import Call, Fail, Probe, Results
 from autograder.references import numpy_reference as ref
-from autograder.references.harness_data import array, integer, python_float, value
+from autograder.references.harness_data import activation, array, model_entry, pair_of, value
 from autograder.references.numpy_reference import fcn_forward, fcn_weights
 from autograder.references.slide_fcn import fcn_hidden_probe, fcn_visible_probe
 
@@ -31,177 +32,235 @@ def _shapes(results: Results, name: str, what: str) -> list[tuple[int, ...]]:
     return [tuple(float(v) for v in row) for row in got]
 
 
-# ----------------------------------------------------------------------------- checks
-LECTURE_EXAMPLES = [
-    ("conv_output_size", 4, 3, 1, "valid", 2, "Standard: 3x3 filter, stride 1, 4x4 input"),
-    ("conv_output_size", 5, 3, 2, "valid", 2, "Stride: 3x3 filter, stride 2, 5x5 input"),
-    ("conv_output_size", 5, 3, 1, "same", 5, "Padding: 3x3 filter, stride 1, 5x5 input"),
-    ("conv_transpose_output_size", 2, 3, 1, "valid", 4, "Standard: transposed, 2x2 input"),
-    ("conv_transpose_output_size", 2, 3, 2, "valid", 5, "Stride: transposed, stride 2, 2x2 input"),
-    ("conv_transpose_output_size", 5, 3, 1, "same", 5, "Padding: transposed, 5x5 input"),
-]
+def _mask(r: Results, name: str, what: str, shape: tuple, hint: str = "") -> np.ndarray:
+    """A returned array of ``shape`` holding numbers (0/1 masks may be bool), as float64."""
+    got = r.array(name, what)
+    if got.shape != tuple(shape):
+        raise Fail(f"{what} should have shape {tuple(shape)}{hint}"
+                   + ("" if r.hidden else f"; got shape {got.shape}") + ".")
+    if got.dtype.kind not in "biuf":
+        raise Fail(f"{what} should return an array of numbers.")
+    return got.astype(np.float64)
 
 
-def dimensions_visible(rng) -> Probe:
-    calls = [Call(f"ex{i}", fn, [value(n), value(k), value(s), value(p)])
-             for i, (fn, n, k, s, p, _, _) in enumerate(LECTURE_EXAMPLES)]
-    calls.append(Call("shapes", "fcn_upscaling_shapes", [value(256), value(256)], {"num_classes": value(4)}))
+def _raised_value_error(r: Results, name: str, what: str) -> bool:
+    """Whether the call raised ValueError (a missing function fails)."""
+    entry = r.meta.get(name)
+    if isinstance(entry, dict) and entry.get("status") == "error":
+        return entry.get("ename") == "ValueError"
+    r.entry(name, what)
+    return False
+
+
+# ----------------------------------------------------------------------------- Part 1
+# The visible test's cases (tests/validity/test_case_tables.py compares them with the notebook).
+ENCODING_LABEL_MAP = [[0, 2, 1], [1, 1, 0]]
+ENCODING_SCORES = [[[0.1, 0.7, 0.2], [2.0, -1.0, 0.5]]]
+ENCODING_SCORE_LABELS = [[1, 0]]
+
+
+def encoding_visible(rng) -> Probe:
+    labels = np.array(ENCODING_LABEL_MAP)
+    arrays = {"labels": labels, "one_hot": ref.one_hot(labels, 3).astype("float32"),
+              "scores": np.array(ENCODING_SCORES), "out_of_range": np.array([[0, 3]])}
+    calls = [Call("one_hot", "labels_to_one_hot", [array("labels"), value(3)]),
+             Call("back", "labels_from_scores", [array("one_hot")]),
+             Call("scores", "labels_from_scores", [array("scores")]),
+             Call("out_of_range", "labels_to_one_hot", [array("out_of_range"), value(3)])]
 
     def judge(r: Results) -> str:
-        for i, (fn, n, k, s, p, want, slide) in enumerate(LECTURE_EXAMPLES):
-            what = f"{fn}({n}, kernel_size={k}, stride={s}, padding={p!r})"
-            got = integer(r, f"ex{i}", what)
-            if got != want:
-                raise Fail(f"{what} returned {got}; the lecture slide '{slide}' gives {want}.")
-        shapes = _shapes(r, "shapes", "fcn_upscaling_shapes(256, 256, num_classes=4)")
-        if len(shapes) != 9:
-            raise Fail(f"fcn_upscaling_shapes should list 9 shapes (one per layer), got {len(shapes)}.")
-        if shapes[0] != (256, 256, 40):
-            raise Fail(f"After the first 'same' convolution expected (256, 256, 40), got {shapes[0]}.")
-        if shapes[5] != (32, 32, 80):
-            raise Fail(f"The encoder output for a 256x256 page should be (32, 32, 80), got {shapes[5]}.")
+        got = _mask(r, "one_hot", "labels_to_one_hot of a (2, 3) label map with 3 classes", (2, 3, 3),
+                    ": (height, width, classes), the class axis last")
+        for k in range(3):
+            if not np.array_equal(got[..., k], labels == k):
+                raise Fail(f"Channel {k} of the one-hot mask should be 1 exactly where the label is {k}; "
+                           f"got {got[..., k].tolist()}.")
+        back = r.array("back", "labels_from_scores of the one-hot mask")
+        if back.shape != (2, 3) or not np.array_equal(back, labels):
+            raise Fail(f"labels_from_scores of the one-hot mask should give the label map {ENCODING_LABEL_MAP} back "
+                       f"(argmax over the last axis), got {back.tolist()}.")
+        got = r.array("scores", f"labels_from_scores({ENCODING_SCORES})")
+        if got.shape != (1, 2) or not np.array_equal(got, ENCODING_SCORE_LABELS):
+            raise Fail(f"labels_from_scores({ENCODING_SCORES}) should be {ENCODING_SCORE_LABELS} "
+                       f"(the class of the highest score), got {got.tolist()}.")
+        if not _raised_value_error(r, "out_of_range", "labels_to_one_hot([[0, 3]], 3)"):
+            raise Fail("labels_to_one_hot([[0, 3]], 3) should raise ValueError: label 3 is outside [0, 3).")
         return "Part 1 visible checks passed."
-    return Probe(calls, {}, judge)
+    return Probe(calls, arrays, judge)
 
 
-def dimensions_hidden(rng) -> Probe:
-    calls, expected = [], {}
-    for i in range(120):
-        n, k, s = int(rng.integers(1, 300)), int(rng.integers(1, 8)), int(rng.integers(1, 5))
-        padding = str(rng.choice(["valid", "same"]))
-        if padding == "valid" and k > n:
-            continue
-        args = [value(n), value(k), value(s), value(padding)]
-        calls.append(Call(f"c{i}", "conv_output_size", args))
-        expected[f"c{i}"] = (ref.conv_output_size(n, k, s, padding), f"conv_output_size with padding={padding!r}")
-        calls.append(Call(f"t{i}", "conv_transpose_output_size", args))
-        expected[f"t{i}"] = (ref.conv_transpose_output_size(n, k, s, padding),
-                             f"conv_transpose_output_size with padding={padding!r}")
-    pages = [(int(rng.integers(9, 200)), int(rng.integers(9, 200)), int(rng.integers(2, 7))) for _ in range(3)]
-    pages.append((int(rng.integers(2, 25)) * 8 + 3, int(rng.integers(2, 25)) * 8 + 5, 3))   # not multiples of 8
-    for j, (h, w, c) in enumerate(pages):
-        calls.append(Call(f"s{j}", "fcn_upscaling_shapes", [value(h), value(w), value(c)]))
+def encoding_hidden(rng) -> Probe:
+    arrays, calls, expected = {}, [], {}
+    for i in range(12):
+        shape = tuple(int(v) for v in rng.integers(1, 9, size=int(rng.integers(2, 4))))
+        classes = int(rng.integers(2, 8))
+        # the top class never occurs: its channel must be there all the same
+        labels = rng.integers(0, max(1, classes - 1), size=shape).astype([np.int64, np.uint8, np.int32][i % 3])
+        scores = rng.normal(size=shape + (classes,))
+        arrays[f"labels{i}"], arrays[f"scores{i}"] = labels, scores
+        calls += [Call(f"one_hot{i}", "labels_to_one_hot", [array(f"labels{i}"), value(classes)]),
+                  Call(f"argmax{i}", "labels_from_scores", [array(f"scores{i}")])]
+        expected[i] = (ref.one_hot(labels, classes), ref.labels_from_scores(scores))
+    arrays["negative"] = np.array([[0, -1], [2, 1]])
+    arrays["too_large"] = np.array([[4, 0]])
+    calls += [Call("negative", "labels_to_one_hot", [array("negative"), value(4)]),
+              Call("too_large", "labels_to_one_hot", [array("too_large"), value(4)])]
 
     def judge(r: Results) -> str:
-        for name, (want, what) in expected.items():
-            if integer(r, name, what) != want:
-                raise Fail(f"{what} is wrong for some sizes, kernels and strides.")
-        for j, (h, w, c) in enumerate(pages):
-            if _shapes(r, f"s{j}", "fcn_upscaling_shapes") != fcn_shapes(h, w, c):
-                raise Fail("fcn_upscaling_shapes is wrong for some page sizes (hint: 100 // 8 * 8 != 100).")
+        # The convention first: its message says more than "wrong for random label maps".
+        if not _raised_value_error(r, "negative", "labels_to_one_hot"):
+            raise Fail("labels_to_one_hot should raise ValueError for a negative label "
+                       "(NumPy indexing silently turns label -1 into the last class).")
+        if not _raised_value_error(r, "too_large", "labels_to_one_hot"):
+            raise Fail("labels_to_one_hot should raise ValueError for a label >= num_classes.")
+        for i, (one_hot, labels) in expected.items():
+            got = _mask(r, f"one_hot{i}", "labels_to_one_hot", one_hot.shape,
+                        " (the class axis last, num_classes long)")
+            if not np.array_equal(got, one_hot):
+                raise Fail("labels_to_one_hot is wrong for random label maps and batches "
+                           "(every class gets its channel, also one absent from the map).")
+            got = r.array(f"argmax{i}", "labels_from_scores")
+            if got.shape != labels.shape or not np.array_equal(got, labels):
+                raise Fail("labels_from_scores is wrong for random scores of several shapes "
+                           "(the argmax over the last axis).")
         return "Part 1 hidden checks passed."
-    return Probe(calls, {}, judge, hidden=True)
+    return Probe(calls, arrays, judge, hidden=True)
 
 
-def dice_visible(rng) -> Probe:
-    a = np.array([[1, 1, 0], [0, 1, 0], [0, 0, 0]])
-    b = np.array([[1, 0, 0], [0, 1, 1], [0, 0, 0]])
-    arrays = {"a": a, "b": b, "not_a": 1 - a}
-    calls = [Call("ab", "dice_coefficient", [array("a"), array("b")]),
-             Call("aa", "dice_coefficient", [array("a"), array("a")]),
-             Call("disjoint", "dice_coefficient", [array("a"), array("not_a")])]
+# ----------------------------------------------------------------------------- Part 2
+MULTI_LABEL_MAP = [[1, 5, 0], [2, 4, 3]]
+LECTURE_CHANNELS = [[1, 5], [5], [2, 4], [4], [3]]        # text, heading, figure or table, table, separator
+MULTI_LABEL_EXPECTED = [[[1, 0, 0, 0, 0], [1, 1, 0, 0, 0], [0, 0, 0, 0, 0]],
+                        [[0, 0, 1, 0, 0], [0, 0, 1, 1, 0], [0, 0, 0, 0, 1]]]
+PIXEL_PROBABILITIES = [[[0.9, 0.8, 0.1], [0.2, 0.1, 0.3], [0.4, 0.7, 0.6]]]
+DECODED_EXPECTED = [[[1, 1, 0], [0, 0, 0], [0, 1, 1]]]
+DECODED_AT_075 = [[[1, 1, 0], [0, 0, 0], [0, 0, 0]]]
+
+
+def multi_label_visible(rng) -> Probe:
+    arrays = {"labels": np.array(MULTI_LABEL_MAP), "probabilities": np.array(PIXEL_PROBABILITIES)}
+    calls = [Call("mask", "multi_label_mask", [array("labels"), value(LECTURE_CHANNELS)]),
+             Call("decoded", "decode_multi_label", [array("probabilities")]),
+             Call("decoded_075", "decode_multi_label", [array("probabilities")], {"threshold": value(0.75)})]
 
     def judge(r: Results) -> str:
-        got = python_float(r, "ab", "dice_coefficient on the 3x3 example")
-        if abs(got - 4 / 6) > 1e-9:
-            raise Fail(f"Dice of the 3x3 example should be 4/6 = 0.6667, got {got:.4f}. Check 2*|A∩B| / (|A|+|B|).")
-        if python_float(r, "aa", "dice_coefficient(A, A)") != 1.0:
-            raise Fail("A mask compared with itself should have Dice 1.0.")
-        if python_float(r, "disjoint", "dice_coefficient of disjoint masks") != 0.0:
-            raise Fail("Disjoint masks should have Dice 0.0.")
+        got = _mask(r, "mask", "multi_label_mask of a (2, 3) label map with 5 channels", (2, 3, 5),
+                    ", the channel axis last")
+        if not np.array_equal(got, MULTI_LABEL_EXPECTED):
+            raise Fail("multi_label_mask is wrong: the heading pixel (0, 1) should be 1 in the text and the heading "
+                       "channels, the table pixel (1, 1) in 'figure or table' and 'table'; "
+                       f"got {got.astype(int).tolist()}.")
+        got = _mask(r, "decoded", "decode_multi_label", (1, 3, 3), " (the shape of the probabilities)")
+        if not np.array_equal(got, DECODED_EXPECTED):
+            raise Fail(f"decode_multi_label({PIXEL_PROBABILITIES}) should be {DECODED_EXPECTED}, "
+                       f"got {got.astype(int).tolist()}. Each channel is on where its probability is above 0.5: "
+                       "a pixel can have two labels or none (an argmax keeps exactly one).")
+        got = _mask(r, "decoded_075", "decode_multi_label with threshold=0.75", (1, 3, 3))
+        if not np.array_equal(got, DECODED_AT_075):
+            raise Fail("decode_multi_label ignores its threshold argument.")
         return "Part 2 visible checks passed."
     return Probe(calls, arrays, judge)
 
 
-def dice_hidden(rng) -> Probe:
+def multi_label_hidden(rng) -> Probe:
     arrays, calls, expected = {}, [], {}
-    for i in range(30):
-        shape = tuple(int(v) for v in rng.integers(1, 12, size=int(rng.integers(1, 4))))
-        t, p = rng.random(shape) < rng.random(), rng.random(shape) < rng.random()
-        dtype = [bool, np.uint8, np.float32][i % 3]
-        arrays[f"t{i}"], arrays[f"p{i}"] = t.astype(dtype), p.astype(dtype)
-        calls.append(Call(f"d{i}", "dice_coefficient", [array(f"t{i}"), array(f"p{i}")]))
-        expected[f"d{i}"] = ref.dice_coefficient(t, p)
-    side = int(rng.integers(2, 9))
-    arrays["empty"], arrays["full"] = np.zeros((side, side), np.uint8), np.ones((side, side))
-    calls += [Call("empty", "dice_coefficient", [array("empty"), array("empty")]),
-              Call("empty_full", "dice_coefficient", [array("empty"), array("full")])]
+    for i in range(10):
+        shape = tuple(int(v) for v in rng.integers(1, 8, size=int(rng.integers(2, 4))))
+        labels = rng.integers(0, 6, size=shape)
+        channels = [sorted(int(c) for c in rng.choice(6, size=int(rng.integers(1, 4)), replace=False))
+                    for _ in range(int(rng.integers(1, 7)))]
+        threshold = float(rng.choice([0.5, 0.25, 0.8]))
+        probabilities = rng.random(shape + (len(channels),))
+        probabilities[rng.random(probabilities.shape) < 0.2] = threshold     # exactly at the threshold: off
+        arrays[f"labels{i}"], arrays[f"probabilities{i}"] = labels, probabilities
+        calls += [Call(f"mask{i}", "multi_label_mask", [array(f"labels{i}"), value(channels)]),
+                  Call(f"decoded{i}", "decode_multi_label", [array(f"probabilities{i}")],
+                       {"threshold": value(threshold)})]
+        expected[i] = (ref.multi_label_mask(labels, channels), ref.decode_multi_label(probabilities, threshold))
 
     def judge(r: Results) -> str:
-        # The conventions first: random masks can be empty too, and the specific message
-        # says more than "wrong for random masks".
-        got = python_float(r, "empty", "dice_coefficient of two empty masks")
-        if got != 1.0:
-            raise Fail("Two empty masks should give Dice 1.0 (the documented convention), not nan or 0.")
-        if python_float(r, "empty_full", "dice_coefficient") != 0.0:
-            raise Fail("An empty ground truth with a full prediction should give 0.0.")
-        for name, want in expected.items():
-            got = python_float(r, name, "dice_coefficient")
-            if not abs(got - want) < 1e-6:
-                raise Fail("dice_coefficient is wrong for random masks of several shapes and dtypes.")
+        for i, (mask, decoded) in expected.items():
+            got = _mask(r, f"mask{i}", "multi_label_mask", mask.shape, " (one channel per list, the channel axis last)")
+            if not np.array_equal(got, mask):
+                raise Fail("multi_label_mask is wrong for random label maps and channel lists.")
+            got = _mask(r, f"decoded{i}", "decode_multi_label", decoded.shape)
+            if not np.array_equal(got, decoded):
+                raise Fail("decode_multi_label is wrong for random probabilities and thresholds "
+                           "(a probability equal to the threshold is not above it).")
         return "Part 2 hidden checks passed."
     return Probe(calls, arrays, judge, hidden=True)
 
 
-def _losses(r: Results, name: str, batch: int, what: str) -> np.ndarray:
-    got = r.array(name, what)
-    if got.shape != (batch,):
-        raise Fail(f"soft_dice_loss should return one value per image, shape ({batch},)"
-                   + ("" if r.hidden else f", got shape {got.shape}") + ".")
-    if got.dtype.kind != "f":
-        raise Fail("soft_dice_loss should return floating-point losses.")
-    return got.astype(np.float64)
+# ----------------------------------------------------------------------------- Part 3
+# (entry, shape, where) for a 256x256 page with 4 classes
+LAYER_SHAPE_EXAMPLES = [(0, (256, 256, 40), "after the first 'same' convolution"),
+                        (5, (32, 32, 80), "after the encoder (h/8 x w/8 x 80)"),
+                        (6, (256, 256, 80), "after the 8x up-scaling"),
+                        (8, (256, 256, 4), "after the softmax (one channel per class)")]
 
 
-def soft_dice_visible(rng) -> Probe:
-    labels = np.array([[[0, 1], [2, 1]], [[2, 2], [0, 0]]])
-    one_hot = np.eye(3, dtype="float32")[labels]
-    arrays = {"t": one_hot, "uniform": np.full_like(one_hot, 1 / 3)}
-    calls = [Call("perfect", "soft_dice_loss", [array("t"), array("t")]),
-             Call("uniform", "soft_dice_loss", [array("t"), array("uniform")])]
+def layer_shapes_visible(rng) -> Probe:
+    calls = [Call("shapes", "fcn_upscaling_shapes", [value(256), value(256)], {"num_classes": value(4)})]
 
     def judge(r: Results) -> str:
-        loss = _losses(r, "perfect", 2, "soft_dice_loss")
-        if not np.allclose(loss, 0.0, atol=1e-6):
-            raise Fail(f"A perfect prediction should give a loss of 0, got {loss}.")
-        loss = _losses(r, "uniform", 2, "soft_dice_loss")
-        if not np.all(loss > 0.1):
-            raise Fail(f"A uniform (uninformed) prediction should give a clearly positive loss, got {loss}.")
+        shapes = _shapes(r, "shapes", "fcn_upscaling_shapes(256, 256, num_classes=4)")
+        if len(shapes) != 9:
+            raise Fail(f"fcn_upscaling_shapes should list 9 shapes (one per layer), got {len(shapes)}.")
+        for index, want, where in LAYER_SHAPE_EXAMPLES:
+            if shapes[index] != want:
+                raise Fail(f"Entry {index}, {where}, should be {want} for a 256x256 page, got {shapes[index]}.")
         return "Part 3 visible checks passed."
-    return Probe(calls, arrays, judge)
+    return Probe(calls, {}, judge)
 
 
-def soft_dice_hidden(rng) -> Probe:
-    arrays, calls, expected = {}, [], {}
-    for i, smooth in enumerate((1.0, 1e-3, float(rng.uniform(0.01, 2.0)))):
-        batch, h, w = int(rng.integers(2, 5)), int(rng.integers(3, 9)), int(rng.integers(3, 9))
-        c = int(rng.integers(2, 6))
-        t = np.eye(c, dtype="float32")[rng.integers(0, c, size=(batch, h, w))]
-        logits = rng.normal(size=(batch, h, w, c))
-        p = (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)).astype("float32")
-        arrays[f"t{i}"], arrays[f"p{i}"] = t, p
-        calls.append(Call(f"l{i}", "soft_dice_loss", [array(f"t{i}"), array(f"p{i}")], {"smooth": value(smooth)}))
-        expected[f"l{i}"] = (batch, ref.soft_dice_loss(t, p, smooth))
-    empty = np.zeros((1, 4, 4, 2), dtype="float32")
-    empty[..., 0] = 1.0
-    arrays["empty"] = empty
-    calls.append(Call("empty", "soft_dice_loss", [array("empty"), array("empty")]))
+def layer_shapes_hidden(rng) -> Probe:
+    pages = [(int(rng.integers(9, 200)), int(rng.integers(9, 200)), int(rng.integers(2, 7))) for _ in range(3)]
+    pages.append((int(rng.integers(2, 25)) * 8 + 3, int(rng.integers(2, 25)) * 8 + 5, 3))   # not multiples of 8
+    calls = [Call(f"s{j}", "fcn_upscaling_shapes", [value(h), value(w), value(c)]) for j, (h, w, c) in enumerate(pages)]
 
     def judge(r: Results) -> str:
-        for name, (batch, want) in expected.items():
-            got = _losses(r, name, batch, "soft_dice_loss")
-            if not np.allclose(got, want, atol=1e-5):
-                raise Fail("soft_dice_loss differs from the formula for random predictions; "
-                           "check the squares in the denominator, the smoothing and the axes you sum over.")
-        got = _losses(r, "empty", 1, "soft_dice_loss")
-        if not (np.all(np.isfinite(got)) and np.allclose(got, 0.0, atol=1e-6)):
-            raise Fail("A class absent from both target and prediction must not give nan: use the smoothing constant.")
+        for j, (h, w, c) in enumerate(pages):
+            if _shapes(r, f"s{j}", "fcn_upscaling_shapes") != fcn_shapes(h, w, c):
+                raise Fail("fcn_upscaling_shapes is wrong for some page sizes (hint: 100 // 8 * 8 != 100).")
         return "Part 3 hidden checks passed."
-    return Probe(calls, arrays, judge, hidden=True)
+    return Probe(calls, {}, judge, hidden=True)
+
+
+# ----------------------------------------------------------------------------- Part 4
+SLIDE_KERNELS = [(3, 3), (4, 4), (4, 4), (1, 1)]
+
+
+def _is_softmax(layer: dict) -> bool:
+    return layer.get("class") == "Softmax" or activation(layer.get("config", {})) == "softmax"
+
+
+def _slide_kernels_and_one_softmax(layers: list[dict]) -> None:
+    """The four convolutions have the slide's kernels, and exactly one layer applies a softmax."""
+    convolutions = [layer.get("config", {}) for layer in layers if layer.get("class") == "Conv2D"]
+    if len(convolutions) != len(SLIDE_KERNELS):
+        raise Fail(f"The slide's FCN has 4 convolutions (three in the encoder, the 1x1 classifier); "
+                   f"found {len(convolutions)}.")
+    for config, want in zip(convolutions, SLIDE_KERNELS):
+        kernel = pair_of(config.get("kernel_size"))
+        if kernel != want:
+            raise Fail(f"layer {str(config.get('name'))[:60]} has kernel {kernel}, the slide's FCN uses {want} there "
+                       "(3x3, then 4x4 and 4x4, then the 1x1 classifier).")
+    softmaxes = [str(layer.get("config", {}).get("name"))[:60] for layer in layers if _is_softmax(layer)]
+    if len(softmaxes) != 1:
+        times = "twice" if len(softmaxes) == 2 else f"{len(softmaxes)} times"
+        raise Fail(f"softmax applied {times} (layers {softmaxes}): the slide's FCN applies it once, after the 1x1 "
+                   "convolution. A second softmax still sums to 1 but flattens the probabilities.")
 
 
 def fcn_visible(rng) -> Probe:
-    return fcn_visible_probe((rng.random((1, 64, 64, 1)) < 0.3).astype("float32"), part=4)
+    probe = fcn_visible_probe((rng.random((1, 64, 64, 1)) < 0.3).astype("float32"), part=4)
+    model_call = probe.calls[0].name
+
+    def judge(r: Results) -> str:
+        probe.judge(r)          # a keras.Model, the output's shape, probabilities that sum to 1
+        _slide_kernels_and_one_softmax(model_entry(r, model_call, "build_fcn_upscaling(num_classes=4)")["layers"])
+        return "Part 4 visible checks passed."
+    return Probe(probe.calls, probe.arrays, judge)
 
 
 def fcn_hidden(rng) -> Probe:
@@ -212,12 +271,12 @@ def fcn_hidden(rng) -> Probe:
 
 
 CHECKS = {
-    "test_dimensions_visible": dimensions_visible,
-    "test_dimensions_hidden": dimensions_hidden,
-    "test_dice_visible": dice_visible,
-    "test_dice_hidden": dice_hidden,
-    "test_soft_dice_visible": soft_dice_visible,
-    "test_soft_dice_hidden": soft_dice_hidden,
+    "test_encoding_visible": encoding_visible,
+    "test_encoding_hidden": encoding_hidden,
+    "test_multi_label_visible": multi_label_visible,
+    "test_multi_label_hidden": multi_label_hidden,
+    "test_layer_shapes_visible": layer_shapes_visible,
+    "test_layer_shapes_hidden": layer_shapes_hidden,
     "test_fcn_visible": fcn_visible,
     "test_fcn_hidden": fcn_hidden,
 }

@@ -191,3 +191,33 @@ def soft_dice_loss(y_true, y_pred, smooth=1.0) -> np.ndarray:
     intersection = (t * p).sum(axis=(1, 2))
     denominator = (t ** 2).sum(axis=(1, 2)) + (p ** 2).sum(axis=(1, 2))
     return 1.0 - ((2 * intersection + smooth) / (denominator + smooth)).mean(axis=-1)
+
+
+# ----------------------------------------------------------------------------- mask encodings
+def one_hot(labels, num_classes) -> np.ndarray:
+    """(..., ) class ids in [0, num_classes) -> (..., num_classes) of 0.0/1.0, the class axis last."""
+    labels = np.asarray(labels)
+    encoded = np.zeros(labels.shape + (num_classes,))
+    for index in np.ndindex(*labels.shape):
+        encoded[index + (int(labels[index]),)] = 1.0
+    return encoded
+
+
+def labels_from_scores(scores) -> np.ndarray:
+    """(..., C) class scores -> (...) the index of each pixel's highest score (the first on a tie)."""
+    return np.argmax(np.asarray(scores, dtype=np.float64), axis=-1)
+
+
+def multi_label_mask(labels, channel_classes) -> np.ndarray:
+    """(...) class ids -> (..., J) of 0.0/1.0: channel j is 1 where the class is in ``channel_classes[j]``."""
+    labels = np.asarray(labels)
+    mask = np.zeros(labels.shape + (len(channel_classes),))
+    for j, classes in enumerate(channel_classes):
+        for class_id in classes:
+            mask[..., j][labels == class_id] = 1.0
+    return mask
+
+
+def decode_multi_label(probabilities, threshold=0.5) -> np.ndarray:
+    """(..., J) per-channel probabilities -> (..., J) of 0.0/1.0: 1 where strictly above ``threshold``."""
+    return np.where(np.asarray(probabilities, dtype=np.float64) > threshold, 1.0, 0.0)

@@ -38,6 +38,8 @@ STORED_REFERENCES = (
     "_sliding_windows_reference",  # the traffic-light windows; its flags make the mistakes
     "_transpose_numpy_reference", "_unet_bottleneck_reference",
     "_mean_iou_reference", "_class_weights_reference",
+    "_one_hot_reference", "_labels_from_scores_reference", "_multi_label_reference",
+    "_decode_multi_label_reference",
 )
 
 # Factories of known-wrong versions whose body, with its default flags, is a correct

@@ -2,8 +2,8 @@
 
 Call a check with your function, e.g. in ``exercises/fcn_basics/fcn_basics.ipynb``::
 
-    from course_utils.selfcheck import check_dice, show_progress
-    check_dice(dice_coefficient)
+    from course_utils.selfcheck import check_labels_to_one_hot, show_progress
+    check_labels_to_one_hot(labels_to_one_hot)
     show_progress()
 
 A check runs your function on cases like the visible tests' and a few more. If it is
@@ -32,6 +32,7 @@ The modules, one concept each:
 - ``engine``: cases, known mistakes, comparisons, time limit, reports (:class:`CheckResult`).
 - ``records``: the progress file (each check's record) and :func:`show_progress`.
 - ``assignments``: the course's assignments and exercises, read from the release.
+- ``masks``: one-hot and label maps, multi-label masks and their decoding.
 - ``sizes``, ``parameters``: output sizes and shapes; parameter counts and the skip FCN's table.
 - ``overlap``: Dice, IoU, mean IoU. ``losses``: soft Dice, weighted cross-entropy, class weights.
 - ``pooling``: max pooling with argmax, unpooling. ``transposed``: the NumPy transposed convolution.
@@ -44,6 +45,12 @@ The modules, one concept each:
 from .assignments import COURSE_ORDER, assignment_exercises
 from .engine import CheckResult
 from .losses import check_class_weights, check_soft_dice, check_weighted_crossentropy
+from .masks import (
+    check_decode_multi_label,
+    check_labels_from_scores,
+    check_labels_to_one_hot,
+    check_multi_label_mask,
+)
 from .models import check_fcn_skip_upscaling, check_fcn_transposed_skip, check_fcn_upscaling
 from .overlap import check_dice, check_iou, check_mean_iou
 from .parameters import (
@@ -82,6 +89,10 @@ __all__ = [
     "CheckResult",
     "check_conv_output_size",
     "check_conv_transpose_output_size",
+    "check_labels_to_one_hot",
+    "check_labels_from_scores",
+    "check_multi_label_mask",
+    "check_decode_multi_label",
     "check_fcn_upscaling_shapes",
     "check_dice",
     "check_iou",
@@ -124,6 +135,10 @@ __all__ = [
 EXERCISE_CHECKS = {
     "conv_output_size": "check_conv_output_size",
     "conv_transpose_output_size": "check_conv_transpose_output_size",
+    "labels_to_one_hot": "check_labels_to_one_hot",
+    "labels_from_scores": "check_labels_from_scores",
+    "multi_label_mask": "check_multi_label_mask",
+    "decode_multi_label": "check_decode_multi_label",
     "fcn_upscaling_shapes": "check_fcn_upscaling_shapes",
     "dice_coefficient": "check_dice",
     "iou_score": "check_iou",

@@ -16,6 +16,14 @@ from .engine import (
 __all__ = ["check_fcn_upscaling", "check_fcn_skip_upscaling", "check_fcn_transposed_skip"]
 
 
+def _applies_softmax(layer):
+    """Whether a Keras layer applies a softmax (a Softmax layer, or activation="softmax")."""
+    import keras
+
+    return isinstance(layer, keras.layers.Softmax) or getattr(getattr(layer, "activation", None),
+                                                               "__name__", "") == "softmax"
+
+
 def _fcn_model_check(build_fcn_upscaling):
     """Runs the model checks in order; returns (failing case text, mistake, output text)."""
     import keras
@@ -44,6 +52,10 @@ def _fcn_model_check(build_fcn_upscaling):
     if not np.allclose(output.sum(-1), 1.0, atol=1e-4):
         return "the sum of the class probabilities per pixel", "missing_softmax", (
             f"sums from {output.sum(-1).min():.3g} to {output.sum(-1).max():.3g}")
+    softmaxes = [layer.name for layer in model.layers if _applies_softmax(layer)]
+    if len(softmaxes) > 1:
+        # a second softmax still sums to 1: only the layers show it
+        return "the layers that apply a softmax", "softmax_twice", f"{len(softmaxes)} layers: {softmaxes}"
     convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     kernels = [tuple(layer.kernel_size) for layer in convolutions]
     if len(kernels) >= 3 and kernels[:3] == [(3, 3)] * 3:
@@ -99,6 +111,12 @@ _FCN_MISTAKES = {
         "The model must end with probabilities, not logits.",
         "Add keras.layers.Activation('softmax') after the 1x1 convolution.",
     )),
+    "softmax_twice": ("softmax applied twice", (
+        "Count the layers that apply a softmax: an Activation('softmax') layer, and a convolution "
+        "with activation='softmax'.",
+        "Apply the softmax once, after the 1x1 convolution: a second one still sums to 1 but "
+        "flattens the probabilities towards uniform.",
+    )),
     "all_3x3": ("all three encoder convolutions are 3x3", (
         "The slide's pseudo-code and its Keras code differ: follow the table of the exercise.",
         "Only the first convolution is 3x3; the second and third are 4x4.",
@@ -125,8 +143,8 @@ def check_fcn_upscaling(build_fcn_upscaling, assignment=None, quiet=False):
 
     The checks run in order and stop at the first problem: build errors, a non-model
     result, a fixed input size, a wrong up-scaling factor, a wrong output shape, a
-    missing softmax, 3x3 kernels everywhere, wrong filters, non-nearest interpolation, a
-    ReLU before the softmax, a wrong parameter count; then, if the function takes
+    missing softmax, a softmax applied twice, 3x3 kernels everywhere, wrong filters,
+    non-nearest interpolation, a ReLU before the softmax, a wrong parameter count; then, if the function takes
     ``num_channels``, a 3-channel page.
     """
     return _run_model_check("build_fcn_upscaling", _fcn_model_check, build_fcn_upscaling,

@@ -302,7 +302,18 @@ def mean_iou_counting_ignored(y_true, y_pred, num_classes, ignore_label=None):
               for c in range(num_classes) if np.count_nonzero((t == c) | (p == c))]
     return float(np.mean(scores)) if scores else float("nan")
 
+def one_hot(labels, num_classes):
+    labels = np.asarray(labels)
+    if np.any(labels < 0) or np.any(labels >= num_classes):
+        raise ValueError("label outside the classes")
+    return (labels[..., None] == np.arange(num_classes)).astype(np.float32)
+
+def one_hot_wrapping_negatives(labels, num_classes):
+    return np.eye(num_classes)[np.asarray(labels)]
+
 for key, check, function in [
+        ("one_hot", selfcheck.check_labels_to_one_hot, one_hot),
+        ("one_hot_wrong", selfcheck.check_labels_to_one_hot, one_hot_wrapping_negatives),
         ("dice", selfcheck.check_dice, dice), ("dice_wrong", selfcheck.check_dice, dice_as_iou),
         ("conv", selfcheck.check_conv_output_size, conv),
         ("conv_wrong", selfcheck.check_conv_output_size, conv_without_plus_one),
@@ -377,8 +388,9 @@ def test_kit_installs_and_self_checks_work(kit, tmp_path):
                            env=environment, capture_output=True, text=True, timeout=300)
     assert child.returncode == 0, child.stderr[-3000:]
     results = json.loads(child.stdout.strip().splitlines()[-1])
-    for key in ("dice", "conv", "soft_dice"):
+    for key in ("one_hot", "dice", "conv", "soft_dice"):
         assert results[key][:2] == [True, None], results[key]
+    assert results["one_hot_wrong"][:2] == [False, "negative_labels_wrap"]
     assert results["dice_wrong"][:2] == [False, "iou_instead_of_dice"]
     assert "Hint 1/3" in results["dice_wrong"][2]
     assert results["conv_wrong"][:2] == [False, "missing_plus_one"]

@@ -63,7 +63,16 @@ def _call_cases(rows):
 
 # (assignment, grade cell, notebook variable, the trusted table, how a notebook row is read)
 TABLES = [
-    ("fcn_basics", "test_dimensions_visible", "lecture_examples", fcn_basics.LECTURE_EXAMPLES, list),
+    ("fcn_basics", "test_encoding_visible", "label_map", fcn_basics.ENCODING_LABEL_MAP, list),
+    ("fcn_basics", "test_encoding_visible", "class_scores", fcn_basics.ENCODING_SCORES, list),
+    ("fcn_basics", "test_encoding_visible", "expected_labels", fcn_basics.ENCODING_SCORE_LABELS, list),
+    ("fcn_basics", "test_multi_label_visible", "extended_labels", fcn_basics.MULTI_LABEL_MAP, list),
+    ("fcn_basics", "test_multi_label_visible", "lecture_channels", fcn_basics.LECTURE_CHANNELS, list),
+    ("fcn_basics", "test_multi_label_visible", "expected_mask", fcn_basics.MULTI_LABEL_EXPECTED, list),
+    ("fcn_basics", "test_multi_label_visible", "pixel_probabilities", fcn_basics.PIXEL_PROBABILITIES, list),
+    ("fcn_basics", "test_multi_label_visible", "expected_decoded", fcn_basics.DECODED_EXPECTED, list),
+    ("fcn_basics", "test_layer_shapes_visible", "expected_shapes", fcn_basics.LAYER_SHAPE_EXAMPLES, list),
+    ("fcn_basics", "test_fcn_visible", "slide_kernels", fcn_basics.SLIDE_KERNELS, list),
     ("dimensions", "test_sizes_visible", "cases", dimensions.SIZE_CASES, list),
     ("dimensions", "test_transpose_size_visible", "cases", dimensions.TRANSPOSE_CASES, list),
     ("dimensions", "test_bottleneck_visible", "checks", dimensions.BOTTLENECK_CASES,

@@ -39,7 +39,6 @@ import pytest
 from autograder import demo_class
 from autograder.references import Fail, Results, load_checks
 from tests import REPO_ROOT
-from tests.validity.fcn_basics import NUMPY_FLOAT_DICE
 from tests.validity.variants import (
     BATCH_STUDENTS,
     LIBRARY_ANSWERS_STUDENT,
@@ -208,10 +207,20 @@ def test_training_checks(monkeypatch, assignment):
     assert not problems, "\n".join(problems)
 
 
+# Dice returning a numpy.float64 (2.0 * an int64 sum / an int64 sum), not a Python float.
+NUMPY_FLOAT_DICE = Variant("dice-returns-numpy-float64", "dice", code='''
+def dice_coefficient(y_true, y_pred):
+    t, p = np.asarray(y_true).astype(bool), np.asarray(y_pred).astype(bool)
+    total = t.sum() + p.sum()
+    return 1.0 if total == 0 else 2.0 * np.logical_and(t, p).sum() / total
+''')
+
+
 def test_dice_returning_numpy_float_earns_full_marks():
-    """numpy.float64 is a float (the notebook tests isinstance(got, float)): full marks."""
+    """numpy.float64 is a float (the notebook tests isinstance(got, float)): full marks
+    (losses_metrics grades Dice)."""
     pytest.importorskip("keras")
-    verdicts = judge_in_process("fcn_basics", [NUMPY_FLOAT_DICE])
+    verdicts = judge_in_process("losses_metrics", [NUMPY_FLOAT_DICE])
     assert verdicts["test_dice_visible"][0] and verdicts["test_dice_hidden"][0], verdicts
 
 

@@ -113,11 +113,49 @@ def max_unpool(values, argmax, pool_size=2):
     return out
 
 
+def labels_to_one_hot(labels, num_classes):
+    labels = np.asarray(labels)
+    if np.any(labels < 0) or np.any(labels >= num_classes):
+        raise ValueError(f"labels must be in [0, {num_classes})")
+    return (labels[..., None] == np.arange(num_classes)).astype(np.float32)
+
+
+def labels_from_scores(scores):
+    return np.asarray(scores).argmax(axis=-1)
+
+
+def multi_label_mask(labels, channel_classes):
+    labels = np.asarray(labels)
+    return np.stack([np.isin(labels, classes) for classes in channel_classes], axis=-1)
+
+
+def decode_multi_label(probabilities, threshold=0.5):
+    return np.where(np.asarray(probabilities) > threshold, 1, 0)
+
+
+def one_hot_without_range_check(labels, num_classes):
+    return np.eye(num_classes, dtype=np.float32)[np.asarray(labels)]
+
+
+def one_hot_classes_first(labels, num_classes):
+    labels_to_one_hot(labels, num_classes)          # the same errors
+    return np.stack([np.asarray(labels) == k for k in range(num_classes)]).astype(np.float32)
+
+
+def decode_by_argmax(probabilities, threshold=0.5):
+    probabilities = np.asarray(probabilities)
+    return np.eye(probabilities.shape[-1])[probabilities.argmax(axis=-1)]
+
+
 RIGHT = [
     (selfcheck.check_conv_output_size, conv_output_size),
     (selfcheck.check_conv_transpose_output_size, conv_transpose_output_size),
     (selfcheck.check_conv_transpose_output_size, conv_transpose_output_size_with_output_padding),
     (selfcheck.check_fcn_upscaling_shapes, fcn_upscaling_shapes),
+    (selfcheck.check_labels_to_one_hot, labels_to_one_hot),
+    (selfcheck.check_labels_from_scores, labels_from_scores),
+    (selfcheck.check_multi_label_mask, multi_label_mask),
+    (selfcheck.check_decode_multi_label, decode_multi_label),
     (selfcheck.check_dice, dice_coefficient),
     (selfcheck.check_iou, iou_score),
     (selfcheck.check_soft_dice, soft_dice_loss),
@@ -306,6 +344,24 @@ WRONG = [
      "upscale_to_input"),
     (selfcheck.check_fcn_upscaling_shapes,
      lambda h, w, c: [(a, b, 40) for a, b, _ in fcn_upscaling_shapes(h, w, c)], "channels"),
+    (selfcheck.check_labels_to_one_hot, one_hot_classes_first, "classes_first"),
+    (selfcheck.check_labels_to_one_hot, one_hot_without_range_check, "negative_labels_wrap"),
+    (selfcheck.check_labels_to_one_hot,
+     lambda labels, n: labels_to_one_hot(labels, int(np.max(labels)) + 1), "channels_from_the_map"),
+    (selfcheck.check_labels_from_scores, lambda scores: np.argmax(scores, axis=0), "argmax_first_axis"),
+    (selfcheck.check_labels_from_scores, lambda scores: np.max(scores, axis=-1), "highest_score_not_class"),
+    (selfcheck.check_labels_from_scores, lambda scores: np.argmax(scores), "argmax_flattened"),
+    (selfcheck.check_multi_label_mask,
+     lambda labels, channels: multi_label_mask(labels, [c[:1] for c in channels]), "first_class_only"),
+    (selfcheck.check_multi_label_mask,
+     lambda labels, channels: multi_label_mask(labels, [[j] for j in range(len(channels))]), "channel_is_class_id"),
+    (selfcheck.check_multi_label_mask,
+     lambda labels, channels: np.moveaxis(multi_label_mask(labels, channels), -1, 0), "channels_first"),
+    (selfcheck.check_decode_multi_label, decode_by_argmax, "argmax"),
+    (selfcheck.check_decode_multi_label,
+     lambda p, threshold=0.5: (np.asarray(p) >= threshold).astype(np.float32), "threshold_inclusive"),
+    (selfcheck.check_decode_multi_label,
+     lambda p, threshold=0.5: (np.asarray(p) > 0.5).astype(np.float32), "threshold_ignored"),
     (selfcheck.check_dice, dice_nan_for_empty, "nan_for_empty"),
     (selfcheck.check_dice, dice_zero_division, "nan_for_empty"),
     (selfcheck.check_dice, lambda t, p: dice_coefficient(t, p) if np.any(t) or np.any(p) else 0.0,

@@ -31,7 +31,8 @@ def test_not_implemented_is_reported_as_such():
     result = selfcheck.check_dice(stub, quiet=True)
     assert not result.passed and result.mistake == "not_implemented"
     assert "not implemented yet" in result.message
-    assert selfcheck.load_progress()["fcn_basics/dice_coefficient"]["status"] == "not yet"
+    # recorded for the first assignment that asks for dice_coefficient
+    assert selfcheck.load_progress()["losses_metrics/dice_coefficient"]["status"] == "not yet"
 
 
 # --- Progressive hints ------------------------------------------------------------------------------
@@ -47,7 +48,7 @@ def test_hints_get_more_specific_on_repeated_calls():
     assert "max(k, s)" in hints[2] and "max(k, s)" not in hints[0]
     assert "Run the check again" in results[0].message
     assert "Run the check again" not in results[2].message
-    assert selfcheck.load_progress()["fcn_basics/conv_transpose_output_size"]["hint_level"] == 3
+    assert selfcheck.load_progress()["dimensions/conv_transpose_output_size"]["hint_level"] == 3
 
 
 def test_a_different_mistake_starts_again_at_the_first_hint():

@@ -26,6 +26,7 @@ def test_fcn_model_check_passes_the_slide_network_and_diagnoses_mistakes():
         "missing_softmax": lambda n: build(n, softmax=False),
         "fixed_input_size": lambda n: build(n, input_shape=(64, 64, 1)),
         "all_3x3": lambda n: build(n, kernels=(3, 3, 3)),
+        "softmax_twice": lambda n: build(n, last_activation="softmax"),
         "relu_before_softmax": lambda n: build(n, last_activation="relu"),
         "not_a_model": lambda n: [build(n)],
     }

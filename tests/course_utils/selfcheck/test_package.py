@@ -31,7 +31,8 @@ def _solution_namespace(assignment, variant=None):
         answers[variant.cell] = variant.answer(answers[variant.cell])
     namespace = {}
     exec("import math\nimport numpy as np\nimport keras\nfrom keras import ops\nlayers = keras.layers\n"
-         "from course_utils.training import fit_for\n" + "\n".join(answers.values()), namespace)
+         "from course_utils.training import fit_for\n"
+         "from course_utils.shapes import conv_output_size\n" + "\n".join(answers.values()), namespace)
     return namespace, answers
 
 

@@ -3,17 +3,17 @@
 import json
 
 from course_utils import selfcheck
-from tests.course_utils.selfcheck.students import dice_coefficient, iou_score, soft_dice_without_squares, wrong_conv
+from tests.course_utils.selfcheck.students import decode_by_argmax, iou_score, labels_to_one_hot, wrong_conv
 
 
 def test_progress_round_trip(progress_path):
-    selfcheck.check_dice(dice_coefficient, quiet=True)
+    selfcheck.check_labels_to_one_hot(labels_to_one_hot, quiet=True)
     selfcheck.check_conv_output_size(wrong_conv(lambda n, k, s: (n - k) // s,
                                                 lambda n, k, s: -(-n // s)), quiet=True)
     stored = json.loads(progress_path.read_text())
     assert stored["version"] == 1
-    assert stored["exercises"]["fcn_basics/dice_coefficient"]["status"] == "passed"
-    conv = stored["exercises"]["fcn_basics/conv_output_size"]
+    assert stored["exercises"]["fcn_basics/labels_to_one_hot"]["status"] == "passed"
+    conv = stored["exercises"]["dimensions/conv_output_size"]
     assert conv["status"] == "not yet" and conv["hint_level"] == 1 and conv["attempts"] == 1
     assert conv["last_mistake"] == "missing_plus_one"
     assert selfcheck.load_progress() == stored["exercises"]
@@ -34,15 +34,15 @@ def test_default_progress_file_is_in_the_home_folder(monkeypatch, tmp_path):
 
 
 def test_show_progress_lists_every_exercise_of_every_assignment(capsys):
-    selfcheck.check_dice(dice_coefficient, quiet=True)
-    selfcheck.check_soft_dice(soft_dice_without_squares, quiet=True)
-    selfcheck.check_soft_dice(soft_dice_without_squares, quiet=True)
+    selfcheck.check_labels_to_one_hot(labels_to_one_hot, quiet=True)
+    selfcheck.check_decode_multi_label(decode_by_argmax, quiet=True)
+    selfcheck.check_decode_multi_label(decode_by_argmax, quiet=True)
     rows = selfcheck.show_progress()
     out = capsys.readouterr().out
     status = {(a, e): s for a, e, s in rows}
-    assert status[("fcn_basics", "dice_coefficient")] == "passed"
-    assert status[("fcn_basics", "soft_dice_loss")] == "not yet (hint 2)"
-    assert status[("fcn_basics", "conv_output_size")] == "not attempted"
+    assert status[("fcn_basics", "labels_to_one_hot")] == "passed"
+    assert status[("fcn_basics", "decode_multi_label")] == "not yet (hint 2)"
+    assert status[("fcn_basics", "labels_from_scores")] == "not attempted"
     assert status[("dimensions", "conv_output_size")] == "not attempted"
     for assignment in ("fcn_basics", "sliding_window_vs_fcn", "dimensions", "skip_fcns"):
         assert assignment in out
