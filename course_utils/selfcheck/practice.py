@@ -41,6 +41,12 @@ def _result(name, mistake, message, quiet):
                        mistake=mistake)
 
 
+def _not_started(name, quiet):
+    """The verdict for an answer left as the cell's zeros."""
+    return _result(name, "not_started", "This is still the cell's starting value (zeros): replace it with your "
+                   "answer and run the cell again.", quiet)
+
+
 def _first_match(candidates, answer):
     """The key of the first (key, value) in ``candidates`` whose value equals ``answer``."""
     for key, value in candidates:
@@ -131,6 +137,8 @@ def check_traffic_light_practice(num_windows, windows_with_whole_light, window_s
     from course_utils import lecture_figures, shapes
 
     name = "traffic-light windows"
+    if num_windows == 0 and not list(windows_with_whole_light):
+        return _not_started(name, quiet)
     image, light = lecture_figures.make_traffic_light_scene()
     (height, width), total = image.shape[:2], light.sum()
     rows, cols = (shapes.conv_output_size(side, window_size, stride) for side in (height, width))
@@ -191,6 +199,8 @@ def check_compression_practice(code_shape, ratio, image_size=256, input_bits=8, 
     from course_utils import models
 
     name = "compression ratio"
+    if float(ratio) == 0 and not any(code_shape):
+        return _not_started(name, quiet)
     side = image_size // 2 ** len(filters)
     expected_shape = (side, side, code_channels)
     if tuple(int(s) for s in code_shape) != expected_shape:
@@ -260,6 +270,8 @@ def check_conv_gradient_practice(gradient, kernel, g, strides, input_hw, quiet=F
     answer = np.asarray(gradient, float)
     g = np.asarray(g, float)
     input_hw = tuple(input_hw)
+    if answer.shape == input_hw and not answer.any():
+        return _not_started(name, quiet)
     if answer.shape == g.shape and answer.shape != input_hw:
         return _result(name, "output_shape", f"Your gradient has the output's shape {g.shape}; the gradient "
                        f"with respect to x has the input's shape {input_hw}: use C.T (input x output), not C.",
@@ -310,6 +322,8 @@ def check_unpooling_practice(unpooled, image, pool_size=2, quiet=False):
     expected = np.asarray(layers.MaxUnpooling2D(pool_size)([pooled, argmax]))[0, ..., 0]
     pooled = np.asarray(pooled)[0, ..., 0]
     answer = np.asarray(unpooled, float)
+    if answer.shape == image.shape and not answer.any():
+        return _not_started(name, quiet)
     if answer.shape == pooled.shape:
         return _result(name, "pooled_only", f"That is the pooled {pooled.shape} map; unpooling restores the "
                        f"input's size {image.shape}.", quiet)
@@ -379,6 +393,8 @@ def check_mask_rcnn_shapes_practice(answer, model, num_rois=16, quiet=False):
     if missing:
         return _result(name, "missing", f"Give a shape for each of {', '.join(_MASK_RCNN_KEYS)}; missing: "
                        f"{', '.join(missing)}.", quiet)
+    if not any(any(answer[key]) for key in _MASK_RCNN_KEYS):
+        return _not_started(name, quiet)
     expected = _mask_rcnn_shapes(model, num_rois)
     classes, image_size, mask_size = model.num_classes, model.image_size, model.mask_size
     for key in _MASK_RCNN_KEYS:

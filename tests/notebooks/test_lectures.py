@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -16,6 +17,40 @@ COMMITTED_NOTEBOOKS = LECTURES + sorted((REPO_ROOT / "solutions").rglob("*.ipynb
 
 def test_there_is_a_lecture():
     assert LECTURES, "lectures/ holds no notebook"
+
+
+OBJECTIVES = re.compile(r"\*\*Learning objectives\.\*\*[^\n]*\n\n(- .+\n)+", re.MULTILINE)
+ESTIMATED_TIME = re.compile(r"\*\*Estimated time:\*\* about [\d.]+ hours?")
+
+
+def opening_problems(first_cells: list[str], name: str) -> list[str]:
+    """What the opening of a lecture lacks: learning objectives (a bulleted list) and an
+    estimated time, in its first two markdown cells."""
+    opening = "\n\n".join(first_cells[:2])
+    problems = []
+    if not OBJECTIVES.search(opening + "\n"):
+        problems.append(f"{name}: no '**Learning objectives.**' list in its first two cells")
+    if not ESTIMATED_TIME.search(opening):
+        problems.append(f"{name}: no '**Estimated time:** about N hours' in its first two cells")
+    return problems
+
+
+@pytest.mark.parametrize("path", [p for p in LECTURES if p.name[:2] <= "08"], ids=lambda p: p.name)
+def test_each_lecture_opens_with_objectives_and_a_time(path):
+    notebook = json.loads(path.read_text())
+    markdown = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown"]
+    assert opening_problems(markdown, path.name) == []
+
+
+def test_the_opening_check_finds_what_is_missing():
+    good = ["# 1 Title", "**Learning objectives.** After this notebook you can\n\n- do a;\n- do b.\n\n"
+                         "**Estimated time:** about 1.5 hours."]
+    assert opening_problems(good, "x") == []
+    assert opening_problems(["# 1 Title", "**Estimated time:** about 1 hour"], "x") == [
+        "x: no '**Learning objectives.**' list in its first two cells"]
+    assert opening_problems([good[0], good[1].replace("about 1.5 hours", "soon")], "x") == [
+        "x: no '**Estimated time:** about N hours' in its first two cells"]
+    assert len(opening_problems(["# 1 Title", "text", good[1]], "x")) == 2   # too late in the notebook
 
 
 @pytest.mark.slow

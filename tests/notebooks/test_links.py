@@ -189,9 +189,45 @@ def test_each_exercise_introduction_links_its_lecture_and_gives_a_time(assignmen
         f"{assignment}: the first cell should give '**Estimated time:** about N hours'")
 
 
+def lecture_end_problems(last_cell_source: str, lecture_name: str, table: dict[str, str],
+                         lecture_names: list[str]) -> list[str]:
+    """What is wrong with a lecture's last cell: it must link exactly the exercises the README's
+    course table pairs with the lecture; a lecture that has a row but no exercise of its own
+    must say where its ideas are graded and link the next lecture (a lecture without a row,
+    e.g. an optional one, links no exercise)."""
+    number = lecture_name[:2]
+    expected = sorted(name for name, paired in table.items() if paired == number)
+    linked = sorted(set(re.findall(r"\]\(\.\./exercises/(\w+)/\1\.ipynb\)", last_cell_source)))
+    problems = [] if linked == expected else [f"{lecture_name}: its last cell links {linked}, "
+                                              f"the README's course table {expected}"]
+    later = sorted(name for name in lecture_names if name[:2] > number)
+    if not expected and set(table.values()) & {f"{n:02d}" for n in range(int(number) + 1, 100)} and later:
+        if "graded" not in last_cell_source.lower():
+            problems.append(f"{lecture_name}: no exercise of its own, so its last cell should say where its "
+                            "ideas are graded")
+        if f"]({later[0]})" not in last_cell_source:
+            problems.append(f"{lecture_name}: its last cell should link the next lecture ({later[0]})")
+    return problems
+
+
 @pytest.mark.parametrize("lecture", sorted(REPO_ROOT.glob("lectures/[0-9][0-9]_*.ipynb")), ids=lambda path: path.name)
 def test_each_lecture_ends_with_links_to_its_exercises(lecture):
-    expected = sorted(name for name, number in readme_course_table(REPO_ROOT).items() if number == lecture.name[:2])
     last_cell = nbformat.read(lecture, as_version=4).cells[-1]
-    linked = sorted(set(re.findall(r"\]\(\.\./exercises/(\w+)/\1\.ipynb\)", last_cell.source)))
-    assert linked == expected, f"{lecture.name}: its last cell links {linked}, the README's course table {expected}"
+    lecture_names = [path.name for path in REPO_ROOT.glob("lectures/[0-9][0-9]_*.ipynb")]
+    assert last_cell.metadata.get("tags") == ["exercise-link"], f"{lecture.name}: the last cell is tagged exercise-link"
+    assert lecture_end_problems(last_cell.source, lecture.name, readme_course_table(REPO_ROOT), lecture_names) == []
+
+
+def test_lecture_end_check_reports_wrong_and_missing_links():
+    table = {"fcn_basics": "03", "unet": "05"}
+    lectures = ["01_a.ipynb", "02_b.ipynb", "03_c.ipynb", "05_e.ipynb", "09_optional.ipynb"]
+    good_01 = "Graded in `fcn_basics`, after notebook 3 ... it is graded there. Next: [notebook 2](02_b.ipynb)."
+    assert lecture_end_problems(good_01, "01_a.ipynb", table, lectures) == []
+    assert lecture_end_problems("[x](../exercises/fcn_basics/fcn_basics.ipynb)", "03_c.ipynb", table, lectures) == []
+    assert lecture_end_problems("Next: [notebook 2](02_b.ipynb).", "01_a.ipynb", table, lectures) == [
+        "01_a.ipynb: no exercise of its own, so its last cell should say where its ideas are graded"]
+    assert lecture_end_problems("It is graded later.", "02_b.ipynb", table, lectures) == [
+        "02_b.ipynb: its last cell should link the next lecture (03_c.ipynb)"]
+    assert lecture_end_problems("[x](../exercises/unet/unet.ipynb)", "03_c.ipynb", table, lectures) == [
+        "03_c.ipynb: its last cell links ['unet'], the README's course table ['fcn_basics']"]
+    assert lecture_end_problems("Optional, no exercise.", "09_optional.ipynb", table, lectures) == []

@@ -65,7 +65,7 @@ def test_multi_label_names_each_mistake(extended_page, mistake):
     (45, [16, 15, 14, 7, 6, 5], None), (5, [5], "per_axis"), (9, [5], "per_axis"), (96, [5], "sticking_out"),
     (6, [5], "no_overlap"), (44, [5], "unknown"),
     (45, [6, 7, 8, 15, 16, 17], "one_based"), (45, [25, 26, 30, 31, 35, 36], "column_major"),
-    (45, [0], "unknown"),
+    (45, [0], "unknown"), (0, [], "not_started"),
 ])
 def test_traffic_light_windows(count, chosen, mistake):
     result = practice.check_traffic_light_practice(count, chosen, quiet=True)
@@ -106,7 +106,7 @@ def test_compression_right_answer_is_the_library_ratio():
 @pytest.mark.parametrize("code_shape, ratio, mistake", [
     ((64, 64, 2), 8.0, "poolings"), ((32, 32, 1), 8.0, "code_shape"), ((32, 32, 2), 0.125, "inverted"),
     ((32, 32, 2), 32.0, "values_not_bits"), ((32, 32, 2), 16.0, "code_channels_forgotten"),
-    ((32, 32, 2), 1.0, "binary_input"), ((32, 32, 2), 3.0, "unknown"),
+    ((32, 32, 2), 1.0, "binary_input"), ((32, 32, 2), 3.0, "unknown"), ((0, 0, 0), 0.0, "not_started"),
 ])
 def test_compression_names_each_mistake(code_shape, ratio, mistake):
     result = practice.check_compression_practice(code_shape, ratio, quiet=True)
@@ -131,7 +131,8 @@ def test_conv_gradient_matrix_and_transposed_convolution_pass(convolution):
         assert practice.check_conv_gradient_practice(gradient, kernel, g, 2, (7, 7), quiet=True).passed
 
 
-@pytest.mark.parametrize("mistake", ["output_shape", "shape", "flipped_kernel", "ones_not_g", "unknown"])
+@pytest.mark.parametrize("mistake", ["output_shape", "shape", "flipped_kernel", "ones_not_g", "unknown",
+                                     "not_started"])
 def test_conv_gradient_names_each_mistake(convolution, mistake):
     kernel, g, matrix = convolution
     wrong = {
@@ -140,6 +141,7 @@ def test_conv_gradient_names_each_mistake(convolution, mistake):
         "flipped_kernel": (tc.convolution_matrix((7, 7), kernel[::-1, ::-1], strides=2).T @ g.ravel()).reshape(7, 7),
         "ones_not_g": (matrix.T @ np.ones(9)).reshape(7, 7),
         "unknown": (matrix.T @ g.ravel()).reshape(7, 7) + np.eye(7),
+        "not_started": np.zeros((7, 7)),
     }[mistake]
     result = practice.check_conv_gradient_practice(wrong, kernel, g, 2, (7, 7), quiet=True)
     assert not result.passed and result.mistake == mistake, result.message
@@ -154,13 +156,15 @@ def test_unpooling_right_answer_passes():
     assert practice.check_unpooling_practice(right, IMAGE, quiet=True).passed
 
 
-@pytest.mark.parametrize("mistake", ["pooled_only", "shape", "upscaled", "top_left", "kept_everything", "unknown"])
+@pytest.mark.parametrize("mistake", ["pooled_only", "shape", "upscaled", "top_left", "kept_everything", "unknown",
+                                     "not_started"])
 def test_unpooling_names_each_mistake(mistake):
     pooled = np.array([[8, 5], [9, 7]], float)
     top_left = np.zeros((4, 4))
     top_left[::2, ::2] = pooled
     wrong = {"pooled_only": pooled, "shape": np.zeros((4, 2)), "upscaled": np.kron(pooled, np.ones((2, 2))),
-             "top_left": top_left, "kept_everything": IMAGE, "unknown": np.zeros((4, 4))}[mistake]
+             "top_left": top_left, "kept_everything": IMAGE, "unknown": np.eye(4),
+             "not_started": np.zeros((4, 4))}[mistake]
     result = practice.check_unpooling_practice(wrong, IMAGE, quiet=True)
     assert not result.passed and result.mistake == mistake, result.message
 
@@ -193,6 +197,12 @@ def test_mask_rcnn_names_each_mistake(mask_rcnn, key, shape, message):
     result = practice.check_mask_rcnn_shapes_practice({**RIGHT_SHAPES, key: shape}, mask_rcnn, num_rois=5,
                                                       quiet=True)
     assert not result.passed and result.mistake == f"wrong_{key}" and message in result.message, result.message
+
+
+def test_mask_rcnn_names_an_untouched_answer(mask_rcnn):
+    untouched = {key: (0,) * len(shape) for key, shape in RIGHT_SHAPES.items()}
+    result = practice.check_mask_rcnn_shapes_practice(untouched, mask_rcnn, num_rois=5, quiet=True)
+    assert result.mistake == "not_started" and "starting value" in result.message
 
 
 def test_mask_rcnn_names_missing_keys(mask_rcnn):
