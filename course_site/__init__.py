@@ -13,8 +13,12 @@ still holding nbgrader solution or hidden-test markers is refused. The exercises
 unanswered, so their answer stubs raise ``NotImplementedError``; each error output becomes a
 short note instead of a traceback.
 
-Modules: ``pages`` (the course order, link rewriting, output clean-up; no execution) and
-``build`` (execution on parallel kernels, HTML, the index, the command line).
+Formulas are converted to MathML when the site is built (``mathml``), so no page loads a
+script from the network.
+
+Modules: ``pages`` (the course order, link rewriting, output clean-up; no execution),
+``mathml`` (TeX to MathML) and ``build`` (execution on parallel kernels, HTML, the index,
+the command line).
 """
 
 from course_site.pages import Page, course_pages

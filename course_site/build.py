@@ -28,6 +28,8 @@ from jinja2 import DictLoader
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
+from course_site.mathml import MathConverter
+from course_site.mathml import available as mathml_available
 from course_site.pages import (
     LinkRewriter,
     Page,
@@ -38,7 +40,7 @@ from course_site.pages import (
     page_ids,
     refuse_solutions,
     relative_url,
-    rewrite_links,
+    rewrite_markdown,
 )
 
 DEFAULT_JOBS = 2
@@ -52,6 +54,8 @@ nav.site-nav { display: flex; justify-content: space-between; gap: 1em; padding:
   font-family: system-ui, sans-serif; font-size: 14px; }
 nav.site-nav a { text-decoration: none; color: #1f5fa8; }
 nav.site-nav .site-none { color: #999; }
+math[display="block"] { margin: 0.6em 0; }
+math { font-size: 1.1em; }
 div.site-note { padding: 0.4em 0.8em; background: #fff8e1; border-left: 4px solid #f0b400;
   font-family: system-ui, sans-serif; font-size: 13px; }
 """
@@ -179,14 +183,15 @@ def execute_page(root: Path, page: Page, env: dict[str, str], cell_timeout_s: in
     return notebook, time.perf_counter() - started, failure
 
 
-def render_page(exporter: HTMLExporter, pages: list[Page], index: int, notebook, root: Path) -> tuple[str, list[str]]:
-    """(HTML of ``pages[index]``, the links shown as text) for an executed ``notebook``."""
+def render_page(exporter: HTMLExporter, pages: list[Page], index: int, notebook, root: Path):
+    """(HTML of ``pages[index]``, its LinkRewriter, its MathConverter) for an executed ``notebook``."""
     page = pages[index]
     rewriter = LinkRewriter(root, page, {p.source: p for p in pages if p.source})
-    rewrite_links(notebook, rewriter)
+    math = MathConverter(page.source)
+    rewrite_markdown(notebook, rewriter, math)
     body, _ = exporter.from_notebook_node(notebook, resources={
         "metadata": {"name": page.title}, "site_nav": navigation(pages, index), "site_css": SITE_CSS})
-    return body, rewriter.replaced
+    return body, rewriter, math
 
 
 def page_exporter() -> HTMLExporter:
@@ -210,7 +215,10 @@ def build_site(root: Path, out: Path, jobs: int = DEFAULT_JOBS, cell_timeout_s: 
     for stale in ("lectures", "exercises"):
         shutil.rmtree(out / stale, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
-    report = {"pages": [], "links_as_text": [], "anchors": [], "jobs": jobs}
+    report = {"pages": [], "links_as_text": [], "anchors": [], "jobs": jobs,
+              "mathml": mathml_available(), "formulas": 0, "formulas_left_as_tex": []}
+    if not report["mathml"]:
+        log("note: latex2mathml is not installed: formulas stay as TeX (pip install latex2mathml)")
     with tempfile.TemporaryDirectory(prefix="course-site-") as scratch:
         env = kernel_environment(Path(scratch) / "progress.json")
         with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -226,8 +234,10 @@ def build_site(root: Path, out: Path, jobs: int = DEFAULT_JOBS, cell_timeout_s: 
                 if failure:
                     notebook.cells.insert(0, nbformat.v4.new_code_cell(outputs=[note_output(
                         f"Building this page stopped early ({failure}): outputs below it may be missing.")]))
-                rendered[page.url], as_text = render_page(exporter, pages, index, notebook, root)
-                report["links_as_text"] += as_text
+                rendered[page.url], rewriter, math = render_page(exporter, pages, index, notebook, root)
+                report["links_as_text"] += rewriter.replaced
+                report["formulas"] += math.converted
+                report["formulas_left_as_tex"] += math.failed
                 report["pages"].append({"page": page.url, "source": page.source, "seconds": round(seconds, 1),
                                         "errors": errors, "failure": failure})
                 log(f"{page.url}: {seconds:.1f} s" + (f", {len(errors)} error output(s)" if errors else "")
@@ -268,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     report = build_site(args.root, out, jobs=args.jobs, cell_timeout_s=args.timeout)
     print(f"{report['page_count']} pages, {report['image_count']} images, {report['seconds']} s "
           f"({args.jobs} kernels): {out / 'index.html'}")
-    for line in report["links_as_text"] + report["anchors"]:
+    print(f"{report['formulas']} formulas as MathML")
+    for line in report["links_as_text"] + report["anchors"] + report["formulas_left_as_tex"]:
         print(f"  note: {line}")
     found = problems(report)
     for line in found:

@@ -1,8 +1,9 @@
 """The site's pages in course order, and the notebook edits that make them read well as HTML.
 
-Nothing here executes a notebook: ``course_pages`` finds the pages, ``rewrite_links`` points
-notebook links at the site's pages, ``clean_outputs`` drops widget views and turns the
-unanswered exercise's errors into notes, ``fix_anchors`` repairs fragments once the HTML exists.
+Nothing here executes a notebook: ``course_pages`` finds the pages, ``rewrite_markdown`` points
+notebook links at the site's pages (and hands the prose to the math converter),
+``clean_outputs`` drops widget views and turns the unanswered exercise's errors into notes,
+``fix_anchors`` repairs fragments once the HTML exists.
 """
 
 from __future__ import annotations
@@ -213,11 +214,30 @@ def _sub_outside_inline_code(pattern: re.Pattern, replace, text: str) -> str:
     return pattern.sub(apply, text)
 
 
-def rewrite_links(notebook, rewriter: LinkRewriter) -> None:
-    """Rewrite the links of every markdown cell of ``notebook`` in place (see LinkRewriter)."""
+def rewrite_markdown(notebook, rewriter: LinkRewriter, math=None) -> None:
+    """Rewrite the links of every markdown cell of ``notebook`` in place (see LinkRewriter),
+    then its prose with ``math`` (a function of text, e.g. a ``mathml.MathConverter``) if given."""
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             cell.source = rewriter.rewrite(cell.source)
+            if math is not None:
+                cell.source = map_prose(cell.source, math)
+
+
+def map_prose(markdown: str, function) -> str:
+    """``markdown`` with ``function`` applied to its text outside fenced code blocks and inline code."""
+    pieces, position = [], 0
+    for block in CODE_BLOCK.finditer(markdown):
+        pieces.append(_map_outside_inline_code(markdown[position:block.start()], function))
+        pieces.append(block.group(0))
+        position = block.end()
+    pieces.append(_map_outside_inline_code(markdown[position:], function))
+    return "".join(pieces)
+
+
+def _map_outside_inline_code(text: str, function) -> str:
+    parts = re.split(f"({INLINE_CODE.pattern})", text)   # odd indices: the inline code
+    return "".join(part if index % 2 else function(part) for index, part in enumerate(parts))
 
 
 def note_output(text: str) -> nbformat.NotebookNode:

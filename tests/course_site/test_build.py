@@ -12,6 +12,7 @@ import nbformat
 import pytest
 
 from course_site.build import build_site, problems
+from course_site.mathml import MathConverter
 from course_site.pages import Page, course_pages, fix_anchors, refuse_solutions
 
 SECRET = "the_planted_solution_value_7319"
@@ -54,7 +55,9 @@ def tiny_course(root: Path) -> Path:
              "display(Image(base64.b64decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
              "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==')))"),
     ])
-    write(root / "lectures" / "02_more.ipynb", [markdown("# Lecture 2: More\n\n## Its only section")])
+    write(root / "lectures" / "02_more.ipynb", [markdown(
+        "# Lecture 2: More\n\n## Its only section\n\nAn image of $H \\times W$ pixels, "
+        "$$\\frac{a}{b}$$ $a < b$ `$HOME` (code), it costs $5 and $6, and $\\left( x$ is broken TeX.")])
     write(root / "exercises" / "alpha" / "alpha.ipynb", [
         markdown("# Exercise alpha\n\nRead [lecture 1](../../lectures/01_intro.ipynb) first.\n\n## Part 1: Adding"),
         code("def add(a, b):\n    # YOUR CODE HERE\n    raise NotImplementedError()", solution=True, grade=False,
@@ -182,3 +185,24 @@ def test_a_course_without_lectures_is_refused_by_name(tmp_path):
     (tmp_path / "README.md").write_text(README)
     with pytest.raises(FileNotFoundError, match=r"no lectures/NN_\*\.ipynb under"):
         course_pages(tmp_path)
+
+
+def test_formulas_become_mathml_and_code_and_prices_stay(site):
+    pytest.importorskip("latex2mathml", reason="latex2mathml (a dependency of the project) is not installed")
+    site_dir, report = site
+    lecture = read(site_dir, "lectures/02_more.html")
+    assert '<math display="inline"><mrow><mi>H</mi><mo>\u00d7</mo><mi>W</mi></mrow></math>' in lecture
+    assert "<mi>a</mi><mo>&lt;</mo><mi>b</mi>" in lecture
+    assert '<math display="block"><mrow><mfrac>' in lecture
+    assert "<code>$HOME</code>" in lecture and "it costs $5 and $6" in lecture and "$\\left( x$" in lecture
+    assert report["formulas"] == 3
+    assert report["formulas_left_as_tex"] == [
+        "lectures/02_more.ipynb: '$\\\\left( x$' left as TeX (ExtraLeftOrMissingRightError: )"]
+
+
+def test_the_math_converter_counts_and_names_what_it_leaves():
+    pytest.importorskip("latex2mathml", reason="latex2mathml (a dependency of the project) is not installed")
+    math = MathConverter("here")
+    assert math("no formula, $ alone") == "no formula, $ alone" and math.converted == 0
+    assert math("$x$").startswith('<math display="inline"><mrow><mi>x</mi>') and math.converted == 1
+    assert math("$\\frac{1}{$") == "$\\frac{1}{$" and math.failed[0].startswith("here: '$\\\\frac{1}{$' left as TeX")
