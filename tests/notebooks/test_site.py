@@ -3,9 +3,10 @@
 ``build/site/`` is served on 127.0.0.1 by a standard-library HTTP server and read by
 Debian's Chromium through Playwright, page by page, following each page's "next" link from
 the index: the crawl must visit every page in the course's order. On every page: the answer
-is 200, the console shows no error, no request leaves 127.0.0.1, every image has a width,
-every link inside the site answers 200 and every fragment names an element of its page, and
-no widget placeholder is left where the course's explorers show their static figures.
+is 200, the console shows no error, no request leaves 127.0.0.1, no solution marker shows,
+every image has a width, every link inside the site answers 200 and every fragment names an
+element of its page, and no widget placeholder is left where the course's explorers show
+their static figures.
 Screenshots go to ``build/browser/site/`` (or ``$SEGCOURSE_SCREENSHOTS/site``).
 
 Runs on demand only: ``make test-site`` (builds the site first when it is missing; installs
@@ -76,6 +77,7 @@ READ_PAGE = """() => {
     widgetCells: [...document.querySelectorAll('[data-widget-cell]')].map(
       cell => cell.querySelectorAll('.jp-OutputArea img').length),
     tracebacks: document.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]').length,
+    solutionMarkers: ['### BEGIN SOLUTION', '### BEGIN HIDDEN TESTS'].filter(m => document.body.innerText.includes(m)),
   };
 }"""
 
@@ -164,6 +166,7 @@ def test_every_page_loads_without_errors_or_network(crawl):
         assert facts["console_errors"] == [], f"{url}: console errors {facts['console_errors']}"
         assert facts["offsite_requests"] == [], f"{url}: requests beyond 127.0.0.1 {facts['offsite_requests']}"
         assert facts["tracebacks"] == 0, f"{url}: {facts['tracebacks']} output(s) on stderr left on the page"
+        assert facts["solutionMarkers"] == [], f"{url}: shows {facts['solutionMarkers']}: solutions reached the site"
 
 
 def test_every_image_shows(crawl):
