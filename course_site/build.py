@@ -12,9 +12,11 @@ is still written, the failures are listed on stderr and in ``site-report.json``)
 from __future__ import annotations
 
 import argparse
+import hashlib
 import html
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -47,6 +49,9 @@ DEFAULT_JOBS = 2
 # Seconds one cell may run: the longest lecture cell trains for about a minute on 2 busy cores.
 DEFAULT_CELL_TIMEOUT_S = 900
 REPORT_NAME = "site-report.json"
+# An inline stylesheet this long is written once to static/ and linked from each page.
+SHARED_STYLESHEET_MIN_CHARS = 8_000
+INLINE_STYLE = re.compile(r'<style type="text/css">(.*?)</style>', re.DOTALL)
 
 SITE_CSS = """
 nav.site-nav { display: flex; justify-content: space-between; gap: 1em; padding: 0.6em 1em;
@@ -205,14 +210,14 @@ def build_site(root: Path, out: Path, jobs: int = DEFAULT_JOBS, cell_timeout_s: 
     """Build the site of the course at ``root`` into ``out`` and return its report (a dict:
     pages with seconds, errors and failures; links shown as text; anchors repaired; totals).
 
-    ``out`` is replaced: its ``index.html``, ``lectures/`` and ``exercises/`` are removed first.
+    ``out`` is replaced: its ``lectures/``, ``exercises/`` and ``static/`` are removed first.
     """
     root, out = Path(root).resolve(), Path(out).resolve()
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     started = time.perf_counter()
     pages = course_pages(root)
-    for stale in ("lectures", "exercises"):
+    for stale in ("lectures", "exercises", "static"):
         shutil.rmtree(out / stale, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     report = {"pages": [], "links_as_text": [], "anchors": [], "jobs": jobs,
@@ -247,6 +252,7 @@ def build_site(root: Path, out: Path, jobs: int = DEFAULT_JOBS, cell_timeout_s: 
     images = 0
     for page in pages:
         text, fixes = fix_anchors(page, rendered[page.url], ids)
+        text = share_stylesheets(page, text, out)
         report["anchors"] += fixes
         images += text.count("<img ")
         (out / page.url).parent.mkdir(parents=True, exist_ok=True)
@@ -254,6 +260,23 @@ def build_site(root: Path, out: Path, jobs: int = DEFAULT_JOBS, cell_timeout_s: 
     report.update(page_count=len(pages), image_count=images, seconds=round(time.perf_counter() - started, 1))
     (out / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
+
+
+def share_stylesheets(page: Page, page_html: str, out: Path) -> str:
+    """``page_html`` with each large inline stylesheet (nbconvert inlines JupyterLab's theme,
+    about 250 kB, into every page) moved to ``out/static/<hash>.css`` and linked, so the
+    browser loads it once for the whole site."""
+    def link(match: re.Match) -> str:
+        css = match.group(1)
+        if len(css) < SHARED_STYLESHEET_MIN_CHARS:
+            return match.group(0)
+        name = f"static/notebook-{hashlib.sha256(css.encode()).hexdigest()[:12]}.css"
+        if not (out / name).is_file():
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            (out / name).write_text(css, encoding="utf-8")
+        return f'<link rel="stylesheet" href="{relative_url(page.url, name)}"/>'
+
+    return INLINE_STYLE.sub(link, page_html)
 
 
 def problems(report: dict) -> list[str]:

@@ -157,6 +157,10 @@ def test_lecture_outputs_keep_figures_and_drop_widget_views(site):
     assert "widget-view+json" not in lecture and "jupyter-widgets" not in lecture
     assert re.search(r'<img [^>]*src="data:image/png;base64,iVBOR', lecture)
     assert not re.search(r"<script[^>]+src=", lecture)                        # nothing loaded from the network
+    # JupyterLab's theme is written once and linked, not inlined in every page
+    stylesheets = re.findall(r'<link rel="stylesheet" href="(\.\./static/notebook-\w+\.css)"/>', lecture)
+    assert sum((site_dir / "lectures" / name).stat().st_size for name in stylesheets) > 100_000
+    assert len(lecture) < 60_000
     assert report["page_count"] == 5 and report["image_count"] == 1
     assert json.loads((site_dir / "site-report.json").read_text())["page_count"] == 5
 
