@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Grade one assignment of the hub's course with `segcourse grade`, as root:
+#
+#   sudo deploy/jupyterhub/grade.sh fcn_basics [segcourse grade options]
+#
+# The sandbox that runs student code (bubblewrap) needs root, so the instructor's own JupyterLab
+# cannot grade (its formgrader's Autograde button refuses: no sandbox). Run this after
+# `nbgrader collect NAME` (as the instructor); then, as the instructor, `nbgrader release_feedback NAME`.
+# Everything it writes in the course folder is given back to the instructor.
+set -euo pipefail
+
+if [ "$(id -u)" != 0 ]; then
+    echo "deploy/jupyterhub/grade.sh: needs root (the grading sandbox, bubblewrap, does): run it with sudo" >&2
+    exit 1
+fi
+if [ $# -lt 1 ]; then
+    echo "usage: deploy/jupyterhub/grade.sh ASSIGNMENT [segcourse grade options]" >&2
+    exit 2
+fi
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+VENV_BIN="${SEGCOURSE_HUB_VENV_BIN:-$REPO/.venv/bin}"
+INSTRUCTOR="${SEGCOURSE_HUB_INSTRUCTOR:-instructor}"
+COURSE_DIR="$(getent passwd "$INSTRUCTOR" | cut -d: -f6)/course"
+ASSIGNMENT="$1"
+shift
+RUNTIME="$COURSE_DIR/.grading"
+
+status=0
+(cd "$COURSE_DIR" && PATH="$VENV_BIN:$PATH" "$VENV_BIN/segcourse" --course-dir "$COURSE_DIR" grade "$ASSIGNMENT" "$@") \
+    || status=$?
+# nbgrader's release_feedback names each student's feedback file by a hash of the secret that
+# `nbgrader submit` wrote (submission_secret.txt) and reads it from the feedback folder;
+# segcourse grade does not carry it over from submitted/ (autograder/batch.py: stage_results).
+for secret in "$RUNTIME"/submitted/*/"$ASSIGNMENT"/submission_secret.txt; do
+    [ -f "$secret" ] || continue
+    student="$(basename "$(dirname "$(dirname "$secret")")")"
+    feedback="$RUNTIME/feedback/$student/$ASSIGNMENT"
+    if [ -d "$feedback" ] && [ ! -e "$feedback/submission_secret.txt" ]; then
+        cp "$secret" "$feedback/submission_secret.txt"
+    fi
+done
+chown -R "$INSTRUCTOR:" "$RUNTIME"
+exit $status
