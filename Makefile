@@ -9,6 +9,8 @@
 #   make test-browser    JupyterLab in a real browser (installs Debian's chromium and playwright)
 #   make site            the course as a static HTML site in build/site/ (every lecture and exercise executed)
 #   make test-site       the site in a real browser: pages, images, links, navigation (builds it if missing)
+#   make hub             (root) the course on JupyterHub at http://127.0.0.1:8000: users, exchange, proxy (deploy/jupyterhub)
+#   make test-hub        (root) two students and an instructor through the hub in Chromium (build/hub/)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -23,7 +25,7 @@ TORCH_SPEC ?= torch==2.13.0
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup demo lint test test-backends test-browser browser-deps site test-site quick lab release check-release clean
+.PHONY: setup demo lint test test-backends test-browser browser-deps site test-site hub hub-deps test-hub quick lab release check-release clean
 
 setup: $(VENV)/.installed
 
@@ -61,6 +63,22 @@ test-browser: browser-deps
 browser-deps: setup
 	@command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq chromium; else echo "the browser test needs Debian's chromium: sudo apt-get install -y chromium"; exit 1; fi; }
 	$(BIN)/python -c "import playwright, psutil" 2>/dev/null || $(BIN)/python -m pip install --quiet -e ".[browser]"
+
+# The course on JupyterHub (deploy/jupyterhub/README.md): local users with PAM passwords
+# (in /srv/segcourse-hub/passwords), the exchange /srv/nbgrader/exchange, configurable-http-proxy
+# from npm. Needs root: it creates users and system folders. HUB_PORT=8000 by default.
+HUB_PORT ?= 8000
+hub: hub-deps
+	SEGCOURSE_HUB_PORT=$(HUB_PORT) $(BIN)/jupyterhub -f deploy/jupyterhub/jupyterhub_config.py
+
+hub-deps: setup
+	@[ "$$(id -u)" = 0 ] || { echo "make hub needs root (it creates users, /srv/nbgrader and /etc/jupyter): sudo make $(MAKECMDGOALS)"; exit 1; }
+	$(BIN)/python -c "import jupyterhub" 2>/dev/null || $(BIN)/python -m pip install --quiet -e ".[hub]"
+	deploy/jupyterhub/setup.sh
+
+# Two students and an instructor through the hub in Chromium (tests/hub/); screenshots: build/hub/.
+test-hub: hub-deps browser-deps
+	$(BIN)/python -m pytest -m hub -v --durations=5 tests/hub
 
 # The course site (course_site/): every lecture and released exercise executed with
 # COURSE_FAST=1 on $(JOBS) kernels, rendered to build/site/index.html. Solutions never.
