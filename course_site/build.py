@@ -163,7 +163,7 @@ def kernel_environment(progress_file: Path) -> dict[str, str]:
     for live_front_end in ("JPY_SESSION_NAME", "VSCODE_PID"):
         env.pop(live_front_end, None)
     env.update({"COURSE_FAST": "1", "SEGCOURSE_WIDGETS": "static", "TF_CPP_MIN_LOG_LEVEL": "2",
-                "SEGCOURSE_PROGRESS_FILE": str(progress_file), "PYTHONWARNINGS": "ignore"})
+                "SEGCOURSE_PROGRESS_FILE": str(progress_file)})
     return env
 
 
@@ -213,8 +213,8 @@ def build_site(root: Path, out: Path, jobs: int = DEFAULT_JOBS, cell_timeout_s: 
     ``out`` is replaced: its ``lectures/``, ``exercises/`` and ``static/`` are removed first.
     """
     root, out = Path(root).resolve(), Path(out).resolve()
-    if jobs < 1:
-        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    if jobs < 1 or cell_timeout_s < 1:
+        raise ValueError(f"jobs and cell_timeout_s must be at least 1, got {jobs} and {cell_timeout_s}")
     started = time.perf_counter()
     pages = course_pages(root)
     for stale in ("lectures", "exercises", "static"):
@@ -290,7 +290,15 @@ def problems(report: dict) -> list[str]:
     return found
 
 
+def unexpected_exercise_errors(report: dict) -> list[str]:
+    """Exercise errors other than the answer stubs' NotImplementedError (shown as notes on
+    the page, but worth a look: a given cell may be broken)."""
+    return [f"{entry['source']}: {error}" for entry in report["pages"] if entry["source"].startswith("exercises/")
+            for error in entry["errors"] if not error.split(": ", 2)[1] == "NotImplementedError"]
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The command line: build, print a summary and the notes, return the exit status."""
     parser = argparse.ArgumentParser(prog="python -m course_site", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."), help="the course folder (default: here)")
     parser.add_argument("--out", type=Path, default=None, help="where the site goes (default: ROOT/build/site)")
@@ -298,11 +306,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=DEFAULT_CELL_TIMEOUT_S, help="seconds one cell may run")
     args = parser.parse_args(argv)
     out = args.out or args.root / "build" / "site"
-    report = build_site(args.root, out, jobs=args.jobs, cell_timeout_s=args.timeout)
+    try:
+        report = build_site(args.root, out, jobs=args.jobs, cell_timeout_s=args.timeout)
+    except (FileNotFoundError, ValueError) as error:   # a wrong folder or option, a solution in exercises/
+        parser.error(str(error))
     print(f"{report['page_count']} pages, {report['image_count']} images, {report['seconds']} s "
           f"({args.jobs} kernels): {out / 'index.html'}")
     print(f"{report['formulas']} formulas as MathML")
-    for line in report["links_as_text"] + report["anchors"] + report["formulas_left_as_tex"]:
+    unexpected = [f"{error} (not an answer stub's NotImplementedError)" for error in unexpected_exercise_errors(report)]
+    for line in report["links_as_text"] + report["anchors"] + report["formulas_left_as_tex"] + unexpected:
         print(f"  note: {line}")
     found = problems(report)
     for line in found:

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_site.build import build_site, problems
+from course_site.build import build_site, main, problems, unexpected_exercise_errors
 from course_site.mathml import MathConverter
 from course_site.pages import Page, course_pages, fix_anchors, refuse_solutions
 
@@ -210,3 +210,23 @@ def test_the_math_converter_counts_and_names_what_it_leaves():
     assert math("no formula, $ alone") == "no formula, $ alone" and math.converted == 0
     assert math("$x$").startswith('<math display="inline"><mrow><mi>x</mi>') and math.converted == 1
     assert math("$\\frac{1}{$") == "$\\frac{1}{$" and math.failed[0].startswith("here: '$\\\\frac{1}{$' left as TeX")
+
+
+def test_the_command_refuses_a_folder_with_no_course_table(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_status:
+        main(["--root", str(tmp_path), "--out", str(tmp_path / "site")])
+    assert exit_status.value.code == 2
+    message = capsys.readouterr().err
+    assert f"no README.md in {tmp_path}: the site takes the course order from its course table" in message
+    assert not (tmp_path / "site").exists()
+
+
+def test_lecture_errors_fail_the_build_and_odd_exercise_errors_are_named():
+    report = {"pages": [
+        {"source": "lectures/01_a.ipynb", "errors": ["cell 3: ValueError: bad"], "failure": None},
+        {"source": "exercises/b/b.ipynb", "errors": ["cell 2: NotImplementedError: ", "cell 5: ImportError: no x"],
+         "failure": None},
+        {"source": "exercises/c/c.ipynb", "errors": [], "failure": "CellTimeoutError: cell 4"}]}
+    assert problems(report) == ["lectures/01_a.ipynb: cell 3: ValueError: bad",
+                                "exercises/c/c.ipynb: execution stopped: CellTimeoutError: cell 4"]
+    assert unexpected_exercise_errors(report) == ["exercises/b/b.ipynb: cell 5: ImportError: no x"]
