@@ -96,6 +96,31 @@ FCN_WITH_SOFTMAX_TWICE = FCN_UPSCALING_4X.replace("UpSampling2D((4, 4))", "UpSam
     'layers.Conv2D(num_classes, (1, 1), activation="softmax"),\n        layers.Activation("softmax"),')
 assert FCN_WITH_SOFTMAX_TWICE.count("softmax") == 2 and "(8, 8)" in FCN_WITH_SOFTMAX_TWICE, "FCN_UPSCALING_4X changed"
 
+# A second softmax the layers do not show: one activation function, named softmax, that
+# applies it twice. The visible test and the notebook's own hidden test see one softmax
+# layer and pass; the trusted hidden check compares the outputs with the slide's network
+# for the same weights and fails (10/12; stock nbgrader gives 12/12:
+# tests/autograder/test_grading_paths.py).
+FCN_WITH_SOFTMAX_TWICE_IN_ONE_ACTIVATION = '''
+def build_fcn_upscaling(num_classes):
+    def softmax(x):          # "to be sure the probabilities sum to 1"
+        return ops.softmax(ops.softmax(x))
+
+    layers = keras.layers
+    return keras.Sequential([
+        keras.Input(shape=(None, None, 1)),
+        layers.Conv2D(40, (3, 3), padding="same", activation="relu"),
+        layers.MaxPooling2D(pool_size=(2, 2), strides=2),
+        layers.Conv2D(40, (4, 4), padding="same", activation="relu"),
+        layers.MaxPooling2D(pool_size=(2, 2), strides=2),
+        layers.Conv2D(80, (4, 4), padding="same", activation="relu"),
+        layers.MaxPooling2D(pool_size=(2, 2), strides=2),
+        layers.UpSampling2D((8, 8), interpolation="nearest"),
+        layers.Conv2D(num_classes, (1, 1)),
+        layers.Activation(softmax),
+    ])
+'''
+
 MULTI_LABEL_WITH_A_TYPO = '''
 def multi_label_mask(labels, channel_classes):
     labels = np.asarray(labels)

@@ -33,9 +33,9 @@ def test_demo_succeeds_with_the_expected_table(demo_run):
     assert "All scores are the ones these submissions deserve." in result.stdout
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()
             if line.split() and line.split()[0] in STUDENTS}
-    # columns: student, dimensions, dice, soft_dice, fcn, total, expected, ok
+    # columns: student, encoding, multi_label, layer_shapes, fcn, total, expected, ok
     assert rows["demo-correct"][1:7] == ["3", "3", "3", "3", "12/12", "12"]
-    assert rows["demo-partial"][1:7] == ["3", "1", "1", "0", "5/12", "5"]
+    assert rows["demo-partial"][1:7] == ["1", "3", "1", "0", "5/12", "5"]
     assert rows["demo-crash"][1:7] == ["3", "0", "3", "3", "9/12", "9"]
     assert rows["demo-infinite-loop"][1:7] == ["3", "3", "0", "3", "9/12", "9"]
     assert "Traceback" not in result.stdout + result.stderr
@@ -58,10 +58,10 @@ def test_demo_feedback_hides_hidden_tests(demo_run):
     for student in STUDENTS:
         html = (course / ".grading/demo/feedback" / student / "fcn_basics/fcn_basics.html").read_text()
         assert "hidden tests: their code is not shown" in html
-        for secret in ("BEGIN HIDDEN TESTS", "_reference_soft_dice", "default_rng(2026)", "_want"):
+        for secret in ("BEGIN HIDDEN TESTS", "_want_decoded", "default_rng(2027)", "_want"):
             assert secret not in html, f"{student}'s feedback shows hidden test code ({secret})"
     partial = (course / ".grading/demo/feedback/demo-partial/fcn_basics/fcn_basics.html").read_text()
-    assert "Two empty masks should give Dice 1.0" in partial, "a failed hidden test should show its message"
+    assert "should raise ValueError for a negative label" in partial, "a failed hidden test should show its message"
     # the intro's link to its lecture resolves in the course, not from the feedback folder: text
     assert 'href="../../lectures/' not in partial and "01_overview.ipynb</code> (in the course folder)" in partial
 

@@ -32,12 +32,13 @@ from tests import REPO_ROOT
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not BubblewrapSandbox().available(), reason="bubblewrap (and root) needed")]
 
-WRONG_DICE = "def dice_coefficient(y_true, y_pred):\n    return 0.5\n"
+WRONG_MULTI_LABEL = ("def multi_label_mask(labels, channel_classes):\n    return np.zeros((1,))\n"
+                     "def decode_multi_label(probabilities, threshold=0.5):\n    return np.zeros((1,))\n")
 
 ATTACKS = {  # REPO is replaced by the repository's path
     # honest, with Keras' input_shape UserWarning on stderr in the test cell
     "honest": {"fcn_model": demo_class.CORRECT_FCN_AS_ON_THE_SLIDE},
-    "ast-strip": {"dice": '''
+    "ast-strip": {"multi_label": '''
 import ast
 class _Strip(ast.NodeTransformer):
     def visit_Assert(self, node):
@@ -45,26 +46,26 @@ class _Strip(ast.NodeTransformer):
 get_ipython().ast_transformers.append(_Strip())
 get_ipython().input_transformers_cleanup.append(
     lambda lines: ["pass\\n"] if any("assert" in line for line in lines) else lines)
-''' + WRONG_DICE},
-    "patch-and-always-equal": {"dice": '''
+''' + WRONG_MULTI_LABEL},
+    "patch-and-always-equal": {"multi_label": '''
 import numpy.testing
 numpy.testing.assert_allclose = lambda *a, **k: None
 np.allclose = lambda *a, **k: True
-class _Yes(float):
+np.array_equal = lambda *a, **k: True
+class _Yes(np.ndarray):
     def __eq__(self, other): return True
-    def __sub__(self, other): return 0.0
-    def __abs__(self): return 0.0
-    __hash__ = float.__hash__
-def dice_coefficient(y_true, y_pred):
-    return _Yes(0.1)
+def multi_label_mask(labels, channel_classes):
+    return np.zeros(np.shape(labels) + (len(channel_classes),)).view(_Yes)
+def decode_multi_label(probabilities, threshold=0.5):
+    return np.zeros(np.shape(probabilities)).view(_Yes)
 '''},
-    "fake-output": {"dice": '''
+    "fake-output": {"multi_label": '''
 get_ipython().displayhook("3")
 from IPython.core.interactiveshell import InteractiveShell
 InteractiveShell.showtraceback = None
 get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)
-''' + WRONG_DICE.replace("return 0.5", 'get_ipython().displayhook("2"); return 0.5')},
-    "snooper": {"dice": '''
+''' + WRONG_MULTI_LABEL.replace("return np.zeros((1,))", 'get_ipython().displayhook("2"); return np.zeros((1,))')},
+    "snooper": {"multi_label": '''
 import glob, os, sqlite3, json
 candidates = ["../../solutions/fcn_basics/fcn_basics.ipynb", "../../../solutions/fcn_basics/fcn_basics.ipynb",
               "REPO/solutions/fcn_basics/fcn_basics.ipynb", "REPO/autograder/references/fcn_basics.py"]
@@ -77,11 +78,12 @@ for db in glob.glob("/tmp/*/*/*/.grading/gradebook.db") + ["../../gradebook.db",
     except Exception:
         pass
 print("found", found, "grading signal", os.environ.get("NBGRADER_EXECUTION"))
-''' + WRONG_DICE, "soft_dice": "import sys\ndef soft_dice_loss(y_true, y_pred, smooth=1.0):\n    sys.exit(0)\n"},
-    "crash-midway": {"soft_dice": "import os\nos._exit(1)\n"},
+''' + WRONG_MULTI_LABEL,
+                "layer_shapes": "import sys\ndef fcn_upscaling_shapes(height, width, num_classes):\n    sys.exit(0)\n"},
+    "crash-midway": {"layer_shapes": "import os\nos._exit(1)\n"},
     # 13: the grader's own code patched in the kernel; 15: forged results files, written
     # again and again by a thread (after the real probe wrote them)
-    "forger": {"dice": """
+    "forger": {"multi_label": """
 import glob, json, os, threading, time
 import numpy as np
 
@@ -96,7 +98,7 @@ def _forge_into(spec_folder, results_folder):
 import segcourse_harness
 _real_probe = segcourse_harness.run_probe
 def _fake_probe(folder, namespace, results_folder=None):
-    if "test_dice" in folder:
+    if "test_multi_label" in folder:
         _forge_into(folder, results_folder or folder)
     else:
         _real_probe(folder, namespace, results_folder)
@@ -105,25 +107,24 @@ print("harness patched")
 
 def _keep_forging():
     while True:
-        for results in glob.glob(".segcourse/results/*test_dice*"):
+        for results in glob.glob(".segcourse/results/*test_multi_label*"):
             try:
                 _forge_into("/grader/probes/" + os.path.basename(results), results)
             except Exception:
                 pass
         time.sleep(0.005)
 threading.Thread(target=_keep_forging, daemon=True).start()
-""" + WRONG_DICE},
+""" + WRONG_MULTI_LABEL},
 }
 # 41: every solution cell wrong, and the harness forged in each way a kernel can: the module
 # swapped in sys.modules, its run_probe patched, a thread rewriting the results files (and
 # trying the results channel, the probe inputs and the driver's descriptors). The forged
 # values come from the course library (not available while graded) or are made up.
 ALL_WRONG = {
-    "dimensions": "def conv_output_size(input_size, kernel_size, stride=1, padding='valid'):\n    return 1\n"
-                  "def conv_transpose_output_size(input_size, kernel_size, stride=1, padding='valid'):\n    return 1\n"
-                  "def fcn_upscaling_shapes(height, width, num_classes):\n    return [(1, 1, 1)] * 9\n",
-    "dice": WRONG_DICE,
-    "soft_dice": "def soft_dice_loss(y_true, y_pred, smooth=1.0):\n    return ops.zeros((3,))\n",
+    "encoding": "def labels_to_one_hot(labels, num_classes):\n    return np.ones((1,))\n"
+                "def labels_from_scores(scores):\n    return np.ones((1,))\n",
+    "multi_label": WRONG_MULTI_LABEL,
+    "layer_shapes": "def fcn_upscaling_shapes(height, width, num_classes):\n    return [(1, 1, 1)] * 9\n",
     "fcn_model": "def build_fcn_upscaling(num_classes):\n    return keras.Sequential([keras.Input((None, None, 1)), "
                  "keras.layers.Conv2D(num_classes, 1)])\n",
 }
@@ -196,7 +197,7 @@ def _keep_forging():
         for path in glob.glob("/proc/[0-9]*/fd/[0-9]*"):        # the driver's channel, if reachable
             try:
                 with open(path, "ab") as f:
-                    f.write(_record("test_dice_hidden")); attempts["channel"] += 1
+                    f.write(_record("test_multi_label_hidden")); attempts["channel"] += 1
             except OSError:
                 pass
         for spec in glob.glob("/grader/probes/*/inputs.npz"):    # read-only
@@ -218,22 +219,23 @@ FIRST_SLOT = 20                                       # sandbox uids 61020-61021
 # Attacks that keep the honest answer ("{answer}") and add to it, by solution grade_id.
 ADDED_TO_HONEST = {
     # 22: a loop that ignores SIGINT: the rest of the notebook scores 0 "time limit"
-    "sigint-ignorer": {"soft_dice": "{answer}\nimport signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+    "sigint-ignorer": {"layer_shapes": "{answer}\nimport signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
                                     "while True:\n    time.sleep(0.05)\n"},
     # 23: a memory bomb in the checked function; 25: one 30 MB line of output
-    "hog": {"dice": "def dice_coefficient(y_true, y_pred):\n    blocks = []\n    while True:\n"
-                    "        blocks.append(bytes(256 * 1024 * 1024))   # calloc: address space, hardly any RAM\n",
-            "dimensions": "{answer}\nprint('x' * 30_000_000)\n"},
+    "hog": {"multi_label": "def multi_label_mask(labels, channel_classes):\n    blocks = []\n    while True:\n"
+                           "        blocks.append(bytes(256 * 1024 * 1024))  # calloc: address space, hardly any RAM\n",
+            "encoding": "{answer}\nprint('x' * 30_000_000)\n"},
     # 43: an endless loop inside C code (builtin sum over an endless C iterator never checks
     # for signals): the interrupt cannot stop it, so the kernel is killed after the grace
-    "c-loop": {"soft_dice": "{answer}\nimport itertools\nsum(itertools.repeat(1, 10 ** 15))\n"},
+    "c-loop": {"layer_shapes": "{answer}\nimport itertools\nsum(itertools.repeat(1, 10 ** 15))\n"},
     # 43: an interruptible endless loop in the checked function: one time limit, then the
     # function is never called again (not by the later cell below, nor by the probes)
-    "slow-function": {"soft_dice": "def soft_dice_loss(y_true, y_pred, smooth=1.0):\n    while True:\n        pass\n"},
+    "slow-function": {"layer_shapes": "def fcn_upscaling_shapes(height, width, num_classes):\n    while True:\n"
+                                      "        pass\n"},
 }
 # Cells the student adds at the end of the notebook (after the last test).
 EXTRA_CELLS = {
-    "slow-function": ["import time\nstarted = time.time()\ntry:\n    soft_dice_loss(None, None)\n"
+    "slow-function": ["import time\nstarted = time.time()\ntry:\n    fcn_upscaling_shapes(8, 8, 2)\n"
                       "except Exception as error:\n"
                       "    print('called again:', type(error).__name__, round(time.time() - started))\n"],
     # 24: a fork bomb whose children sleep (they would outlive the kernel if nothing killed
@@ -291,7 +293,7 @@ LINKED = {"linked-folder": ("linked-folder/fcn_basics", "COURSE/solutions/fcn_ba
           "linked-extra-file": ("linked-extra-file/fcn_basics/data.txt", "/etc/passwd"),
           "linked-notebook": ("linked-notebook/fcn_basics/fcn_basics.ipynb",
                               "COURSE/solutions/fcn_basics/fcn_basics.ipynb")}
-SOLUTION_ONLY_LINE = "return -(-input_size // stride)  # ceil division"     # in solutions/, never in a release
+SOLUTION_ONLY_LINE = "outside = labels[(labels < 0) | (labels >= num_classes)]"     # in solutions/, never in a release
 HTML_ATTACK = '<script>alert(1)</script> <img src=x onerror="alert(2)">'
 HONEST = ["honest", "tampered", "spy", "forker", "copy-paste", "html"]
 
@@ -339,7 +341,7 @@ def _grade_the_class(course):
         nbformat.write(notebook, submitted / student / "fcn_basics/fcn_basics.ipynb")
     for student, forging in FORGERS.items():
         (submitted / student / "fcn_basics").mkdir(parents=True)
-        wrong = {**ALL_WRONG, "dimensions": ALL_WRONG["dimensions"] + forging}
+        wrong = {**ALL_WRONG, "encoding": ALL_WRONG["encoding"] + forging}
         nbformat.write(demo_class.build_submission(release, {**answers, **wrong}),
                        submitted / student / "fcn_basics/fcn_basics.ipynb")
     for student, (link, target) in LINKED.items():
@@ -353,16 +355,16 @@ def _grade_the_class(course):
         notebook = demo_class.build_submission(release, answers)
         notebook.cells += [nbformat.v4.new_code_cell(c.replace("COURSE", str(course))) for c in EXTRA_CELLS[student]]
         nbformat.write(notebook, submitted / student / "fcn_basics/fcn_basics.ipynb")
-    # 5/6: every test cell pasted twice (same grade_id, same cell id), a second, wrong dice answer
+    # 5/6: every test cell pasted twice (same grade_id, same cell id), a second, wrong multi-label answer
     notebook = demo_class.build_submission(release, answers)
     pasted = []
     for cell in notebook.cells:
         pasted.append(cell)
         if cell.metadata.get("nbgrader", {}).get("grade"):
             pasted.append(nbformat.from_dict(json.loads(json.dumps(cell))))
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == "dice":
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "multi_label":
             second = nbformat.from_dict(json.loads(json.dumps(cell)))
-            second.source = WRONG_DICE
+            second.source = WRONG_MULTI_LABEL
             pasted.append(second)
     notebook.cells = pasted
     (submitted / "copy-paste/fcn_basics").mkdir(parents=True)
@@ -385,9 +387,9 @@ def _grade_the_class(course):
     cells = []
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade_id") == "test_dice_hidden":
+        if meta.get("grade_id") == "test_multi_label_hidden":
             continue                                           # deleted
-        if meta.get("grade_id") == "test_dice_visible":
+        if meta.get("grade_id") == "test_multi_label_visible":
             cell.source = "print('ok')"                          # edited
             meta["points"] = 100                                # re-pointed
             cells.append(nbformat.from_dict(json.loads(json.dumps(cell))))   # duplicated
@@ -424,8 +426,10 @@ def test_cheats_fail_exactly_the_cheated_parts(graded):
     config, students, _ = graded
     by_cell = {s.student: s.by_cell for s in submission_scores(config, "fcn_basics", students)}
     for student in ("ast-strip", "patch-and-always-equal", "fake-output"):
-        assert by_cell[student]["test_dice_visible"] == 0 and by_cell[student]["test_dice_hidden"] == 0, student
-    assert by_cell["crash-midway"]["test_dice_hidden"] == 2 and by_cell["crash-midway"]["test_soft_dice_visible"] == 0
+        assert by_cell[student]["test_multi_label_visible"] == 0 and by_cell[student]["test_multi_label_hidden"] == 0, \
+            student
+    assert by_cell["crash-midway"]["test_multi_label_hidden"] == 2
+    assert by_cell["crash-midway"]["test_layer_shapes_visible"] == 0
 
 
 def test_gradebook_is_sound_and_has_no_trigger(graded):
@@ -442,7 +446,7 @@ def test_feedback_and_autograded_notebooks_leak_no_hidden_checks(graded):
     root = config.CourseDirectory.root
     for student in ("honest", "fake-output", "snooper"):
         html = open(f"{root}/.grading/feedback/{student}/fcn_basics/fcn_basics.html").read()
-        for secret in ("BEGIN HIDDEN TESTS", "_reference_soft_dice", "default_rng(2026)"):
+        for secret in ("BEGIN HIDDEN TESTS", "_want_decoded", "default_rng(2027)"):
             assert secret not in html
     snooper = nbformat.read(f"{root}/.grading/autograded/snooper/fcn_basics/fcn_basics.ipynb", as_version=4)
     text = json.dumps([c.get("outputs", []) for c in snooper.cells])
@@ -490,8 +494,8 @@ def test_patched_harness_and_forged_results_earn_nothing(graded):              #
     config, _, _ = graded
     assert "harness patched" in _outputs_of(config, "forger"), "the attack did not run"
     verdicts = _verdicts(config, "forger")
-    assert not verdicts["test_dice_visible"]["passed"] and not verdicts["test_dice_hidden"]["passed"]
-    assert verdicts["test_soft_dice_hidden"]["passed"] and verdicts["test_fcn_hidden"]["passed"]
+    assert not verdicts["test_multi_label_visible"]["passed"] and not verdicts["test_multi_label_hidden"]["passed"]
+    assert verdicts["test_layer_shapes_hidden"]["passed"] and verdicts["test_fcn_hidden"]["passed"]
 
 
 def test_sigint_ignoring_loop_costs_only_the_rest_of_the_notebook(graded):    # row 22
@@ -499,19 +503,20 @@ def test_sigint_ignoring_loop_costs_only_the_rest_of_the_notebook(graded):    # 
     status = next(s for s in report.submissions if s.student == "sigint-ignorer")
     assert status.status == "time_limit" and "ignored the interrupt" in status.detail, status.detail
     verdicts = _verdicts(config, "sigint-ignorer")
-    for grade_id in ("test_soft_dice_visible", "test_soft_dice_hidden", "test_fcn_visible", "test_fcn_hidden"):
+    for grade_id in ("test_layer_shapes_visible", "test_layer_shapes_hidden", "test_fcn_visible", "test_fcn_hidden"):
         assert not verdicts[grade_id]["passed"] and "time limit" in verdicts[grade_id]["message"].lower()
-    assert verdicts["test_dice_hidden"]["passed"]
+    assert verdicts["test_multi_label_hidden"]["passed"]
 
 
 def test_memory_fork_bombs_and_giant_output_are_confined(graded):               # rows 23, 24, 25
     config, students, _ = graded
     verdicts = _verdicts(config, "hog")
-    assert not verdicts["test_dice_visible"]["passed"] and "MemoryError" in verdicts["test_dice_visible"]["message"]
-    assert verdicts["test_dimensions_hidden"]["passed"]
+    assert not verdicts["test_multi_label_visible"]["passed"]
+    assert "MemoryError" in verdicts["test_multi_label_visible"]["message"]
+    assert verdicts["test_encoding_hidden"]["passed"]
     # After a MemoryError the kernel usually goes on (later parts pass); on a loaded machine it
     # may also die (TensorFlow cannot get memory back in time): confined to this student either way.
-    later = [verdicts[g] for g in ("test_soft_dice_hidden", "test_fcn_hidden")]
+    later = [verdicts[g] for g in ("test_layer_shapes_hidden", "test_fcn_hidden")]
     assert all(v["passed"] for v in later) or all("kernel died" in v["message"] for v in later)
     forked = re.search(r"forked (\d+)", _outputs_of(config, "forker"))
     assert forked and int(forked.group(1)) < 512                 # RLIMIT_NPROC of the sandbox uid
@@ -594,15 +599,15 @@ def test_cell_ignoring_the_interrupt_is_killed_after_a_grace(graded):           
         status = next(s for s in report.submissions if s.student == student)
         assert status.status == "time_limit" and "ignored the interrupt" in status.detail, (student, status.detail)
         verdicts = _verdicts(config, student)
-        assert verdicts["test_dimensions_hidden"]["passed"] and verdicts["test_dice_hidden"]["passed"]
+        assert verdicts["test_encoding_hidden"]["passed"] and verdicts["test_multi_label_hidden"]["passed"]
         assert not verdicts["test_fcn_hidden"]["passed"]
 
 
 def test_timed_out_function_is_not_called_again(graded):                           # row 43
     config, _, report = graded
     verdicts = _verdicts(config, "slow-function")
-    assert "Time limit" in verdicts["test_soft_dice_visible"]["message"] or \
-        "timed out earlier" in verdicts["test_soft_dice_visible"]["message"]
-    assert "timed out earlier" in verdicts["test_soft_dice_hidden"]["message"]
+    assert "Time limit" in verdicts["test_layer_shapes_visible"]["message"] or \
+        "timed out earlier" in verdicts["test_layer_shapes_visible"]["message"]
+    assert "timed out earlier" in verdicts["test_layer_shapes_hidden"]["message"]
     assert verdicts["test_fcn_hidden"]["passed"]
     assert "called again: TimedOutEarlier 0" in _outputs_of(config, "slow-function")

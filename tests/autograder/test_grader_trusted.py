@@ -33,13 +33,14 @@ def test_tests_always_come_from_the_release(tmp_path):
     student = json.loads(RELEASE.read_text())
     for cell in student["cells"]:
         meta = cell["metadata"].get("nbgrader", {})
-        if meta.get("grade_id") == "dice":
-            cell["source"] = "def dice_coefficient(a, b):\n    return 1.0\n"
+        if meta.get("grade_id") == "multi_label":
+            cell["source"] = "def multi_label_mask(a, b):\n    return 1.0\n"
         elif meta.get("grade"):
             cell["source"] = "pass"
             meta["points"] = 99
-    dice_cell = next(c for c in student["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "dice")
-    student["cells"].append(dict(dice_cell, id="dup", source="second copy"))   # duplicate grade_id
+    answer_cell = next(c for c in student["cells"]
+                       if c["metadata"].get("nbgrader", {}).get("grade_id") == "multi_label")
+    student["cells"].append(dict(answer_cell, id="dup", source="second copy"))   # duplicate grade_id
     student["cells"].append({"cell_type": "code", "id": "mine", "metadata": {}, "source": "helper = 1",
                              "outputs": [], "execution_count": None})
     path = tmp_path / "nb.ipynb"
@@ -53,10 +54,11 @@ def test_tests_always_come_from_the_release(tmp_path):
             assert cell.source == "".join(original["source"])
             assert meta["points"] == original["metadata"]["nbgrader"]["points"]
     sources = [c.source for c in built.cells]
-    assert "def dice_coefficient(a, b):\n    return 1.0\n" in sources and "second copy" not in sources
-    # the student's own cell stays where it was: after the last release cell before it (here: a dice copy)
-    dice_at = next(i for i, c in enumerate(built.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "dice")
-    assert sources[dice_at + 1] == "helper = 1"
+    assert "def multi_label_mask(a, b):\n    return 1.0\n" in sources and "second copy" not in sources
+    # the student's own cell stays where it was: after the last release cell before it (here: an answer copy)
+    answer_at = next(i for i, c in enumerate(built.cells)
+                     if c.metadata.get("nbgrader", {}).get("grade_id") == "multi_label")
+    assert sources[answer_at + 1] == "helper = 1"
 
 
 def test_numpy_reference_fcn_matches_keras():
@@ -84,7 +86,7 @@ def _results(probe, values: dict, hidden: bool):
 
 
 def test_exact_type_checks_and_hidden_messages():
-    checks = load_checks("fcn_basics")
+    checks = load_checks("losses_metrics")      # Dice, checked for an exact float
     probe = checks["test_dice_hidden"](np.random.default_rng(1))
     # a float subclass that claims equality, or a numpy array instead of a float: fail
     fake = {c.name: ("__main__._Yes", 0.1) for c in probe.calls}
@@ -110,7 +112,7 @@ def test_stripped_or_schema_changed_cells_come_from_the_release(tmp_path):      
     student = json.loads(RELEASE.read_text())
     for cell in student["cells"]:
         meta = cell["metadata"].get("nbgrader", {})
-        if meta.get("grade_id") == "test_dice_visible":
+        if meta.get("grade_id") == "test_multi_label_visible":
             cell["metadata"] = {}
             cell["source"] = "print('all tests passed')"
         elif meta:
@@ -120,7 +122,8 @@ def test_stripped_or_schema_changed_cells_come_from_the_release(tmp_path):      
     built = rebuild_submission(RELEASE, path)
     release_meta = [c["metadata"].get("nbgrader") for c in release["cells"]]
     assert [c.metadata.get("nbgrader") for c in built.cells] == release_meta
-    visible = next(c for c in built.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_dice_visible")
+    visible = next(c for c in built.cells
+                   if c.metadata.get("nbgrader", {}).get("grade_id") == "test_multi_label_visible")
     assert "all tests passed" not in visible.source
     assert "all tests passed" not in [c.source for c in built.cells]
 

@@ -4,7 +4,8 @@ and a fresh clone grades without a release (threat row 46).
 - ``segcourse grade`` on a fresh course copy (no ``.grading/`` gradebook, no release run)
   brings the gradebook in line with ``solutions/`` and grades.
 - ``nbgrader autograde`` from the course root and the formgrader's Autograde endpoint
-  (JupyterLab's Autograde button) grade a FCN with the softmax applied twice exactly as
+  (JupyterLab's Autograde button) grade a FCN with the softmax applied twice inside one
+  activation function (the notebook's tests count softmax layers and see one) exactly as
   ``segcourse grade`` does: 10/12 (stock nbgrader, running the notebook's own hidden
   tests in an unsandboxed kernel, gives it 12/12).
 - Without a sandbox, nbgrader's autograde refuses, naming ``segcourse grade``.
@@ -38,8 +39,9 @@ from tests import REPO_ROOT
 ASSIGNMENT = "fcn_basics"
 VENV_BIN = Path(sys.executable).parent
 
-# The FCN of the slide with a second softmax on top (a known-wrong answer of the demo class).
-DOUBLE_SOFTMAX_FCN = demo_class.FCN_WITH_SOFTMAX_TWICE
+# The FCN of the slide whose activation applies the softmax twice (a known-wrong answer of
+# the demo class that only the trusted hidden check, comparing outputs, catches).
+DOUBLE_SOFTMAX_FCN = demo_class.FCN_WITH_SOFTMAX_TWICE_IN_ONE_ACTIVATION
 needs_bwrap = pytest.mark.skipif(not BubblewrapSandbox().available(), reason="bubblewrap (and root) needed")
 SANDBOXED_POINTS = {**demo_class.EXPECTED_POINTS["demo-correct"], "test_fcn_hidden": 0.0}   # 10/12
 

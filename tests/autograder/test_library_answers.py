@@ -80,8 +80,8 @@ def test_registry_entries_and_assignments_are_checked():
             split_entry(bad)
     with pytest.raises(KeyError, match="known: dataset_formats"):
         registered_entries("no_such_assignment")
-    assert library_answers.rule_message("course_utils.metrics:dice_coefficient", "fcn_basics") == (
-        f"course_utils.metrics.dice_coefficient is not available while fcn_basics is graded: {RULE}")
+    assert library_answers.rule_message("course_utils.metrics:dice_coefficient", "losses_metrics") == (
+        f"course_utils.metrics.dice_coefficient is not available while losses_metrics is graded: {RULE}")
 
 
 def test_course_utils_never_imports_autograder():
@@ -218,7 +218,8 @@ def test_selfcheck_stub_keeps_the_names_the_notebooks_use(tmp_path, capsys):
         used |= {n.strip() for names in imported for n in names.split(",")}
     assert {"show_progress", "check_dice", "check_train_unet"} <= used
     entry = "course_utils.selfcheck.overlap:_dice_reference"
-    removed = {"course_utils.selfcheck.overlap": {"_dice_reference": library_answers.rule_message(entry, "fcn_basics")}}
+    removed = {"course_utils.selfcheck.overlap": {"_dice_reference": library_answers.rule_message(entry,
+                                                                                                 "losses_metrics")}}
     name = "segcourse_selfcheck_stub_under_test"
     (tmp_path / name).mkdir()
     for file_name, text in selfcheck_stub_package(SOURCE / "selfcheck", removed).items():
@@ -235,7 +236,8 @@ def test_selfcheck_stub_keeps_the_names_the_notebooks_use(tmp_path, capsys):
         capsys.readouterr()
         with pytest.raises(AttributeError):
             module.__getattr__("_iou_reference")
-        with pytest.raises(Exception, match="_dice_reference is not available while fcn_basics is graded") as raised:
+        with pytest.raises(Exception,
+                           match="_dice_reference is not available while losses_metrics is graded") as raised:
             module.overlap._dice_reference([1], [1])
         assert type(raised.value).__name__ == "LibraryAnswerError"
     finally:
@@ -291,17 +293,17 @@ def test_selfcheck_flags_an_alias_and_a_wrapper_of_a_library_function(progress_f
     for function, name in [(metrics.dice_coefficient, "course_utils.metrics.dice_coefficient"),
                            (wrapper, "course_utils.metrics.dice_coefficient"),
                            (lazy_private_reference, "course_utils.selfcheck.overlap._dice_reference")]:
-        result = selfcheck.check_dice(function, assignment="fcn_basics")
+        result = selfcheck.check_dice(function, assignment="losses_metrics")
         assert not result.passed and result.mistake == "library_answer", result
-        assert f"{name} is not available while fcn_basics is graded" in result.message and RULE in result.message
-    assert json.loads(progress_file.read_text())["exercises"]["fcn_basics/dice_coefficient"]["status"] == "not yet"
+        assert f"{name} is not available while losses_metrics is graded" in result.message and RULE in result.message
+    assert json.loads(progress_file.read_text())["exercises"]["losses_metrics/dice_coefficient"]["status"] == "not yet"
 
     def honest(y_true, y_pred):
         a, b = np.asarray(y_true, dtype=bool), np.asarray(y_pred, dtype=bool)
         total = a.sum() + b.sum()
         return 1.0 if total == 0 else float(2 * (a & b).sum() / total)
 
-    assert selfcheck.check_dice(honest, assignment="fcn_basics").passed
+    assert selfcheck.check_dice(honest, assignment="losses_metrics").passed
     assert selfcheck.check_dice(honest).passed          # the assignment found from the exercise
     # another assignment's registry: the unet self-check does not flag metrics.dice_coefficient
     assert library_answers.LibraryAnswerWatch("unet").entry_of(metrics.dice_coefficient) is None
@@ -315,7 +317,7 @@ def test_selfcheck_flags_a_model_builder_from_the_library(progress_file):
     def build(num_classes, num_channels=1):
         return models.build_fcn_upscaling(num_classes, num_channels)
 
-    result = selfcheck.check_fcn_upscaling(build, assignment="sliding_window_vs_fcn")
+    result = selfcheck.check_fcn_upscaling(build, assignment="fcn_basics")
     assert not result.passed and "course_utils.models.build_fcn_upscaling is not available" in result.message
     from course_utils.losses import SoftDiceLoss
     instance = selfcheck.check_soft_dice(SoftDiceLoss(), assignment="losses_metrics")   # a callable instance
