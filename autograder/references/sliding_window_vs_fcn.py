@@ -41,9 +41,10 @@ def reference_sliding_window(weights, page, ps, stride):
 
 
 # ----------------------------------------------------------------------------- Part 1
-def _patches(r: Results, name: str, what: str):
-    patches, centres = items(r, name, what, 2)
-    return patches, centres
+def _array_pair(r: Results, name: str, what: str):
+    """The two arrays of a returned tuple: (patches, centres) or (boxes, crops)."""
+    first, second = items(r, name, what, 2)
+    return first, second
 
 
 # The centres of a 5x5 page with stride 2, row-major.
@@ -55,7 +56,7 @@ def patches_visible(rng) -> Probe:
     calls = [Call("p", "extract_patches", [array("page")], {"patch_size": value(3), "stride": value(2)}, kind="tuple")]
 
     def judge(r: Results) -> str:
-        patches, centres = _patches(r, "p", "extract_patches(page, patch_size=3, stride=2)")
+        patches, centres = _array_pair(r, "p", "extract_patches(page, patch_size=3, stride=2)")
         if patches.shape != (9, 3, 3, 1):
             raise Fail("A 5x5 page with stride 2 has 3 x 3 = 9 centres, so patches should have shape (9, 3, 3, 1); "
                        f"got {patches.shape}.")
@@ -90,7 +91,7 @@ def patches_hidden(rng) -> Probe:
     def judge(r: Results) -> str:
         for name, ((want_p, want_c), shape, ps, stride) in expected.items():
             what = f"extract_patches on a page of shape {shape} with patch_size={ps}, stride={stride}"
-            got_p, got_c = _patches(r, name, what)
+            got_p, got_c = _array_pair(r, name, what)
             if got_p.shape != want_p.shape:
                 raise Fail(f"{what}: the patches have the wrong shape.")
             if got_c.shape != want_c.shape or not np.array_equal(got_c, want_c):
@@ -194,11 +195,6 @@ def reference_windows(image, size, stride):
     return np.array(boxes).reshape(-1, 4), crops
 
 
-def _windows(r: Results, name: str, what: str):
-    boxes, crops = items(r, name, what, 2)
-    return boxes, crops
-
-
 def _must_raise(r: Results, name: str, what: str, why: str) -> None:
     error = raised(r, name, what)
     if error is None:
@@ -214,7 +210,7 @@ def traffic_windows_visible(rng) -> Probe:
              Call("bad", "sliding_windows", [array("small")], {"window_size": value(200), "stride": value(100)})]
 
     def judge(r: Results) -> str:
-        boxes, crops = _windows(r, "w", "sliding_windows(street, window_size=200, stride=100)")
+        boxes, crops = _array_pair(r, "w", "sliding_windows(street, window_size=200, stride=100)")
         if boxes.shape != (15, 4):
             raise Fail("(400 - 200) // 100 + 1 = 3 rows and (600 - 200) // 100 + 1 = 5 columns of windows make 15 "
                        f"windows, so boxes should have shape (15, 4); got {boxes.shape}.")
@@ -256,7 +252,7 @@ def traffic_windows_hidden(rng) -> Probe:
     def judge(r: Results) -> str:
         for name, ((want_b, want_c), shape, size, stride) in expected.items():
             what = f"sliding_windows on an image of shape {shape} with window_size={size}, stride={stride}"
-            got_b, got_c = _windows(r, name, what)
+            got_b, got_c = _array_pair(r, name, what)
             if got_b.shape != want_b.shape:
                 raise Fail(f"{what}: the number of windows is wrong.")
             if not np.array_equal(got_b, want_b):
