@@ -1,5 +1,7 @@
 """What a grading batch reports: each submission's status, score and timing, as the
-summary table printed at the end and as ``grading-report-<assignment>.json``."""
+summary table printed at the end and as ``grading-report-<assignment>.json``; and the
+written answers that wait for the instructor's grade (``format_written_answers``, also
+shown by ``segcourse status``)."""
 
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ class BatchReport:
     wall_s: float
     stopped: bool = False               # Ctrl-C or SIGTERM: the running submissions finished, no new one started
     events: list[str] = field(default_factory=list)   # what happened to the workers (a Dask worker that died)
+    written: list[dict] = field(default_factory=list)  # written answers (nbgrader_api.WrittenAnswer) to grade by hand
 
     @property
     def failed(self) -> list[str]:
@@ -68,7 +71,7 @@ def write_batch_report(report: BatchReport, assignment: str, folder: Path) -> Pa
     path = Path(folder) / f"grading-report-{assignment}.json"
     data = {"assignment": assignment, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "wall_s": round(report.wall_s, 1), "integrity": report.integrity,
-            "submissions": [asdict(s) for s in report.submissions]}
+            "submissions": [asdict(s) for s in report.submissions], "written_answers": report.written}
     return write_text_atomically(path, json.dumps(data, indent=1))
 
 
@@ -91,3 +94,39 @@ def format_summary(report: BatchReport) -> str:
     notes += [f"  {s.student}: {s.detail.splitlines()[0]}" for s in report.submissions
               if not s.recorded and s.detail]
     return "\n".join([text_table(rows)] + (["notes:", *notes] if notes else []))
+
+
+def written_answer_record(answer) -> dict:
+    """A written answer (``nbgrader_api.WrittenAnswer``) for the JSON report: who, which cell,
+    its points (None: waiting for the instructor), whether it is blank, and its text."""
+    return {"student": answer.student, "notebook": answer.notebook, "grade_id": answer.grade_id,
+            "max_points": answer.max_points, "score": answer.score, "pending": answer.pending,
+            "blank": answer.blank, "text": answer.text}
+
+
+def format_written_answers(answers) -> str:
+    """The written answers (``nbgrader_api.WrittenAnswer``) as text: those still waiting for a
+    grade in the formgrader (blank ones flagged) and the points they hold back; a line saying
+    they are all graded otherwise."""
+    from autograder.text_table import text_table
+
+    if not answers:
+        return "written answers: none submitted"
+    pending = [a for a in answers if a.pending]
+    if not pending:
+        return f"written answers: all {len(answers)} graded"
+    rows = [["assignment", "student", "cell", "points", "answer"]]
+    for a in pending:
+        first_line = " ".join(_plain_text(a.text).split())[:60]
+        shown = "BLANK: no answer written (the release's text is unchanged or empty)" if a.blank else first_line
+        rows.append([a.assignment, a.student, a.grade_id, f"{a.max_points:g}", shown])
+    blank = sum(a.blank for a in pending)
+    return (f"written answers to grade by hand in the formgrader (Manual Grading): {len(pending)} of "
+            f"{len(answers)}, {sum(a.max_points for a in pending):g} points pending"
+            + (f", {blank} blank" if blank else "") + "\n" + text_table(rows))
+
+
+def _plain_text(html: str) -> str:
+    import html as html_module
+    import re
+    return html_module.unescape(re.sub(r"<[^>]*>", " ", html))

@@ -8,6 +8,8 @@
     segcourse grade NAME           autograde submissions, write feedback and grades.csv
     segcourse release-feedback NAME
                                    put the feedback in the exchange for students to fetch
+    segcourse export --format canvas|moodle|csv [--assignment NAME ...] [--out FILE]
+                                   the gradebook as Canvas's or Moodle's grade-import CSV, or nbgrader's CSV
     segcourse student-kit DIR      write what an enrolled student receives (no answers)
     segcourse new-assignment NAME  scaffold a new assignment: source notebook, trusted checks, validity variants
     segcourse restore-gradebook [BACKUP]
@@ -54,22 +56,21 @@ from pathlib import Path
 from autograder.course import (
     CELL_TIMEOUT_S,
     DEFAULT_RUNTIME_DIRECTORY,
-    DEFAULT_SOURCE,
     ENGINE,
     GPUS,
     LATE_PENALTY,
     NOTEBOOK_TIMEOUT_S,
     SANDBOX,
     WORKERS,
-    Configured,
     CourseError,
     ExchangeUnusable,
     check_assignment,
     check_course_root,
-    check_exchange,
-    configured_course_dir,
     course_config,
+    course_dir_setting,
     db_path_of,
+    describe_course_settings,
+    exchange_ready,
     find_assignments,
     runtime_directory_of,
 )
@@ -176,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "can be written to, and list per assignment the manually graded points still pending. "
                     "Exit 0: usable; 2: the exchange cannot be used.")
     _add_runtime_dir(status)
+    from autograder.lms_export import add_export_command
+    add_export_command(commands)
     for name, what in (("collect", "copy the students' submissions of NAME from the exchange into "
                                    "<runtime>/submitted (nbgrader collect)"),
                        ("release-feedback", "put the feedback of NAME (written by segcourse grade) in the "
@@ -307,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "data":                  # needs no course folder either
         return _run_data_fetch(args)
     try:
-        args.course_dir = _course_dir(args.course_dir)
+        args.course_dir = course_dir_setting(args.course_dir)
         course_root = check_course_root(args.course_dir.value)
         return COMMANDS[args.command](course_root, args)
     except ExchangeUnusable as error:   # a configuration to fix, not a command to retype: one line
@@ -393,13 +396,19 @@ def _ready_to_grade(config, assignment: str, args, sync_gradebook: bool):
 def _print_batch_summary(config, assignment: str, report) -> None:
     """The summary table, the workers' events, where the JSON report went, and a failed
     integrity check (on stderr, naming the backup made before the batch)."""
-    from autograder.batch_report import format_summary, write_batch_report
+    from autograder import batch_report
+    from autograder.nbgrader_api import written_answers
 
-    print("\n" + format_summary(report) + f"\n(batch: {report.wall_s:.0f} s)\n")
+    graded = {s.student for s in report.submissions}
+    answers = [a for a in written_answers(config, assignment) if a.student in graded]
+    report.written = [batch_report.written_answer_record(a) for a in answers]
+    print("\n" + batch_report.format_summary(report) + f"\n(batch: {report.wall_s:.0f} s)\n")
+    if answers:
+        print(batch_report.format_written_answers(answers) + "\n")
     for event in report.events:
         print(f"note: {event}")
     print(f"timing and status of each submission: "
-          f"{write_batch_report(report, assignment, runtime_directory_of(config))}")
+          f"{batch_report.write_batch_report(report, assignment, runtime_directory_of(config))}")
     if report.integrity:
         print("GRADEBOOK INTEGRITY CHECK FAILED:\n  " + "\n  ".join(report.integrity)
               + f"\n  backup before this batch: {report.backup}", file=sys.stderr)
@@ -429,41 +438,12 @@ def _selected_assignments(course_root: Path, names: list[str]) -> list[str]:
     return [check_assignment(course_root, name) for name in names] or find_assignments(course_root)
 
 
-def _course_dir(option: Path | None) -> Configured:
-    """The course folder: --course-dir, else the instructor's ``CourseDirectory.root``, else ."""
-    if option is not None:
-        return Configured(str(option), "--course-dir")
-    return configured_course_dir() or Configured(".", f"{DEFAULT_SOURCE}: the current folder")
-
-
-def _course_settings_lines(config, course_dir: Configured) -> list[str]:
-    """Where this course's folders and exchange are, each with where it came from."""
-    from autograder.course import course_settings
-
-    root = Path(config.CourseDirectory.root)
-    runtime = runtime_directory_of(config)
-    settings = course_settings(root, runtime)
-    return [f"course directory: {Configured(str(root), course_dir.source).describe()}",
-            f"course id: {settings.course_id.describe()}",
-            f"exchange: {settings.exchange.describe()}",
-            f"runtime folder: {runtime} (submissions, gradebook, feedback)"]
-
-
-def _exchange_ready(config, args) -> None:
-    """Print the settings in use; raise ``ExchangeUnusable`` (one line) if the exchange
-    cannot be written to."""
-    from autograder.course import course_settings
-
-    print("\n".join(_course_settings_lines(config, args.course_dir)))
-    check_exchange(course_settings(Path(config.CourseDirectory.root), runtime_directory_of(config)).exchange)
-
-
 def _run_release(course_root: Path, args) -> int:
     from autograder.nbgrader_api import GradingStepError, exchange_step, release_assignment
 
     config = course_config(course_root)
     if args.to_exchange:
-        _exchange_ready(config, args)
+        print(exchange_ready(config, args.course_dir))
     for assignment in _selected_assignments(course_root, args.assignments):
         folder = release_assignment(config, assignment)
         print(f"released {assignment} -> {folder.relative_to(course_root)}/")
@@ -487,7 +467,7 @@ def _run_exchange_step(course_root: Path, args) -> int:
 
     assignment = check_assignment(course_root, args.assignment)
     config = _runtime_config(course_root, args)
-    _exchange_ready(config, args)
+    print(exchange_ready(config, args.course_dir))
     step = {"collect": "collect", "release-feedback": "feedback"}[args.command]
     try:
         print(f"{args.command} {assignment}: {exchange_step(config, step, assignment)}")
@@ -498,17 +478,39 @@ def _run_exchange_step(course_root: Path, args) -> int:
 
 
 def _run_status(course_root: Path, args) -> int:
-    from autograder.course import course_settings
+    """The settings in use, and the written answers waiting for a grade; exit 2 when the
+    exchange cannot be used."""
+    from autograder.batch_report import format_written_answers
+    from autograder.gradebook_errors import gradebook_errors_as_one_line
+    from autograder.nbgrader_api import written_answers
 
     config = _runtime_config(course_root, args)
-    print("\n".join(_course_settings_lines(config, args.course_dir)))
-    status = EXIT_OK
+    print(describe_course_settings(config, args.course_dir))
+    if db_path_of(config.CourseDirectory.db_url).exists():
+        with gradebook_errors_as_one_line(db_path_of(config.CourseDirectory.db_url)):
+            print(format_written_answers(written_answers(config)))
+    exchange_ready(config, args.course_dir)     # ExchangeUnusable: one line, exit 2
+    return EXIT_OK
+
+
+def _run_export(course_root: Path, args) -> int:
+    from autograder.gradebook_errors import gradebook_errors_as_one_line
+    from autograder.lms_export import export_gradebook
+
+    config = _runtime_config(course_root, args)
+    db_path = db_path_of(config.CourseDirectory.db_url)
+    if not db_path.exists():
+        raise CourseError(f"no gradebook at {db_path}: grade an assignment first (segcourse grade NAME)")
+    out = args.out or runtime_directory_of(config) / f"grades-{args.format}.csv"
     try:
-        check_exchange(course_settings(course_root, runtime_directory_of(config)).exchange)
-    except ExchangeUnusable as error:
-        print(f"segcourse: error: {error}", file=sys.stderr)
-        status = EXIT_USAGE
-    return status
+        with gradebook_errors_as_one_line(db_path):
+            result = export_gradebook(config, args.format, out, args.assignment)
+    except ValueError as error:         # an assignment the gradebook does not hold
+        raise CourseError(str(error)) from None
+    for warning in result.warnings:
+        print(f"segcourse: warning: {warning}", file=sys.stderr)
+    print(f"{args.format} grades of {result.students} students, {', '.join(result.assignments)}: {result.path}")
+    return EXIT_OK
 
 
 def _run_check_release(course_root: Path, args) -> int:
@@ -546,6 +548,8 @@ def format_score_table(scores, expected: dict[str, dict[str, float]] | None = No
         penalty = (penalties or {}).get(score.student, 0.0)
         total = (f"{score.score - penalty:g}/{score.max_score:g} (late -{penalty:g})" if penalty
                  else f"{score.score:g}/{score.max_score:g}")
+        if score.pending:
+            total += f" ({score.pending:g} to grade by hand)"
         row = [score.student, *(f"{per_part[p]:g}" for p in parts), total if score.graded else "not graded"]
         if expected is not None:
             want = expected.get(score.student, {})
@@ -665,7 +669,7 @@ def _run_grade_locked(course_root: Path, args) -> int:
     assignment = check_assignment(course_root, args.assignment)
     config = course_config(course_root, runtime_directory=args.runtime_dir, cell_timeout_s=args.cell_timeout,
                            late_penalty=args.late_penalty)
-    print("\n".join(_course_settings_lines(config, args.course_dir)))
+    print(describe_course_settings(config, args.course_dir))
     submitted = course_root / config.CourseDirectory.submitted_directory
     # a symbolic link counts as a submission too: grading says it is not gradable
     available = sorted(p.parent.name for p in submitted.glob(f"*/{assignment}") if p.is_dir() or p.is_symlink())
@@ -768,7 +772,7 @@ def _run_student_kit(course_root: Path, args) -> int:
 COMMANDS = {"demo": _run_demo, "release": _run_release, "check-release": _run_check_release, "grade": _run_grade,
             "student-kit": _run_student_kit, "restore-gradebook": _run_restore_gradebook,
             "new-assignment": _run_new_assignment, "status": _run_status, "collect": _run_exchange_step,
-            "release-feedback": _run_exchange_step}
+            "release-feedback": _run_exchange_step, "export": _run_export}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -293,9 +293,31 @@ def course_settings(course_root: Path, runtime: Path) -> CourseSettings:
     return CourseSettings(found.get("exchange", default_exchange), found.get("course_id", default_id), config)
 
 
-def configured_course_dir() -> Configured | None:
-    """``CourseDirectory.root`` of the instructor's configuration, with its file (None if unset)."""
-    return instructor_settings()[0].get("course_dir")
+def course_dir_setting(option: Path | None) -> Configured:
+    """The course folder: ``option`` (``--course-dir``), else ``CourseDirectory.root`` of the
+    instructor's configuration, else the current folder; with where it came from."""
+    if option is not None:
+        return Configured(str(option), "--course-dir")
+    return instructor_settings()[0].get("course_dir") or Configured(".", f"{DEFAULT_SOURCE}: the current folder")
+
+
+def describe_course_settings(config: Config, course_dir: Configured) -> str:
+    """Where a ``course_config``'s course folder, course id, exchange and runtime folder are,
+    each with where it came from (``course_dir``: ``course_dir_setting``'s answer), e.g.
+    ``exchange: /srv/nbgrader/exchange (from /etc/jupyter/nbgrader_config.py)``."""
+    root, runtime = Path(config.CourseDirectory.root), runtime_directory_of(config)
+    settings = course_settings(root, runtime)
+    return "\n".join([f"course directory: {Configured(str(root), course_dir.source).describe()}",
+                      f"course id: {settings.course_id.describe()}",
+                      f"exchange: {settings.exchange.describe()}",
+                      f"runtime folder: {runtime} (submissions, gradebook, feedback)"])
+
+
+def exchange_ready(config: Config, course_dir: Configured) -> str:
+    """``describe_course_settings``, once the exchange is known to be usable
+    (``check_exchange``: ``ExchangeUnusable``, one line, otherwise)."""
+    check_exchange(course_settings(Path(config.CourseDirectory.root), runtime_directory_of(config)).exchange)
+    return describe_course_settings(config, course_dir)
 
 
 def check_exchange(exchange: Configured) -> None:

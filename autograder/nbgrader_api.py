@@ -20,6 +20,8 @@ from traitlets.config import Config
 
 from autograder.course import RELEASE_DIRECTORY, course_config, db_path_of
 
+TEXT_STUB = "YOUR ANSWER HERE"          # nbgrader's ClearSolutions.text_stub: a written answer's release text
+
 
 class GradingStepError(RuntimeError):
     """An nbgrader step that failed; the message carries nbgrader's log."""
@@ -34,6 +36,34 @@ class SubmissionScore:
     score: float = 0.0
     max_score: float = 0.0
     graded: bool = True
+    pending: float = 0.0        # points of written answers still waiting for the instructor's grade
+
+
+@dataclass
+class WrittenAnswer:
+    """A manually graded cell of one submission (a written answer, ``grade`` and ``solution``
+    in nbgrader's metadata): the student's text as the autograded notebook holds it, and its
+    points once the instructor graded it in the formgrader (``score``; None while it waits)."""
+
+    student: str
+    assignment: str
+    notebook: str
+    grade_id: str
+    max_points: float
+    score: float | None
+    text: str                   # as nbgrader keeps it (the course renders student markdown as clean HTML)
+
+    @property
+    def blank(self) -> bool:
+        """No answer written: nothing but the release's stub (``YOUR ANSWER HERE``) or markup."""
+        import re
+
+        words = re.sub(r"<[^>]*>", " ", self.text).strip()
+        return words in ("", TEXT_STUB)
+
+    @property
+    def pending(self) -> bool:
+        return self.score is None
 
 
 def _prepare_environment() -> None:
@@ -160,23 +190,19 @@ def _tree_differences(left: Path, right: Path) -> list[str]:
 
 
 def export_grades(config: Config, destination: Path) -> Path:
-    """Export every grade of the gradebook to a CSV file (nbgrader's CSV exporter).
+    """Export every grade of the gradebook to a CSV file (nbgrader's CSV exporter's columns
+    and values, quoted as RFC 4180 asks: ``autograder.lms_export.nbgrader_csv_rows``).
 
     Written to a temporary file beside ``destination`` and renamed: a failure (a full
     disk, no permission) leaves the previous file as it was and raises
     ``autograder.atomic_files.OutputError`` (one line naming the file and the cause)."""
     from nbgrader.api import Gradebook
-    from nbgrader.plugins import CsvExportPlugin
 
-    from autograder.atomic_files import write_atomically
+    from autograder.lms_export import nbgrader_csv_rows, write_csv
 
-    def export(temporary: Path) -> None:
-        exporter = CsvExportPlugin(config=config)
-        exporter.to = str(temporary)
-        with Gradebook(config.CourseDirectory.db_url, config.CourseDirectory.course_id) as gradebook:
-            exporter.export(gradebook)
-
-    return write_atomically(Path(destination), export)
+    with Gradebook(config.CourseDirectory.db_url, config.CourseDirectory.course_id) as gradebook:
+        rows = nbgrader_csv_rows(gradebook)
+    return write_csv(Path(destination), rows)
 
 
 def submission_scores(config: Config, assignment: str, students: list[str]) -> list[SubmissionScore]:
@@ -195,5 +221,39 @@ def submission_scores(config: Config, assignment: str, students: list[str]) -> l
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
                     result.by_cell[grade.name] = grade.score
+                    if grade.needs_manual_grade:
+                        result.pending += grade.max_score
             scores.append(result)
     return scores
+
+
+def written_answers(config: Config, assignment: str | None = None) -> list[WrittenAnswer]:
+    """Every manually graded cell of the gradebook's submissions (of ``assignment``, or of
+    all), with the student's text read from the autograded notebook (empty when that
+    notebook is missing). Sorted by assignment, student and cell."""
+    import nbformat
+    from nbgrader.api import Gradebook
+
+    from autograder.trusted import nbgrader_metadata
+
+    root = Path(config.CourseDirectory.root)
+    answers = []
+    with Gradebook(config.CourseDirectory.db_url, config.CourseDirectory.course_id) as gradebook:
+        for entry in gradebook.assignments:
+            if assignment is not None and entry.name != assignment:
+                continue
+            for submission in entry.submissions:
+                for notebook in submission.notebooks:
+                    manual = [g for g in notebook.grades if g.cell.cell_type == "markdown"]
+                    if not manual:
+                        continue
+                    path = (root / config.CourseDirectory.autograded_directory / submission.student_id / entry.name
+                            / f"{notebook.name}.ipynb")
+                    texts = {}
+                    if path.is_file():
+                        texts = {nbgrader_metadata(c).get("grade_id"): c.source
+                                 for c in nbformat.read(path, as_version=4).cells}
+                    answers += [WrittenAnswer(submission.student_id, entry.name, notebook.name, g.name, g.max_score,
+                                              None if g.needs_manual_grade else g.score, texts.get(g.name, ""))
+                                for g in manual]
+    return sorted(answers, key=lambda a: (a.assignment, a.student, a.notebook, a.grade_id))

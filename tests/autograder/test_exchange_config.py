@@ -4,8 +4,10 @@ single-machine default.
 
 Each test points Jupyter's config search at temporary folders: ``JUPYTER_CONFIG_PATH`` plays
 a hub's system config (``/etc/jupyter``), ``JUPYTER_CONFIG_DIR`` the instructor's own
-(``~/.jupyter``). The course is a temporary copy of ``fcn_basics`` with the repository's
-``nbgrader_config.py``, so nothing is released into this checkout.
+(``~/.jupyter``); this machine's own system folders (``/etc/jupyter``, where a hub recipe
+may have written a config) are left out of the search in this process. The course is a
+temporary copy of ``fcn_basics`` with the repository's ``nbgrader_config.py``, so nothing
+is released into this checkout.
 """
 
 from __future__ import annotations
@@ -39,13 +41,16 @@ def write_config(folder: Path, **settings: str) -> Path:
 
 @pytest.fixture
 def config_dirs(tmp_path, monkeypatch):
-    """(system, user): empty config folders that Jupyter searches first."""
+    """(system, user): empty config folders, the only ones Jupyter searches in this process."""
     system, user = tmp_path / "etc-jupyter", tmp_path / "home-jupyter"
     system.mkdir()
     user.mkdir()
     monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(system))
     monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(user))
     monkeypatch.delenv("JUPYTER_NO_CONFIG", raising=False)
+    monkeypatch.setattr("jupyter_core.paths.SYSTEM_CONFIG_PATH", [])     # /etc/jupyter, /usr/local/etc/jupyter
+    monkeypatch.setattr("jupyter_core.paths.ENV_CONFIG_PATH", [])        # <sys.prefix>/etc/jupyter
+    monkeypatch.setattr("site.ENABLE_USER_SITE", False)                  # ~/.local/etc/jupyter
     return system, user
 
 
@@ -58,17 +63,9 @@ def course(tmp_path) -> Path:
     return root
 
 
-def other_configs(searched: list[str]) -> list[str]:
-    """nbgrader config files of this machine (e.g. /etc/jupyter) outside the test's folders."""
-    return [str(Path(d) / f"nbgrader_config.{ext}") for d in searched for ext in ("py", "json")
-            if (Path(d) / f"nbgrader_config.{ext}").exists()]
-
-
 # ----------------------------------------------------------------------------- which settings
 def test_nothing_configured_means_the_repositorys_grading_folder(config_dirs, course):
-    found = other_configs(instructor_config_dirs())
-    if found:
-        pytest.skip(f"this machine configures nbgrader itself: {found}")
+    assert instructor_config_dirs() == [str(d) for d in config_dirs]     # JUPYTER_CONFIG_PATH first
     config = course_config(course)
     assert config.Exchange.root == str(course / ".grading" / "exchange")
     assert Path(config.Exchange.root).is_dir()

@@ -279,7 +279,8 @@ def test_a_mistyped_runtime_dir_is_named_and_not_created(tmp_path, capsys):
     assert "create it first" in err and not typo.exists(), "a mistyped folder is never created"
 
 
-def test_the_exchange_made_by_the_course_config_is_not_world_writable(tmp_path):
+def test_the_exchange_made_by_the_course_config_is_not_world_writable(tmp_path, monkeypatch):
+    monkeypatch.setattr("autograder.course.instructor_config_dirs", lambda: [])    # the default exchange, not a hub's
     course_config(tmp_path, runtime_directory=tmp_path / "runtime")
     exchange = tmp_path / "runtime" / "exchange"
     assert exchange.is_dir() and not exchange.stat().st_mode & stat.S_IWOTH
