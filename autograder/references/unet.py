@@ -8,12 +8,23 @@
 - ``build_unet``: output shapes and softmax on random pages; the architecture by its
   layer list, the parameter formula, and its output with the grader's weights against a
   NumPy U-Net written here (which decides what each skip connection joins, and in which
-  order).
+  order). The visible architecture check fails only the swapped skip inputs (its outputs
+  equal those of the NumPy U-Net with ``skip_first``), as the visible test cell does.
 - ``train_unet``: the visible test cell trains ``trained_unet`` in the sandbox with the
   notebook's ``TRAIN_SECONDS`` (20 s under autograding, the documented shortening); the
   probes call that model on fresh pages drawn here and the mean IoU is computed here.
-  What plain data cannot show (the compiled loss, the training time) stays with the
-  notebook's own hidden test.
+  The compiled loss comes back through ``trained_unet_loss``, a given function of the same
+  visible test cell: the model's compiled loss applied to its outputs outside the model
+  (NaN for a model returned uncompiled), compared here with the cross-entropy of those
+  outputs. Outside the model, because Keras on TensorFlow quietly uses a softmax layer's
+  input when ``from_logits=True`` inside ``fit``/``evaluate``: such a model trains well
+  (the issue's 15/15) and only the loss object shows the mistake (other backends would
+  train on a softmax of probabilities). Raw scores trained with the probabilities' loss show
+  in the outputs, which are not probabilities. Either confusion costs Part 5, visible and
+  hidden (3 points): compiling with the loss that fits the softmax output is step 2 of
+  ``train_unet``, and the visible test names the mistake before submission, so the part is
+  not earned until it is fixed; Parts 3-4 (the model) are not charged, the model is right.
+  The training time stays with the notebook's own hidden test.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ from autograder.references import numpy_reference as ref
 from autograder.references.harness_data import activation, array, json_value, model_entry, pair_of, value
 
 IOU_THRESHOLD = 0.45          # the notebook's quality threshold (Part 5)
+LOSS_PAGES = 8                # pages on which the compiled loss is compared with the outputs' cross-entropy
 
 
 # ----------------------------------------------------------------------------- references
@@ -54,9 +66,10 @@ def double_conv_forward(x, k1, b1, k2, b2):
     return ref.relu(ref.conv2d_same(ref.relu(ref.conv2d_same(x, k1, b1)), k2, b2))
 
 
-def unet_forward(page, weights, depth):
+def unet_forward(page, weights, depth, skip_first=False):
     """The U-Net of the notebook in NumPy (float64): skip = the encoder output of the same
-    level (before pooling), concatenated second, after the up-sampled tensor."""
+    level (before pooling), concatenated second, after the up-sampled tensor (first with
+    ``skip_first``: the usual mistake of swapped skip inputs)."""
     w = [v.astype(np.float64) for v in weights]
     x, skips = page.astype(np.float64), []
     for level in range(depth):
@@ -69,7 +82,8 @@ def unet_forward(page, weights, depth):
         kernel, bias, conv = rest[0], rest[1], rest[2:6]
         rest = rest[6:]
         up = ref.conv2d_transpose(x, kernel, 2, "valid") + bias
-        x = double_conv_forward(np.concatenate([up, skips[level]], axis=-1), *conv)
+        joined = [skips[level], up] if skip_first else [up, skips[level]]
+        x = double_conv_forward(np.concatenate(joined, axis=-1), *conv)
     return ref.softmax(x @ rest[0][0, 0] + rest[1])
 
 
@@ -282,8 +296,12 @@ def _kinds(entry: dict) -> list[str]:
 
 
 def architecture_visible(rng) -> Probe:
-    arrays = {"page": np.zeros((1, 16, 16, 1), "float32")}
-    calls = [Call("m", "build_unet", [], _unet_kwargs(4, 2, 8), kind="keras_model", page="page")]
+    weights = ref.random_weights(rng, unet_weight_shapes(4, 2, 8, 1))
+    names = [f"w{j}" for j in range(len(weights))]
+    page = rng.random((1, 16, 16, 1)).astype("float32")
+    arrays = {"page": page, **dict(zip(names, weights))}
+    calls = [Call("m", "build_unet", [], _unet_kwargs(4, 2, 8), kind="keras_model", weights=names, page="page")]
+    swapped = unet_forward(page, weights, 2, skip_first=True)
 
     def judge(r: Results) -> str:
         entry = model_entry(r, "m", "build_unet(num_classes=4, depth=2, base_filters=8)")
@@ -294,6 +312,13 @@ def architecture_visible(rng) -> Probe:
         if entry.get("params") != 29348:
             raise Fail(f"depth 2, base_filters 8, 1 channel, 4 classes: expected 29348 parameters, got "
                        f"{entry.get('params')} (the concatenations should have 16 + 16 = 32 and 8 + 8 = 16 channels).")
+        # Only the swapped order is judged here (as the visible test cell does); every other
+        # difference of the outputs is the hidden check's.
+        out = r.array("m", "build_unet(num_classes=4, depth=2, base_filters=8) with the grader's weights")
+        if out.shape == swapped.shape and np.allclose(out, swapped, atol=1e-4):
+            raise Fail("With the grader's weights, your U-Net computes what a U-Net with the skip inputs swapped "
+                       "computes: each concatenation must take the up-sampled tensor (the Conv2DTranspose output) "
+                       "first, then the encoder output of the same level (before pooling).")
         return "Part 4 visible checks passed."
     return Probe(calls, arrays, judge)
 
@@ -348,7 +373,8 @@ def architecture_hidden(rng) -> Probe:
 def _trained_probe(count, part, hidden):
     def make(rng) -> Probe:
         images, labels = _pages(rng, count)
-        calls = [Call("p", "trained_unet", [array("pages")])]
+        calls = [Call("p", "trained_unet", [array("pages")]),
+                 Call("loss", "trained_unet_loss", [array("loss_pages"), array("loss_labels")])]
 
         def judge(r: Results) -> str:
             what = "The model trained by train_unet"
@@ -358,6 +384,7 @@ def _trained_probe(count, part, hidden):
             if out.shape != (count, 64, 64, 4) or out.dtype.kind != "f":
                 raise Fail(f"{what} should give ({count}, 64, 64, 4) probabilities"
                            + ("" if hidden else f", got {out.shape}") + ".")
+            _check_loss_fits_output(r, out, labels, what)
             score = ref.mean_iou(labels, out.argmax(axis=-1), 4)
             if score < IOU_THRESHOLD:
                 raise Fail(f"The mean IoU on {count} held-out pages is {score:.3f}, below the threshold "
@@ -368,8 +395,32 @@ def _trained_probe(count, part, hidden):
                            f"{out.max(axis=-1).mean():.2f}: is the softmax applied twice (a softmax of "
                            "probabilities of 4 classes is never above 0.48)?")
             return f"Part {part} {'hidden' if hidden else 'visible'} checks passed (mean IoU {score:.2f})."
-        return Probe(calls, {"pages": images}, judge, hidden=hidden)
+        return Probe(calls, {"pages": images, "loss_pages": images[:LOSS_PAGES],
+                             "loss_labels": labels[:LOSS_PAGES]}, judge, hidden=hidden)
     return make
+
+
+def _check_loss_fits_output(r: Results, out: np.ndarray, labels: np.ndarray, what: str) -> None:
+    """The logits/probabilities confusion: outputs that are no probabilities (raw scores
+    trained with the probabilities' loss), or a compiled loss that is not the cross-entropy
+    of the outputs (``from_logits=True`` on a softmax: it is at least -log(e / (e + 3)) =
+    0.74 for 4 classes, whatever the model predicts)."""
+    if out.min() < -1e-6 or not np.allclose(out.sum(axis=-1), 1.0, atol=1e-3):
+        raise Fail(f"{what} does not output probabilities (each pixel's should be >= 0 and sum to 1): raw scores "
+                   "(logits) trained with 'sparse_categorical_crossentropy', which expects probabilities "
+                   "(from_logits=False)? Train and return the model of build_unet, which ends with a softmax.")
+    compiled = r.array("loss", "trained_unet_loss, the loss the trained model was compiled with")
+    if compiled.shape != () or compiled.dtype.kind != "f":
+        raise Fail("trained_unet_loss should return one float: the loss the trained model was compiled with.")
+    if np.isnan(compiled):                  # returned uncompiled (e.g. a model wrapped after training)
+        return
+    picked = np.take_along_axis(out[:LOSS_PAGES].astype(np.float64), labels[:LOSS_PAGES, ..., None].astype(int), -1)
+    own = float(np.mean(-np.log(np.clip(picked, 1e-7, 1.0))))
+    if not abs(float(compiled) - own) <= 0.02 + 0.05 * own:
+        raise Fail("The loss the trained model was compiled with is not the cross-entropy of its own probabilities"
+                   + ("" if r.hidden else f" ({float(compiled):.3f} against {own:.3f} on {LOSS_PAGES} pages)")
+                   + ": from_logits=True on a softmax output? build_unet ends with a softmax, so compile with "
+                   "loss='sparse_categorical_crossentropy' (from_logits=False).")
 
 
 CHECKS = {

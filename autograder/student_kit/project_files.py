@@ -18,7 +18,7 @@ STORE_TABLE = "_selfcheck_store.json"   # the self-checks' stored values, packag
 _STUDENT_DEPENDENCIES = {"tensorflow-cpu", "tensorflow", "keras", "numpy", "matplotlib", "pillow",
                          "scikit-image", "scipy", "jupyterlab", "ipywidgets", "h5py"}
 _VALIDATE_DEPENDENCIES = {"nbgrader"}          # the Validate button: an optional extra
-_INSTRUCTOR_DEPENDENCIES = {"nbclient", "nbformat", "dask"}   # grading and tests only
+_INSTRUCTOR_DEPENDENCIES = {"nbclient", "nbformat", "dask", "latex2mathml"}   # grading, tests, the course site
 
 
 def _requirement_name(requirement: str) -> str:

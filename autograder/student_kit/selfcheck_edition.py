@@ -46,6 +46,10 @@ STORED_REFERENCES = (
 # answer: each function they make answers from stored outputs too (keyed by the flags).
 STORED_FACTORIES = (
     "_mean_iou_variant",         # with no flag set it is a correct mean IoU
+    # dataset_formats, instance_panoptic, transfer_learning: each check's reference is its
+    # factory with no flag set (formats.py, instances.py, transfer.py)
+    "_train_ids_variant", "_palette_variant", "_decode_variant", "_frequencies_variant",
+    "_iou_matrix_variant", "_matching_variant", "_merge_variant", "_pq_variant", "_report_variant",
 )
 
 # References that cannot be stored, and what the kit's self-check says instead.
@@ -75,6 +79,7 @@ _CHECK_CONSTRUCTORS = ("_Check", "_variant_check")
 _MODEL_CHECKS_WITHOUT_STORED_REFERENCES = (
     "check_fcn_upscaling", "check_fcn_skip_upscaling", "check_fcn_transposed_skip",
     "check_double_conv", "check_build_unet", "check_train_unet",
+    "check_build_encoder", "check_build_transfer_fcn", "check_fine_tune",
 )
 
 

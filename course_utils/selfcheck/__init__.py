@@ -37,6 +37,9 @@ The modules, one concept each:
 - ``overlap``: Dice, IoU, mean IoU. ``losses``: soft Dice, weighted cross-entropy, class weights.
 - ``pooling``: max pooling with argmax, unpooling. ``transposed``: the NumPy transposed convolution.
 - ``models``: the FCN and the skip FCNs. ``unet``: the U-Net assignment.
+- ``transfer``: the pretrained encoder, the transfer FCN, its parameter report, fine-tuning.
+- ``formats``: Cityscapes trainIds, the VOC colour map, colour-coded labels, class frequencies.
+- ``instances``: the mask IoU matrix, COCO matching, things over stuff, panoptic quality.
 - ``sliding_window``: patches, the sliding window, the traffic-light windows, the whole-page FCN prediction.
 - ``practice``: the lectures' "Your turn" cells (``from course_utils.selfcheck import practice``);
   no grade and no progress record, so they are not in ``EXERCISE_CHECKS``.
@@ -44,6 +47,18 @@ The modules, one concept each:
 
 from .assignments import COURSE_ORDER, assignment_exercises
 from .engine import CheckResult
+from .formats import (
+    check_class_frequencies,
+    check_decode_palette,
+    check_label_ids_to_train_ids,
+    check_voc_palette,
+)
+from .instances import (
+    check_mask_iou_matrix,
+    check_match_instances,
+    check_merge_panoptic,
+    check_panoptic_quality,
+)
 from .losses import check_class_weights, check_soft_dice, check_weighted_crossentropy
 from .masks import (
     check_decode_multi_label,
@@ -77,6 +92,7 @@ from .sliding_window import (
     check_predict_sliding_window,
     check_sliding_windows,
 )
+from .transfer import check_build_encoder, check_build_transfer_fcn, check_fine_tune, check_parameter_report
 from .transposed import check_conv2d_transpose_numpy
 from .unet import (
     check_build_unet,
@@ -123,6 +139,18 @@ __all__ = [
     "check_train_unet",
     "check_mean_iou",
     "check_class_weights",
+    "check_build_encoder",
+    "check_build_transfer_fcn",
+    "check_parameter_report",
+    "check_fine_tune",
+    "check_label_ids_to_train_ids",
+    "check_voc_palette",
+    "check_decode_palette",
+    "check_class_frequencies",
+    "check_mask_iou_matrix",
+    "check_match_instances",
+    "check_merge_panoptic",
+    "check_panoptic_quality",
     "EXERCISE_CHECKS",
     "COURSE_ORDER",
     "assignment_exercises",
@@ -169,6 +197,18 @@ EXERCISE_CHECKS = {
     "train_unet": "check_train_unet",
     "mean_iou": "check_mean_iou",
     "class_weights_from_frequencies": "check_class_weights",
+    "build_encoder": "check_build_encoder",
+    "build_transfer_fcn": "check_build_transfer_fcn",
+    "parameter_report": "check_parameter_report",
+    "fine_tune": "check_fine_tune",
+    "label_ids_to_train_ids": "check_label_ids_to_train_ids",
+    "voc_palette": "check_voc_palette",
+    "decode_palette": "check_decode_palette",
+    "class_frequencies": "check_class_frequencies",
+    "mask_iou_matrix": "check_mask_iou_matrix",
+    "match_instances": "check_match_instances",
+    "merge_panoptic": "check_merge_panoptic",
+    "panoptic_quality": "check_panoptic_quality",
 }
 
 # Names an earlier release's notebooks call, and what replaced them: a clear message instead

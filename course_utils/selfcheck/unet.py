@@ -176,7 +176,26 @@ def _unet_problem(build_unet):
     kinds = [type(layer).__name__ for layer in model.layers]
     if kinds.count("Conv2DTranspose") != 2:
         return "the number of Conv2DTranspose layers", "no_transposed_conv", str(kinds.count("Conv2DTranspose"))
+    swapped = _concatenation_inputs_problem(model)
+    if swapped is not None:
+        return swapped
     return _same_weights_problem(model, _reference_unet(3, 2, 4, 2), page, output, "the reference U-Net")
+
+
+def _concatenation_inputs_problem(model):
+    """The skip connections by their layers (no reference model needed, so the student kit
+    checks them too): each concatenation joins a Conv2DTranspose output, then a Conv2D one."""
+    import keras
+
+    for concatenation in (layer for layer in model.layers if isinstance(layer, keras.layers.Concatenate)):
+        try:
+            inputs = concatenation._inbound_nodes[0].input_tensors
+            sources = [type(tensor._keras_history[0]).__name__ for tensor in inputs]
+        except (AttributeError, IndexError):   # another Keras's internals: the same-weights comparison decides
+            return None
+        if sources == ["Conv2D", "Conv2DTranspose"]:
+            return "the inputs of each concatenation, in order", "swapped_skip_inputs", " + ".join(sources)
+    return None
 
 
 _UNET_MISTAKES = {
@@ -193,6 +212,11 @@ _UNET_MISTAKES = {
         "Count per level: two 3x3 convolutions, a 2x2 transposed convolution, and the "
         "double convolution after the concatenation (2 * filters input channels).",
         "Filters base_filters * 2**level; the bottleneck has base_filters * 2**depth.",
+    )),
+    "swapped_skip_inputs": ("the skip inputs are swapped: a concatenation takes the skip connection first", (
+        "Same shapes, same parameters, another network: the order of the concatenated tensors matters.",
+        "Concatenate(axis=-1)([up_sampled, skip]): the Conv2DTranspose output first, then the encoder's "
+        "double convolution of the same level.",
     )),
     "wrong_connections": ("the same layers compute something else: a skip connection differs", (
         "Check what each concatenation joins, and in which order.",
@@ -226,12 +250,37 @@ def _train_unet_problem(train_unet, seconds):
     if not isinstance(model, keras.Model):
         return "the returned object", "not_a_model", type(model).__name__
     probabilities = _to_numpy(model(test_images))
+    confusion = _logits_confusion_problem(model, probabilities, test_images, test_labels)
+    if confusion is not None:
+        return confusion
     score = metrics.mean_iou(test_labels, probabilities.argmax(-1), num_classes=4)
     if score < 0.45:
         return f"the mean IoU on 8 held-out pages after {seconds} s", "not_trained", f"{score:.2f}"
     confidence = float(probabilities.max(-1).mean())
     if confidence <= 0.48:   # right classes, flat probabilities
         return "the mean probability of the most likely class", "softmax_twice", f"{confidence:.2f}"
+    return None
+
+
+def _logits_confusion_problem(model, probabilities, images, labels):
+    """The logits/probabilities confusion, both ways: raw scores trained with the
+    probabilities' loss (the outputs are no probabilities), or ``from_logits=True`` on the
+    softmax output (the compiled loss is not the cross-entropy of the outputs)."""
+    if probabilities.min() < -1e-6 or not np.allclose(probabilities.sum(-1), 1.0, atol=1e-3):
+        return "the sums of the outputs per pixel", "logits_without_from_logits", "values that are no probabilities"
+    if not getattr(model, "compiled", False):   # a model wrapped after training: nothing to compare
+        return None
+    import keras
+
+    # The compiled loss applied to the outputs outside the model: Keras on TensorFlow quietly
+    # uses a softmax layer's input when from_logits=True inside fit/evaluate; other backends do not.
+    loss = keras.losses.get(model.loss)
+    compiled = float(np.mean(_to_numpy(loss(labels, probabilities))))
+    picked = np.take_along_axis(probabilities.astype(np.float64), labels[..., None].astype(int), -1)
+    cross_entropy = float(np.mean(-np.log(np.clip(picked, 1e-7, 1.0))))
+    if not abs(compiled - cross_entropy) <= 0.02 + 0.05 * cross_entropy:
+        return ("the compiled loss against the cross-entropy of the outputs", "from_logits_on_softmax",
+                f"{compiled:.3f} against {cross_entropy:.3f}")
     return None
 
 
@@ -245,6 +294,18 @@ _TRAIN_UNET_MISTAKES = {
         "A softmax of 4 probabilities is never above 0.48; use loss='sparse_categorical_crossentropy' "
         "without from_logits=True.",
     )),
+    "from_logits_on_softmax": ("from_logits=True on a softmax output", (
+        "The compiled loss is not the cross-entropy of your model's probabilities: the loss takes a "
+        "softmax of what is already a softmax.",
+        "build_unet ends with a softmax: compile with loss='sparse_categorical_crossentropy' "
+        "(from_logits=False), not SparseCategoricalCrossentropy(from_logits=True).",
+    )),
+    "logits_without_from_logits": ("raw scores (logits) trained with the loss of probabilities", (
+        "The model you return does not output probabilities (>= 0, summing to 1 per pixel).",
+        "'sparse_categorical_crossentropy' expects probabilities: train and return the model of "
+        "build_unet, which ends with a softmax (or, for logits, from_logits=True and a softmax added "
+        "to the model you return).",
+    )),
     "not_trained": ("the model has not learned enough", (
         "Is fit_for called with seconds=seconds on the images and labels?",
         "Depth 2, 8 base filters, Adam with learning rate 3e-3, batch size 4: see the hints of Part 5.",
@@ -257,8 +318,10 @@ def check_train_unet(train_unet, seconds=20, assignment=None, quiet=False):
     96 synthetic pages (as the visible test) and looks at the predictions on 8 others (takes
     about ``seconds``).
 
-    Diagnoses: training errors, no model returned, flat probabilities (a softmax applied
-    twice), too low a mean IoU.
+    Diagnoses: training errors, no model returned, outputs that are no probabilities (logits
+    trained with the probabilities' loss), a compiled loss that is not the cross-entropy of the
+    outputs (``from_logits=True`` on a softmax), too low a mean IoU, flat probabilities (a
+    softmax applied twice).
     """
     return _run_model_check("train_unet", lambda t: _train_unet_problem(t, seconds), train_unet,
                             _TRAIN_UNET_MISTAKES, assignment, quiet, seconds=max(check_seconds(), 4 * seconds))

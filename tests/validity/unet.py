@@ -49,7 +49,8 @@ def double_conv(x, filters):
                     "layers.Conv2DTranspose(filters, 2, strides=(2, 2), padding=\"same\")(features)"),
                    ("layers.Concatenate(axis=-1)([features, skips[level]])",
                     "layers.concatenate([features, skips[level]])")]),
-    Variant("unet-concatenation-reversed", "build_unet", {"test_unet_architecture_hidden": "up-sampled tensor first"},
+    Variant("unet-concatenation-reversed", "build_unet", {"test_unet_architecture_visible": "skip inputs swapped",
+                                                         "test_unet_architecture_hidden": "up-sampled tensor first"},
             edits=[("layers.Concatenate(axis=-1)([features, skips[level]])",
                     "layers.Concatenate(axis=-1)([skips[level], features])")]),
     Variant("unet-transposed-3x3", "build_unet", {"test_unet_architecture_visible": "expected 29348 parameters",
@@ -71,6 +72,25 @@ def train_unet(images, labels, num_classes, seconds):
     Variant("unet-train-not-trained", "train_unet",
             {"test_train_unet_visible": "below the threshold", "test_train_unet_hidden": "below the threshold"},
             edits=[("    fit_for(model, images, labels, seconds=seconds, batch_size=4)\n", "")]),
+    # The logits/probabilities confusion, both ways: the softmax output's loss taken as if it
+    # were raw scores (it still segments well, so only the compiled loss shows it), and raw
+    # scores trained with the probabilities' loss.
+    Variant("unet-train-from-logits-on-softmax", "train_unet",
+            {"test_train_unet_visible": "from_logits=True on a softmax output",
+             "test_train_unet_hidden": "from_logits=True on a softmax output"},
+            edits=[('loss="sparse_categorical_crossentropy"',
+                    "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)")]),
+    Variant("unet-train-logits-without-from-logits", "train_unet",
+            {"test_train_unet_visible": "does not output probabilities",
+             "test_train_unet_hidden": "does not output probabilities"}, code='''
+def train_unet(images, labels, num_classes, seconds):
+    unet = build_unet(num_classes, depth=2, base_filters=8, num_channels=images.shape[-1])
+    scores = layers.Conv2D(num_classes, (1, 1))(unet.layers[-2].output)     # a new head without softmax: logits
+    model = keras.Model(unet.input, scores)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=3e-3), loss="sparse_categorical_crossentropy")
+    fit_for(model, images, labels, seconds=seconds, batch_size=4)
+    return model
+'''),
     Variant("unet-train-softmax-twice", "train_unet", {"test_train_unet_hidden": "softmax applied twice"},
             edits=[("    return model\n",
                     "    return keras.Model(model.input, layers.Activation(\"softmax\")(model.output))\n")]),
