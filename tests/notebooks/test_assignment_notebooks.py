@@ -61,4 +61,7 @@ def test_grade_cells_have_points_and_say_what_they_check(assignment):
         assert len(grade_cells) >= 8
         for cell in grade_cells:
             assert cell["metadata"]["nbgrader"]["points"] > 0
+            if cell["cell_type"] == "markdown":     # a written answer: graded by hand, so editable
+                assert cell["metadata"]["nbgrader"]["solution"], f"{cell['id']}: a graded text cell is an answer"
+                continue
             assert "".join(cell["source"]).startswith('"""'), f"{cell['id']} should open with a docstring"

@@ -78,7 +78,9 @@ def _meta(cell) -> dict:
 
 
 def _points(notebook) -> dict[str, float]:
-    return {_meta(c)["grade_id"]: float(_meta(c)["points"]) for c in notebook.cells if _meta(c).get("grade")}
+    """Points of the autograded cells (a written answer, a markdown grade cell, waits for the instructor)."""
+    return {_meta(c)["grade_id"]: float(_meta(c)["points"]) for c in notebook.cells
+            if _meta(c).get("grade") and c.cell_type == "code"}
 
 
 def answers_for(assignment: str, variants: list[Variant]) -> dict[str, str]:
@@ -369,7 +371,8 @@ def test_real_batch(assignment, tmp_path):
                          GradeOptions(workers=2, cell_timeout_s=90, seed=11), progress=lambda *_: None)
     assert not report.failed and report.integrity == [], [(s.student, s.status, s.detail) for s in report.submissions]
     points = _points(nbformat.read(release, as_version=4))
-    by_cell = {s.student: s.by_cell for s in submission_scores(config, assignment, list(students))}
+    by_cell = {s.student: {g: v for g, v in s.by_cell.items() if g in points}
+               for s in submission_scores(config, assignment, list(students))}
     staging = runtime_directory_of(config) / ".staging" / assignment / "verdicts"
     problems = []
     for student, names in students.items():
