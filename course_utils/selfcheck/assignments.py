@@ -18,7 +18,8 @@ from course_utils.settings import assignment_override
 
 __all__ = ["COURSE_ORDER", "assignment_exercises", "course_root"]
 
-# The order of the lectures and their assignments (README's table). Assignments not named
+# The order of the lectures and their assignments: the README's course table, row by row
+# (tests/course_utils/selfcheck/test_assignments.py compares them). Assignments not named
 # here are listed after these, by name.
 COURSE_ORDER = ("fcn_basics", "sliding_window_vs_fcn", "dimensions", "skip_fcns", "unet", "losses_metrics",
                 "transfer_learning", "dataset_formats", "instance_panoptic")

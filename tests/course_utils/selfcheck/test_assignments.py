@@ -53,3 +53,12 @@ def test_assignment_comes_from_argument_environment_or_folder(monkeypatch, tmp_p
     assert set(selfcheck.load_progress()) == {
         "dimensions/conv_output_size", "skip_fcns/max_unpool",
         "dimensions/conv_transpose_output_size"}
+
+
+def test_course_order_follows_the_readme_course_table():
+    """COURSE_ORDER lists the assignments as the README's course table pairs them with the
+    lectures, row by row (a reordered table or tuple fails)."""
+    from tests import REPO_ROOT
+    from tests.notebooks.test_links import readme_course_table
+
+    assert list(readme_course_table(REPO_ROOT)) == list(selfcheck.COURSE_ORDER)
