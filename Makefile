@@ -25,7 +25,7 @@ TORCH_SPEC ?= torch==2.13.0
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup demo lint test test-backends test-browser browser-deps site test-site hub hub-deps test-hub quick lab release check-release clean
+.PHONY: setup demo lint test test-backends test-browser browser-deps site test-site hub hub-root hub-deps test-hub quick lab release check-release clean
 
 setup: $(VENV)/.installed
 
@@ -71,8 +71,10 @@ HUB_PORT ?= 8000
 hub: hub-deps
 	SEGCOURSE_HUB_PORT=$(HUB_PORT) $(BIN)/jupyterhub -f deploy/jupyterhub/jupyterhub_config.py
 
-hub-deps: setup
-	@[ "$$(id -u)" = 0 ] || { echo "make hub needs root (it creates users, /srv/nbgrader and /etc/jupyter): sudo make $(MAKECMDGOALS)"; exit 1; }
+hub-root:
+	@[ "$$(id -u)" = 0 ] || { echo "make $(MAKECMDGOALS) needs root (it creates users, /srv/nbgrader and /etc/jupyter): sudo make $(MAKECMDGOALS)"; exit 1; }
+
+hub-deps: hub-root setup
 	$(BIN)/python -c "import jupyterhub" 2>/dev/null || $(BIN)/python -m pip install --quiet -e ".[hub]"
 	deploy/jupyterhub/setup.sh
 

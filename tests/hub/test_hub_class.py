@@ -121,6 +121,8 @@ def hub():
     SCREENSHOTS.mkdir(parents=True)
     started = time.monotonic()
     run([str(HUB_DIR / "setup.sh")])
+    again = run([str(HUB_DIR / "setup.sh")]).stdout.splitlines()     # idempotent: nothing made twice
+    assert len(again) == 1 and again[0].startswith("hub setup: ready"), again
     reset_course_work()
     passwords = dict(line.strip().split(":", 1) for line in (STATE / "passwords").read_text().splitlines())
     port = free_port_block()
@@ -241,6 +243,7 @@ def class_on_the_hub(hub, browser):
         context, page = log_in(browser, base_url, student, passwords[student])
         students[student] = (context, page)
         menu = menu_items(page, "Nbgrader")
+        formgrader_status = page.request.get(f"{base_url}/user/{student}/formgrader").status
         click_menu(page, "Nbgrader", "Assignment List")
         fetch = assignment_row(page, "released").get_by_role("button", name="Fetch")
         expect(fetch).to_be_visible()
@@ -256,7 +259,7 @@ def class_on_the_hub(hub, browser):
         submit.click()
         expect(page.locator("#submitted_assignments_list .list_item", has_text=ASSIGNMENT)).to_have_count(1)
         screenshot(page, f"4_{student}_submitted")
-        students[student] = (context, page, menu)
+        students[student] = (context, page, menu + [f"formgrader HTTP {formgrader_status}"])
 
     # The instructor collects, grades in the sandbox (root) and releases the feedback.
     collect = run(["nbgrader", "collect", ASSIGNMENT], user=INSTRUCTOR, cwd=course)
@@ -308,6 +311,7 @@ def test_students_see_the_assignments_tab_and_the_instructor_the_formgrader(clas
     for student, menu in class_on_the_hub["student_menus"].items():
         assert "Assignment List" in menu, (student, menu)
         assert "Formgrader" not in menu and "Course List" not in menu, (student, menu)
+        assert "formgrader HTTP 404" in menu, (student, menu)     # the server extension is off too
     assert {"Assignment List", "Course List", "Formgrader"} <= set(class_on_the_hub["instructor_menu"])
 
 
