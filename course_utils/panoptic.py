@@ -86,7 +86,8 @@ def merge_panoptic(stuff_map, thing_masks, thing_classes, thing_scores=None, *, 
         if area == 0:
             continue
         free = mask & ~taken
-        if 1.0 - free.sum() / area > overlap_threshold or free.sum() < max(min_thing_area, 1):
+        # overlap as (area - free) / area: 1 - free / area rounds 0.3 up to 0.30000000000000004
+        if (area - free.sum()) / area > overlap_threshold or free.sum() < max(min_thing_area, 1):
             continue                                                   # mostly hidden, or a sliver
         class_id = int(thing_classes[index])
         next_instance[class_id] = next_instance.get(class_id, 0) + 1

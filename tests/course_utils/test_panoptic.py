@@ -122,3 +122,14 @@ def test_merge_bad_input():
         panoptic.merge_panoptic(np.ones((3, 3), int), np.zeros((1, 3, 3), bool), [0])
     with pytest.raises(ValueError, match="thing_scores"):
         panoptic.merge_panoptic(np.ones((3, 3), int), np.zeros((1, 3, 3), bool), [1], [0.1, 0.2])
+
+
+def test_merge_keeps_a_thing_hidden_exactly_at_the_threshold():
+    # 3 of 10 pixels under a more confident thing: overlap 0.3 is not "more than" 0.3,
+    # although 1 - 7/10 computes as 0.30000000000000004 in floating point.
+    stuff = np.zeros((1, 10), dtype=np.int64)
+    first = np.zeros((1, 10), dtype=bool)
+    first[0, :3] = True
+    second = np.ones((1, 10), dtype=bool)
+    merged = panoptic.merge_panoptic(stuff, np.stack([first, second]), [1, 1], [0.9, 0.8], overlap_threshold=0.3)
+    assert merged.tolist() == [[1001] * 3 + [1002] * 7]
