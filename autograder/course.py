@@ -237,9 +237,9 @@ class CourseSettings:
 
 def instructor_config_dirs() -> list[str]:
     """The folders nbgrader reads ``nbgrader_config.py``/``.json`` from, highest priority
-    first, but for the current folder: ``JUPYTER_CONFIG_DIR`` (default ``~/.jupyter``),
-    ``JUPYTER_CONFIG_PATH``, the environment's and the system's (``/etc/jupyter``).
-    As ``jupyter_core.application.JupyterApp.config_file_paths``."""
+    first, except the current folder: those of ``JUPYTER_CONFIG_PATH``, the user's
+    (``JUPYTER_CONFIG_DIR``, default ``~/.jupyter``), the environment's and the system's
+    (``/etc/jupyter``). As ``jupyter_core.application.JupyterApp.config_file_paths``."""
     from jupyter_core.paths import jupyter_config_dir, jupyter_config_path
 
     paths = jupyter_config_path()
@@ -267,7 +267,8 @@ def instructor_settings(config_dirs: list[str] | None = None, exclude: Path | No
     merged, found = Config(), {}
     _loading.depth = getattr(_loading, "depth", 0) + 1
     try:
-        for base in ("jupyter_config", "nbgrader_config"):
+        for base in ("jupyter_config", "nbgrader_config"):    # as JupyterApp.load_config_file, in order
+            # traitlets' own loader, file by file (lowest priority first), so each value's file is known
             for loaded, filename in Application._load_config_files(base, path=paths, log=_log):
                 merged.merge(loaded)
                 for name, (section, trait) in INSTRUCTOR_TRAITS.items():
