@@ -99,6 +99,12 @@ COURSE_DIR="$home/course"
 write_as "$INSTRUCTOR" "$home/.jupyter/labconfig/page_config.json" <<EOF
 {"disabledExtensions": {$NO_NEWS}}
 EOF
+# The formgrader opens in a frame inside JupyterLab, which JupyterHub's single-user default
+# forbids ("frame-ancestors 'none'"); the instructor's server allows frames from this origin
+# (Jupyter Server's own default). Students' servers keep the hub's default.
+write_as "$INSTRUCTOR" "$home/.jupyter/jupyter_server_config.json" <<EOF
+{"ServerApp": {"tornado_settings": {"headers": {"Content-Security-Policy": "frame-ancestors 'self'"}}}}
+EOF
 # nbgrader reads this, then nbgrader_config.py of the course folder it names
 write_as "$INSTRUCTOR" "$home/.jupyter/nbgrader_config.py" <<EOF
 c = get_config()  # noqa: F821

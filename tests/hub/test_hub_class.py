@@ -233,9 +233,11 @@ def class_on_the_hub(hub, browser):
     instructor_context, instructor = log_in(browser, base_url, INSTRUCTOR, passwords[INSTRUCTOR],
                                             shot="1_hub_login")
     instructor_menu = menu_items(instructor, "Nbgrader")
-    # The formgrader in a tab of its own (its first page loads the gradebook: half a minute).
-    instructor.goto(f"{base_url}/user/{INSTRUCTOR}/formgrader/manage_assignments")
-    expect(instructor.locator("td.name", has_text=ASSIGNMENT).first).to_be_visible(timeout=SPAWN_TIMEOUT_MS)
+    # The formgrader, in its frame inside JupyterLab (its first page loads the gradebook: half a minute).
+    click_menu(instructor, "Nbgrader", "Formgrader")
+    formgrader = instructor.frame_locator("#formgrader iframe")
+    expect(formgrader.locator("td.name", has_text=ASSIGNMENT).first).to_be_visible(timeout=SPAWN_TIMEOUT_MS)
+    formgrader.locator("td.name", has_text=ASSIGNMENT).first.scroll_into_view_if_needed()
     screenshot(instructor, "2_instructor_formgrader_released")
 
     students = {}
