@@ -101,6 +101,8 @@ def export_gradebook(config: Config, fmt: str, destination: Path, assignments: l
     """
     from nbgrader.api import Gradebook, MissingEntry
 
+    from autograder.nbgrader_api import waits_for_instructor
+
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: expected one of {', '.join(FORMATS)}")
     with Gradebook(config.CourseDirectory.db_url, config.CourseDirectory.course_id) as gradebook:
@@ -127,7 +129,7 @@ def export_gradebook(config: Config, fmt: str, destination: Path, assignments: l
                     continue
                 penalty = submission.late_submission_penalty or 0.0
                 scores[student.id, assignment] = max(submission.score - penalty, 0.0)
-                waiting = sum(g.max_score for nb in submission.notebooks for g in nb.grades if g.needs_manual_grade)
+                waiting = sum(g.max_score for nb in submission.notebooks for g in nb.grades if waits_for_instructor(g))
                 if waiting:
                     pending[student.id, assignment] = waiting
     rows, warnings = (_canvas_rows if fmt == "canvas" else _moodle_rows)(students, chosen, max_points, scores, pending)

@@ -221,10 +221,17 @@ def submission_scores(config: Config, assignment: str, students: list[str]) -> l
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
                     result.by_cell[grade.name] = grade.score
-                    if grade.needs_manual_grade:
+                    if waits_for_instructor(grade):
                         result.pending += grade.max_score
             scores.append(result)
     return scores
+
+
+def waits_for_instructor(grade) -> bool:
+    """An nbgrader ``Grade`` whose points only the instructor can give and has not given yet.
+    (nbgrader flags a cell graded by hand "needs manual grade" again when the submission is
+    autograded again, but keeps its manual score, which counts: that one does not wait.)"""
+    return bool(grade.needs_manual_grade) and grade.manual_score is None
 
 
 def written_answers(config: Config, assignment: str | None = None) -> list[WrittenAnswer]:
@@ -254,6 +261,6 @@ def written_answers(config: Config, assignment: str | None = None) -> list[Writt
                         texts = {nbgrader_metadata(c).get("grade_id"): c.source
                                  for c in nbformat.read(path, as_version=4).cells}
                     answers += [WrittenAnswer(submission.student_id, entry.name, notebook.name, g.name, g.max_score,
-                                              None if g.needs_manual_grade else g.score, texts.get(g.name, ""))
+                                              None if waits_for_instructor(g) else g.score, texts.get(g.name, ""))
                                 for g in manual]
     return sorted(answers, key=lambda a: (a.assignment, a.student, a.notebook, a.grade_id))

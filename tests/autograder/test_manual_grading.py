@@ -140,6 +140,26 @@ def test_a_manual_grade_counts_in_the_total_and_status(graded, capsys):
     assert "1 of 2, 2 points pending, 1 blank" in out
 
 
+def test_grading_again_keeps_the_instructors_grade(graded, capsys):
+    """nbgrader flags a hand-graded cell for review again after a new autograde; its manual
+    score stays and still counts (in the total, the status and the export)."""
+    from autograder.lms_export import export_gradebook
+
+    course, _, _ = graded
+    config = course_config(course)
+    (before,) = submission_scores(config, ASSIGNMENT, ["typed"])
+    assert before.pending == 0, "run after test_a_manual_grade_counts_in_the_total_and_status"
+    assert main(["--course-dir", str(course), "grade", ASSIGNMENT, "--student", "typed", "--workers", "1"]) == EXIT_OK
+    (after,) = submission_scores(config, ASSIGNMENT, ["typed"])
+    assert after.score == AUTOGRADED_POINTS + 1.5 and after.pending == 0
+    answers = {a.student: a for a in written_answers(config, ASSIGNMENT)}
+    assert answers["typed"].score == 1.5 and not answers["typed"].pending
+    result = export_gradebook(config, "canvas", course / "canvas.csv", [ASSIGNMENT])
+    typed_row = next(row for row in result.path.read_text().splitlines() if ",typed," in row)
+    assert typed_row.endswith(f",{AUTOGRADED_POINTS + 1.5:g}")
+    assert not any("typed/" in w for w in result.warnings), result.warnings
+
+
 # ----------------------------------------------------------------------------- nbgrader autograde
 def test_nbgrader_autograde_keeps_the_answer_too(graded):
     course, _, _ = graded
