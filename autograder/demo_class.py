@@ -57,7 +57,8 @@ def labels_from_scores(scores):
     return np.argmax(scores, axis=-1)
 '''
 
-SHAPES_BACK_TO_THE_PAGE_SIZE = '''
+# The encoder part of fcn_upscaling_shapes, as a student writes it (right in both answers below).
+_SHAPES_THROUGH_THE_ENCODER = '''
 def fcn_upscaling_shapes(height, width, num_classes):
     shapes = []
     h, w = height, width
@@ -66,6 +67,9 @@ def fcn_upscaling_shapes(height, width, num_classes):
         shapes.append((h, w, filters))
         h, w = conv_output_size(h, 2, 2, "valid"), conv_output_size(w, 2, 2, "valid")
         shapes.append((h, w, filters))
+'''
+
+SHAPES_BACK_TO_THE_PAGE_SIZE = _SHAPES_THROUGH_THE_ENCODER + '''\
     # the up-scaling "gives the page back": true only for multiples of 8
     shapes += [(height, width, 80), (height, width, num_classes), (height, width, num_classes)]
     return shapes
@@ -131,15 +135,7 @@ def decode_multi_label(probabilities, threshold=0.5):
     return (np.asarray(probabilities) > threshold).astpye(np.float32)
 '''
 
-SHAPES_THAT_NEVER_RETURN = '''
-def fcn_upscaling_shapes(height, width, num_classes):
-    shapes = []
-    h, w = height, width
-    for filters, kernel in [(40, 3), (40, 4), (80, 4)]:
-        h, w = conv_output_size(h, kernel, 1, "same"), conv_output_size(w, kernel, 1, "same")
-        shapes.append((h, w, filters))
-        h, w = conv_output_size(h, 2, 2, "valid"), conv_output_size(w, 2, 2, "valid")
-        shapes.append((h, w, filters))
+SHAPES_THAT_NEVER_RETURN = _SHAPES_THROUGH_THE_ENCODER + '''\
     # "grow" back by doubling until the page size is reached: the product is never assigned
     up_h, up_w = h, w
     while up_h < h * 8:

@@ -74,15 +74,12 @@ def decode_multi_label(probabilities, threshold=0.5):
             {"test_multi_label_visible": "AttributeError", "test_multi_label_hidden": "AttributeError"},
             code=demo_class.MULTI_LABEL_WITH_A_TYPO),
     # Part 3: the FCN's layer shapes
-    Variant("shapes-by-floor-division", "layer_shapes", code='''
+    Variant("shapes-by-powers-of-two", "layer_shapes", code='''
 def fcn_upscaling_shapes(height, width, num_classes):
-    shapes, h, w = [], height, width
-    for filters in (40, 40, 80):
-        shapes.append((h, w, filters))
-        h, w = h // 2, w // 2
-        shapes.append((h, w, filters))
-    shapes.append((8 * h, 8 * w, 80))
-    return shapes + [(8 * h, 8 * w, num_classes)] * 2
+    sizes = [(height // 2 ** k, width // 2 ** k) for k in range(4)]      # after 0, 1, 2, 3 poolings
+    encoder = [(*sizes[k + after], filters) for k, filters in enumerate((40, 40, 80)) for after in (0, 1)]
+    up_h, up_w = 8 * sizes[3][0], 8 * sizes[3][1]
+    return encoder + [(up_h, up_w, 80), (up_h, up_w, num_classes), (up_h, up_w, num_classes)]
 '''),
     Variant("shapes-back-to-the-page-size", "layer_shapes", {"test_layer_shapes_hidden": "100 // 8 * 8"},
             code=demo_class.SHAPES_BACK_TO_THE_PAGE_SIZE),
@@ -124,7 +121,7 @@ def build_fcn_upscaling(num_classes):
 
 # Students of the real sandboxed batch (variants of different cells, see variant.py).
 BATCH_STUDENTS = {
-    "alt-correct": ["one-hot-by-comparison", "multi-label-by-loops", "shapes-by-floor-division", "fcn-functional"],
+    "alt-correct": ["one-hot-by-comparison", "multi-label-by-loops", "shapes-by-powers-of-two", "fcn-functional"],
     "wrong-a": ["one-hot-classes-first", "multi-label-decoded-with-argmax", "shapes-back-to-the-page-size",
                 "fcn-softmax-twice"],
     "wrong-b": ["one-hot-without-negative-check", "multi-label-threshold-inclusive",
