@@ -155,7 +155,8 @@ def _show(value):
     if array.ndim == 0:
         return f"{array.item():.4g}" if array.dtype.kind == "f" else repr(value)
     if array.size <= 12:
-        return f"{np.round(array, 4).tolist()} (shape {array.shape})"
+        shown = np.round(array, 4) if array.dtype.kind in "fc" else array   # np.round refuses bools
+        return f"{shown.tolist()} (shape {array.shape})"
     return f"an array of shape {array.shape}"
 
 

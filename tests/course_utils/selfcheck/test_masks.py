@@ -27,3 +27,13 @@ def test_a_negative_label_that_wraps_gets_the_range_hint():
 
 def test_one_hot_as_booleans_passes():
     assert selfcheck.check_labels_to_one_hot(lambda labels, n: labels_to_one_hot(labels, n) > 0, quiet=True).passed
+
+
+def test_a_wrong_boolean_answer_is_shown_not_a_crash():
+    # np.round refuses bool arrays: the message must show the booleans the student returned.
+    def decode_below_threshold(probabilities, threshold=0.5):
+        return np.asarray(probabilities) < threshold
+
+    result = selfcheck.check_decode_multi_label(decode_below_threshold, quiet=True)
+    assert not result.passed and "could not run" not in result.message
+    assert "[[[False, False, True]" in result.message, result.message
