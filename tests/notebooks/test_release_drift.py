@@ -28,8 +28,11 @@ def test_a_hand_edited_exercise_is_reported(tmp_path):
     assert release_drift(course, "fcn_basics") == ["stray.txt", "fcn_basics.ipynb"]
 
 
-def test_the_exchange_exists_so_the_formgrader_can_release_and_collect(tmp_path):
+def test_the_exchange_exists_so_the_formgrader_can_release_and_collect(tmp_path, monkeypatch):
     from autograder.course import course_config
+
+    # the single-machine default, whatever this machine's /etc/jupyter (e.g. after make hub) says
+    monkeypatch.setattr("autograder.course.instructor_config_dirs", lambda: [])
     from autograder.nbgrader_api import make_api
 
     api = make_api(course_config(tmp_path, runtime_directory=tmp_path / ".grading"))
