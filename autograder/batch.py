@@ -199,6 +199,8 @@ def stage_results(staging: Path, task: SubmissionTask, results: list[dict]) -> l
     target.mkdir(parents=True)
     if not task.links and task.timestamp:   # as read_submission checked it, where nbgrader reads it
         (target / "timestamp.txt").write_text(task.timestamp)
+    if task.submission_secret:              # nbgrader's feedback steps name the files by it
+        (target / "submission_secret.txt").write_text(task.submission_secret)
     staged_list = []
     for result in results:
         staged = StagedResult(**result["staged"])

@@ -127,16 +127,18 @@ def _harness_job(task: SubmissionTask, name: str, workdir: Path, probe_dir: Path
     if font_cache is not None:   # else every kernel rebuilds it (seconds of CPU per submission)
         shutil.copytree(font_cache, workdir / ".matplotlib")
         env = {**env, "MPLCONFIGDIR": f"{SANDBOX_WORKDIR}/.matplotlib"}
+    library = _course_utils_mount(Path(task.course_root), task.assignment)
+    # The grading edition's folder goes on PYTHONPATH: where the grader found the library
+    # (e.g. a course folder's own course_utils/, first on nbgrader's sys.path) need not be
+    # where the kernel's installed finder would look, and only the edition is mounted.
+    python_path = os.pathsep.join([harness_protocol.GRADER_DIR, str(Path(library.target).parent)])
     return Job(
         argv=[sys.executable, harness_protocol.HARNESS_TARGET, name, "--probes", harness_protocol.PROBES_TARGET,
               "--cell-timeout", str(options.cell_timeout_s), "--interrupt-grace", f"{options.interrupt_grace_s:g}"],
         workdir=workdir,
-        mounts=[*_harness_mounts(probe_dir),
-                _course_utils_mount(Path(task.course_root), task.assignment),
-                *_grader_hidden_mount(),
-                Mount(release_dir, "/course/release")],
+        mounts=[*_harness_mounts(probe_dir), library, *_grader_hidden_mount(), Mount(release_dir, "/course/release")],
         # COURSE_FAST=1: notebooks shorten their training cells under autograding
-        env={**env, "PYTHONPATH": harness_protocol.GRADER_DIR, "COURSE_FAST": "1"},
+        env={**env, "PYTHONPATH": python_path, "COURSE_FAST": "1"},
         limits=Limits(**{**options.limits.__dict__, "wall_clock_s": options.notebook_timeout_s,
                          "channel_bytes": CHANNEL_BYTES}),
     )

@@ -15,6 +15,8 @@ from pathlib import Path
 from autograder.course import RELEASE_DIRECTORY
 from autograder.trusted import MAX_NOTEBOOK_BYTES
 
+SECRET_MAX_BYTES = 1024   # nbgrader writes a 32-character hex secret
+
 
 @dataclass
 class SubmissionTask:
@@ -29,6 +31,7 @@ class SubmissionTask:
     unreadable: dict[str, str] = field(default_factory=dict)   # release notebook name -> why not
     links: list[str] = field(default_factory=list)             # symbolic links found: nothing is read
     timestamp: str | None = None               # timestamp.txt, checked as nbgrader checks it
+    submission_secret: str | None = None       # submission_secret.txt: names the feedback files
     rejected: str = ""                         # why nothing is graded or recorded (timestamp.txt not a time)
     notes: list[str] = field(default_factory=list)             # misplaced notebooks, an empty timestamp
 
@@ -62,12 +65,24 @@ def read_submission(course_root: Path, assignment: str, student: str, submitted:
         task.timestamp, task.rejected = stamp.text, stamp.problem
         extras = extra_notebooks(folder, [n for n in release_files if n.endswith(".ipynb")])
         task.notes = ([stamp.note] if stamp.note else []) + extras
+        task.submission_secret = _submission_secret(folder)
     for name in (n for n in release_files if n.endswith(".ipynb")):
         try:
             task.notebooks[name] = _read_notebook(folder / name, task)
         except _Unreadable as why:       # one unreadable file fails only its own notebook
             task.unreadable[name] = str(why)
     return task
+
+
+def _submission_secret(folder: Path) -> str | None:
+    """The ``submission_secret.txt`` that ``nbgrader submit`` wrote (it hashes the names of
+    the feedback files, so each student fetches only their own): kept as stock autograde
+    keeps it when it is a small plain file of printable text, else None."""
+    path = folder / "submission_secret.txt"
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > SECRET_MAX_BYTES:
+        return None
+    text = path.read_bytes().decode("ascii", errors="replace")
+    return text if text.isprintable() else None
 
 
 class _Unreadable(Exception):

@@ -29,16 +29,5 @@ RUNTIME="$COURSE_DIR/.grading"
 status=0
 (cd "$COURSE_DIR" && PATH="$VENV_BIN:$PATH" "$VENV_BIN/segcourse" --course-dir "$COURSE_DIR" grade "$ASSIGNMENT" "$@") \
     || status=$?
-# nbgrader's release_feedback names each student's feedback file by a hash of the secret that
-# `nbgrader submit` wrote (submission_secret.txt) and reads it from the feedback folder;
-# segcourse grade does not carry it over from submitted/ (autograder/batch.py: stage_results).
-for secret in "$RUNTIME"/submitted/*/"$ASSIGNMENT"/submission_secret.txt; do
-    [ -f "$secret" ] || continue
-    student="$(basename "$(dirname "$(dirname "$secret")")")"
-    feedback="$RUNTIME/feedback/$student/$ASSIGNMENT"
-    if [ -d "$feedback" ] && [ ! -e "$feedback/submission_secret.txt" ]; then
-        cp "$secret" "$feedback/submission_secret.txt"
-    fi
-done
 chown -R "$INSTRUCTOR:" "$RUNTIME"
 exit $status

@@ -96,24 +96,20 @@ def graded_parts(notebook: nbformat.NotebookNode) -> list[tuple[str, list[str]]]
     return parts
 
 
-def keep_submission_secrets(runtime: Path) -> list[Path]:
-    """Copy each submission's ``submission_secret.txt`` into its feedback folder where it is
-    missing, and return the copies.
+def feedback_without_its_secret(runtime: Path) -> list[str]:
+    """Students whose feedback folder lacks the ``submission_secret.txt`` of their submission.
 
     nbgrader's ``release_feedback`` names each feedback file by a hash of that secret (which
-    ``fetch_feedback`` recomputes from the student's own submission), and reads it from the
-    feedback folder. Stock ``nbgrader autograde`` carries it over from ``submitted/``;
-    ``segcourse grade`` stages only the notebook and ``timestamp.txt``
-    (``autograder/batch.py: stage_results``), so it is carried over here until that keeps it.
+    ``fetch_feedback`` recomputes from the student's own submission) and reads it from the
+    feedback folder, so grading must carry it over from ``submitted/`` as stock autograde does.
     """
-    copied = []
+    missing = []
     for secret in sorted((runtime / "submitted").glob(f"*/{ASSIGNMENT}/submission_secret.txt")):
         student = secret.parent.parent.name
-        target = runtime / "feedback" / student / ASSIGNMENT / secret.name
-        if target.parent.is_dir() and not target.exists():
-            shutil.copyfile(secret, target)
-            copied.append(target)
-    return copied
+        kept = runtime / "feedback" / student / ASSIGNMENT / secret.name
+        if not kept.is_file() or kept.read_text() != secret.read_text():
+            missing.append(student)
+    return missing
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +159,7 @@ def class_of_two(tmp_path_factory):
     graded = run_nbgrader(["segcourse", "--course-dir", str(course), "grade", ASSIGNMENT], course,
                           instructor_home, config_dir, extra=["--workers", "2"])
     # segcourse grade wrote the feedback (feedback/<student>/fcn_basics/*.html)
-    keep_submission_secrets(course / ".grading")
+    assert feedback_without_its_secret(course / ".grading") == [], "segcourse grade dropped submission_secret.txt"
     as_instructor("release_feedback", ASSIGNMENT)
     for student, home in homes.items():
         run_nbgrader(["fetch_feedback", ASSIGNMENT], home, home, config_dir, user=student)
