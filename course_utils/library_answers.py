@@ -77,7 +77,10 @@ LIBRARY_ANSWERS: dict[str, dict[str, list[str]]] = {
                     "course_utils.selfcheck.sliding_window:_patches_reference"],
         "sliding_window": ["course_utils.sliding_window:predict_sliding_window",
                            "course_utils.sliding_window:predict_sliding_window_dense"],
-        "traffic_windows": ["course_utils.selfcheck.sliding_window:_sliding_windows_reference"],
+        # lecture 02's figure computes the same boxes (draw_sliding_windows returns them)
+        "traffic_windows": ["course_utils.selfcheck.sliding_window:_sliding_windows_reference",
+                            "course_utils.lecture_figures:_window_boxes",
+                            "course_utils.lecture_figures:draw_sliding_windows"],
         "predict_fcn": ["course_utils.sliding_window:predict_fcn"],
     },
     "dimensions": {
@@ -97,7 +100,11 @@ LIBRARY_ANSWERS: dict[str, dict[str, list[str]]] = {
                             "course_utils.models:_skip_fcn"],
         "conv_transpose": ["course_utils.transposed_conv:conv2d_transpose_scatter",
                            "course_utils.transposed_conv:conv2d_transpose_matrix",
-                           "course_utils.selfcheck.transposed:_transpose_numpy_reference"],
+                           "course_utils.selfcheck.transposed:_transpose_numpy_reference",
+                           # lecture 05's figure returns a one-channel transposed convolution, and
+                           # the practice check's gradient of a convolution is one
+                           "course_utils.lecture_figures:draw_transposed_conv_spread",
+                           "course_utils.selfcheck.practice:_numerical_gradient"],
         "max_pool": ["course_utils.layers:MaxPoolingWithArgmax2D",
                      "course_utils.widgets.unpooling_explorer:compute_unpooling",
                      "course_utils.selfcheck.pooling:_pool_reference"],
@@ -131,23 +138,30 @@ LIBRARY_ANSWERS: dict[str, dict[str, list[str]]] = {
         "encoder": ["course_utils.transfer:page_encoder", "course_utils.transfer:build_page_fcn"],
         "transfer_fcn": ["course_utils.transfer:build_page_fcn", "course_utils.transfer:page_encoder",
                          "course_utils.transfer:skip_decoder"],
-        "parameter_report": ["course_utils.transfer:count_params", "course_utils.transfer:trainable_report"],
+        "parameter_report": ["course_utils.transfer:count_params", "course_utils.transfer:trainable_report",
+                             "course_utils.selfcheck.transfer:_report_variant"],
         "fine_tune": ["course_utils.transfer:fine_tune_in_two_phases", "course_utils.transfer:build_page_fcn"],
     },
     "dataset_formats": {
+        # the self-checks' factories (selfcheck.formats: *_variant) with no flag set make a
+        # correct answer: registered like the other self-check references
         "label_ids": ["course_utils.datasets.cityscapes:label_ids_to_train_ids",
-                      "course_utils.datasets.cityscapes:CityscapesFormat.to_train_ids"],
+                      "course_utils.datasets.cityscapes:CityscapesFormat.to_train_ids",
+                      "course_utils.selfcheck.formats:_train_ids_variant"],
         # bit_palette also makes course_utils.datasets.voc's palette at import: in this
         # assignment's grading edition the package course_utils.datasets cannot be imported.
-        "palette": ["course_utils.datasets.voc:voc_palette", "course_utils.datasets.common:bit_palette"],
-        "decode": ["course_utils.datasets.common:decode_palette"],
-        "frequencies": ["course_utils.data:class_frequencies"],
+        "palette": ["course_utils.datasets.voc:voc_palette", "course_utils.datasets.common:bit_palette",
+                    "course_utils.selfcheck.formats:_palette_variant"],
+        "decode": ["course_utils.datasets.common:decode_palette", "course_utils.selfcheck.formats:_decode_variant"],
+        "frequencies": ["course_utils.data:class_frequencies", "course_utils.selfcheck.formats:_frequencies_variant"],
     },
     "instance_panoptic": {
-        "iou_matrix": ["course_utils.instance:mask_iou_matrix"],
-        "matching": ["course_utils.instance:match_instances"],
-        "merge": ["course_utils.panoptic:merge_panoptic"],
-        "pq": ["course_utils.panoptic:panoptic_quality", "course_utils.panoptic:_accumulate"],
+        # selfcheck.instances' factories with no flag set make a correct answer
+        "iou_matrix": ["course_utils.instance:mask_iou_matrix", "course_utils.selfcheck.instances:_iou_matrix_variant"],
+        "matching": ["course_utils.instance:match_instances", "course_utils.selfcheck.instances:_matching_variant"],
+        "merge": ["course_utils.panoptic:merge_panoptic", "course_utils.selfcheck.instances:_merge_variant"],
+        "pq": ["course_utils.panoptic:panoptic_quality", "course_utils.panoptic:_accumulate",
+               "course_utils.selfcheck.instances:_pq_variant"],
     },
 }
 

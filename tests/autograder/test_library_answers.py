@@ -42,10 +42,12 @@ ASSIGNMENTS = sorted(LIBRARY_ANSWERS)
 RULE = "graded answers must be your own code (a part answered through the course library scores 0)"
 
 
-def _solution_cells(assignment: str) -> list[str]:
+def _solution_cells(assignment: str, cell_type: str = "code") -> list[str]:
+    """grade_ids of the solution cells of ``cell_type`` ("code": answers a program can
+    take from the library; "markdown": written answers, graded by hand)."""
     notebook = nbformat.read(REPO_ROOT / f"solutions/{assignment}/{assignment}.ipynb", as_version=4)
     return [c.metadata["nbgrader"]["grade_id"] for c in notebook.cells
-            if c.metadata.get("nbgrader", {}).get("solution")]
+            if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == cell_type]
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +61,10 @@ def editions(tmp_path_factory) -> dict[str, Path]:
 def test_registry_covers_every_solution_cell_of_every_assignment():
     assignments = sorted(p.name for p in (REPO_ROOT / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
     assert ASSIGNMENTS == assignments
+    assert _solution_cells("losses_metrics", "markdown") == ["part7_answer"]   # left out of the registry
     for assignment in ASSIGNMENTS:
+        # every code answer is registered, and nothing else: a written answer (markdown,
+        # graded by hand) has no library function that computes it
         assert sorted(LIBRARY_ANSWERS[assignment]) == sorted(_solution_cells(assignment)), assignment
         assert all(LIBRARY_ANSWERS[assignment].values()), assignment
 
@@ -210,13 +215,18 @@ def test_edition_bad_input_gets_clear_errors(tmp_path):
 
 
 def test_selfcheck_stub_keeps_the_names_the_notebooks_use(tmp_path, capsys):
-    used = set()
+    submodules = {path.stem for path in (SOURCE / "selfcheck").glob("*.py")} - {"__init__"}
+    used, used_in_submodules = set(), set()      # names; (submodule, name) as in `practice.check_x(`
     for notebook in [*REPO_ROOT.glob("solutions/*/*.ipynb"), *REPO_ROOT.glob("exercises/*/*.ipynb"),
                      *REPO_ROOT.glob("lectures/*.ipynb")]:
-        used |= set(re.findall(r"selfcheck\.(\w+)", notebook.read_text()))
-        imported = re.findall(r"from course_utils\.selfcheck import ([\w, ]+)", notebook.read_text())
+        text = notebook.read_text()
+        used |= set(re.findall(r"selfcheck\.(\w+)", text))
+        imported = re.findall(r"from course_utils\.selfcheck import ([\w, ]+)", text)
         used |= {n.strip() for names in imported for n in names.split(",")}
+        for submodule in submodules & used:
+            used_in_submodules |= {(submodule, n) for n in re.findall(rf"\b{submodule}\.(\w+)\(", text)}
     assert {"show_progress", "check_dice", "check_train_unet"} <= used
+    assert ("practice", "check_traffic_light_practice") in used_in_submodules   # the lectures' practice cells
     entry = "course_utils.selfcheck.overlap:_dice_reference"
     removed = {"course_utils.selfcheck.overlap": {"_dice_reference": library_answers.rule_message(entry,
                                                                                                  "losses_metrics")}}
@@ -228,9 +238,14 @@ def test_selfcheck_stub_keeps_the_names_the_notebooks_use(tmp_path, capsys):
     try:
         module = importlib.import_module(name)     # the stub package, imported as `course_utils.selfcheck` is
         for name_used in sorted(used):
-            assert getattr(module, name_used)(lambda *a: None) is None, name_used
+            if name_used in submodules:     # `from course_utils.selfcheck import practice`: the stub module
+                assert getattr(module, name_used) is sys.modules[f"{name}.{name_used}"], name_used
+            else:
+                assert getattr(module, name_used)(lambda *a: None) is None, name_used
+        for submodule, name_used in sorted(used_in_submodules):
+            assert getattr(getattr(module, submodule), name_used)(lambda *a: None) is None, (submodule, name_used)
         printed = capsys.readouterr().out.splitlines()
-        assert printed == [SELFCHECK_OFF] * len(used)
+        assert printed == [SELFCHECK_OFF] * (len(used - submodules) + len(used_in_submodules))
         assert module.EXERCISE_CHECKS["build_unet"] == "check_build_unet"
         assert module.COURSE_ORDER[0] == "fcn_basics" and module.overlap.check_dice(None) is None
         capsys.readouterr()
