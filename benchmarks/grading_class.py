@@ -140,7 +140,10 @@ def phase_segcourse(course: Path, students: list[str]) -> dict:
     report = grade_batch(course_config(course), ASSIGNMENT, students, BubblewrapSandbox(),
                          GradeOptions(workers=WORKERS, seed=SEED, feedback=False, first_slot=FIRST_SLOT["segcourse"]),
                          progress=lambda line: print("  segcourse " + line, flush=True))
+    import resource
+    own = resource.getrusage(resource.RUSAGE_SELF)      # the trusted side: reading, probes, judging, recording
     return {"per_submission_s": {s.student: round(s.run_s + s.grade_s, 2) for s in report.submissions},
+            "trusted_side_cpu_s": round(own.ru_utime + own.ru_stime, 1),
             "status": {s.student: s.status for s in report.submissions},
             "stages_s": {s.student: s.timing for s in report.submissions},
             "integrity": report.integrity}
@@ -369,6 +372,8 @@ def run(count: int, output: Path) -> dict:
                                   scores["segcourse"][s], "why": EXPLAINED.get(variants[s], "not explained")}
                               for s in differ},
         "segcourse_mean_stage_s": mean_stages(ours["stages_s"]),
+        # of segcourse's CPU per submission, what its own process spent (imports included)
+        "segcourse_trusted_side_cpu_s_per_submission": round(ours["trusted_side_cpu_s"] / count, 2),
         "floor_mean_stage_s": mean_stages(floor["stages_s"]),
         "segcourse_integrity": ours["integrity"],
         "per_submission": [
