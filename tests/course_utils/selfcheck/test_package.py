@@ -10,7 +10,7 @@ from course_utils import selfcheck
 # --- The self-checks agree with the grader on the grading-validity variants --------------------------
 
 SELF_CHECKED_ASSIGNMENTS = ["fcn_basics", "dimensions", "sliding_window_vs_fcn", "skip_fcns", "unet",
-                            "losses_metrics"]
+                            "losses_metrics", "dataset_formats", "instance_panoptic", "transfer_learning"]
 
 
 def test_every_exercise_has_a_self_check():
@@ -21,18 +21,26 @@ def test_every_exercise_has_a_self_check():
 
 
 def _solution_namespace(assignment, variant=None):
-    """The solution notebook's answers (one cell replaced by ``variant``), executed."""
+    """The solution notebook's code answers (one cell replaced by ``variant``), executed
+    after its given "imports" cell (constants such as IGNORE); a written answer (a markdown
+    solution cell, graded by hand) is left out."""
+    import nbformat
 
     from autograder import demo_class
     from tests import REPO_ROOT
 
-    answers = demo_class.solution_answers(REPO_ROOT / f"solutions/{assignment}/{assignment}.ipynb")
+    source = REPO_ROOT / f"solutions/{assignment}/{assignment}.ipynb"
+    cells = nbformat.read(source, as_version=4).cells
+    code_cells = {c.metadata["nbgrader"]["grade_id"] for c in cells
+                  if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
+    given = [c.source for c in cells if c.metadata.get("nbgrader", {}).get("grade_id") == "imports"]
+    answers = {cell: answer for cell, answer in demo_class.solution_answers(source).items() if cell in code_cells}
     if variant is not None:
         answers[variant.cell] = variant.answer(answers[variant.cell])
     namespace = {}
     exec("import math\nimport numpy as np\nimport keras\nfrom keras import ops\nlayers = keras.layers\n"
          "from course_utils.training import fit_for\n"
-         "from course_utils.shapes import conv_output_size\n" + "\n".join(answers.values()), namespace)
+         "from course_utils.shapes import conv_output_size\n" + "\n".join([*given, *answers.values()]), namespace)
     return namespace, answers
 
 
