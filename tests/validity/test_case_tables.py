@@ -81,6 +81,8 @@ TABLES = [
     ("dimensions", "test_table_visible", "expected_names", dimensions.NAMES, list),
     ("dimensions", "test_table_visible", "expected_rows", dimensions.TABLE_ROWS, dict),
     ("sliding_window_vs_fcn", "test_patches_visible", "expected_centers", sliding_window_vs_fcn.PATCH_CENTRES, list),
+    ("sliding_window_vs_fcn", "test_traffic_windows_visible", "first_boxes", sliding_window_vs_fcn.TRAFFIC_FIRST_BOXES,
+     list),
 ]
 
 
