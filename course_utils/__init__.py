@@ -24,6 +24,9 @@ One module per concept:
 - ``panoptic``: things merged over stuff into a panoptic map, panoptic quality (PQ).
 - ``widgets``: interactive explorers (ipywidgets) that also draw static figures (a package,
   one module per explorer).
+- ``lecture_figures``: static figures for lecture slides without data of their own
+  (sliding windows on a street photo, padding modes, a transposed convolution's spread,
+  the U-Net diagram); each ``draw_*`` returns the numbers it drew.
 - ``selfcheck``: student self-checks with progressive hints, and ``show_progress()``.
 - ``library_answers``: which library functions compute each assignment's graded answers
   (they are not available while that assignment is graded; the self-checks flag them).
