@@ -430,7 +430,8 @@ def test_cli_refuses_a_used_folder_or_one_in_the_repository(tmp_path, capsys):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", ["fcn_basics", "sliding_window_vs_fcn", "dimensions", "skip_fcns", "unet",
-                                        "losses_metrics"])
+                                        "losses_metrics", "dataset_formats", "instance_panoptic",
+                                        "transfer_learning"])
 def test_worked_solutions_pass_the_kits_self_checks(kit, tmp_path, assignment):
     """The instructor's solution notebook, run on the kit's library: every self-check cell
     passes from the stored values (about 10-40 s each)."""
@@ -438,7 +439,8 @@ def test_worked_solutions_pass_the_kits_self_checks(kit, tmp_path, assignment):
 
     folder = shutil.copytree(kit, tmp_path / "kit") / "exercises" / assignment
     notebook = json.loads((REPO_ROOT / "solutions" / assignment / f"{assignment}.ipynb").read_text(encoding="utf-8"))
-    notebook["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+    notebook["cells"].append({"cell_type": "code", "id": "kit-library-path", "metadata": {}, "outputs": [],
+                              "execution_count": None,
                               "source": "import course_utils\nprint('library:', course_utils.__file__)"})
     path = folder / f"{assignment}_solved.ipynb"
     path.write_text(json.dumps(notebook), encoding="utf-8")
