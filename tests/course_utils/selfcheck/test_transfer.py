@@ -36,32 +36,13 @@ def test_checks_agree_with_the_validity_variants():
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.slow   # fine-tunes for 2 s per variant
-def test_each_wrong_variant_gets_its_mistake_named():
-    pytest.importorskip("keras")
-    from tests.validity.variants import VARIANTS
-
-    wrong = [v for v in VARIANTS["transfer_learning"] if v.fails]
-    assert {v.name for v in wrong} == set(EXPECTED_MISTAKES)
-    for variant in wrong:
-        result = _check(variant)
-        want = (False, EXPECTED_MISTAKES[variant.name])
-        assert (result.passed, result.mistake) == want, (variant.name, result.message)
-
-
 @pytest.mark.slow   # fine-tunes for 2 s
-def test_fine_tune_check_passes_the_solution_well_within_its_limit():
-    """The check with its default training time (2 s) passes the solution, far from its
-    time limit (45 s in fast mode: 15 s + transfer.COMPILE_SECONDS): about 7 s on 2 cores,
-    18 s measured at worst while other tests ran."""
+def test_fine_tune_check_passes_the_solution_within_its_limit():
+    """The check with its default training time (2 s) passes the solution within its own
+    time limit (45 s in fast mode: 15 s + transfer.COMPILE_SECONDS); a check past the limit
+    fails with a time-out message. About 7 s on 2 cores, 18 s at worst while other tests
+    ran (measured, not asserted: timing belongs to benchmarks)."""
     pytest.importorskip("keras")
-    import time
-
-    from course_utils.selfcheck.transfer import COMPILE_SECONDS
-
     namespace, _ = variant_namespace("transfer_learning", None)
-    start = time.perf_counter()
     result = selfcheck.check_fine_tune(namespace["fine_tune"], assignment="transfer_learning", quiet=True)
-    elapsed = time.perf_counter() - start
     assert result.passed, result.message
-    assert elapsed < COMPILE_SECONDS, f"the fine-tune check took {elapsed:.1f} s"
