@@ -35,6 +35,7 @@ import pytest
 
 from autograder.demo_class import build_submission, solution_answers
 from tests import REPO_ROOT
+from tests.chromium import chromium, why_no_browser
 
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
 
@@ -47,25 +48,19 @@ EXCHANGE = Path("/srv/nbgrader/exchange")
 INSTRUCTOR, STUDENTS = "instructor", ("student1", "student2")
 COMPLETE, PART_WRONG = STUDENTS
 SCREENSHOTS = Path(os.environ.get("SEGCOURSE_HUB_SCREENSHOTS") or REPO_ROOT / "build" / "hub")
-CHROMIUM = os.environ.get("SEGCOURSE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
 UI_TIMEOUT_MS = 60_000
 SPAWN_TIMEOUT_MS = 180_000          # a user's first JupyterLab on a busy 2-core machine
 STEP_TIMEOUT_S = 600
 
 try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:
-    sync_playwright = None
+    from playwright.sync_api import expect
+except ImportError:  # the skip below says what to install
+    pass
 
 if os.geteuid() != 0:
     pytestmark.append(pytest.mark.skip(reason="the hub test needs root (it creates users): sudo make test-hub"))
-elif sync_playwright is None:
-    pytestmark.append(pytest.mark.skip(reason="the Python package 'playwright' is missing: make test-hub installs it"))
-elif not os.access(CHROMIUM, os.X_OK):
-    pytestmark.append(pytest.mark.skip(reason=f"no Chromium at {CHROMIUM}: make test-hub installs Debian's"))
+elif why_no_browser("test-hub"):
+    pytestmark.append(pytest.mark.skip(reason=why_no_browser("test-hub")))
 
 
 def course_id() -> str:
@@ -158,13 +153,8 @@ def hub():
 
 @pytest.fixture(scope="module")
 def browser():
-    expect.set_options(timeout=UI_TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium(UI_TIMEOUT_MS) as browser:
+        yield browser
 
 
 def screenshot(page, name: str) -> None:

@@ -32,11 +32,11 @@ import nbformat
 import pytest
 
 from tests import REPO_ROOT
+from tests.chromium import chromium, why_no_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ASSIGNMENT = "fcn_basics"
-CHROMIUM = os.environ.get("SEGCOURSE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(os.environ.get("SEGCOURSE_SCREENSHOTS") or REPO_ROOT / "build" / "browser")
 VENV_BIN = Path(sys.executable).parent
 
@@ -47,28 +47,14 @@ RUN_ALL_TIMEOUT_MS = 300_000
 VALIDATE_TIMEOUT_MS = 300_000
 SERVER_START_TIMEOUT_S = 180
 
-# Flags that work for Debian's Chromium in a container run as root: no sandbox, no GPU, no
-# network calls of its own (updates, sync, QUIC).
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 except ImportError:  # the skip below says what to install
-    sync_playwright = None
+    pass
 
-if sync_playwright is None:
-    pytestmark.append(pytest.mark.skip(
-        reason="the Python package 'playwright' is missing: pip install -e '.[browser]' "
-               "(or run `make test-browser`, which installs it)"))
-elif not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-    pytestmark.append(pytest.mark.skip(
-        reason=f"no Chromium at {CHROMIUM}: apt-get install chromium (or run `make test-browser`; "
-               f"set SEGCOURSE_CHROMIUM to use another binary). Never `playwright install`."))
+if why_no_browser("test-browser"):
+    pytestmark.append(pytest.mark.skip(reason=why_no_browser("test-browser")))
 
 
 # --- The course folder a student and an instructor work in -------------------------------
@@ -236,13 +222,8 @@ def lab(course, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    expect.set_options(timeout=UI_TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium(UI_TIMEOUT_MS) as browser:
+        yield browser
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import threading
 import urllib.error
 import urllib.request
@@ -31,34 +30,20 @@ import pytest
 
 from course_site.pages import course_pages
 from tests import REPO_ROOT
+from tests.chromium import chromium, why_no_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SITE = Path(os.environ.get("SEGCOURSE_SITE") or REPO_ROOT / "build" / "site")
-CHROMIUM = os.environ.get("SEGCOURSE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(os.environ.get("SEGCOURSE_SCREENSHOTS") or REPO_ROOT / "build" / "browser") / "site"
-# Flags for Debian's Chromium run as root in a container, with no network calls of its own.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
 PAGE_TIMEOUT_MS = 60_000
 # Pages photographed (site URL, CSS selector scrolled into view first, or None for the top).
 SCREENSHOT_PAGES = [("index.html", None),
                     ("lectures/05_upsampling_alternatives.html", "[data-widget-cell] .jp-OutputArea img"),
                     ("exercises/fcn_basics.html", ".site-note")]
 
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # the skip below says what to install
-    sync_playwright = None
-
-if sync_playwright is None:
-    pytestmark.append(pytest.mark.skip(
-        reason="the Python package 'playwright' is missing: pip install -e '.[browser]' (or run `make test-site`)"))
-elif not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-    pytestmark.append(pytest.mark.skip(
-        reason=f"no Chromium at {CHROMIUM}: apt-get install chromium (or run `make test-site`; set "
-               f"SEGCOURSE_CHROMIUM to use another binary). Never `playwright install`."))
+if why_no_browser("test-site"):
+    pytestmark.append(pytest.mark.skip(reason=why_no_browser("test-site")))
 
 # Run in each page: what the checks below need, read from the live DOM.
 READ_PAGE = """() => {
@@ -113,8 +98,7 @@ def crawl(site_url):
     order: {url: {"status", "console_errors", "offsite_requests", and READ_PAGE's fields}}."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     visited = {}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1200, "height": 900})
         offsite = []
 
@@ -147,7 +131,6 @@ def crawl(site_url):
                         page.locator(selector).first.scroll_into_view_if_needed()
                     page.screenshot(path=str(SCREENSHOTS / (relative.replace("/", "_").replace(".html", ".png"))))
             url = facts["next"][0] if facts["next"] else None
-        browser.close()
     return visited
 
 
