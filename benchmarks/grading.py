@@ -155,9 +155,19 @@ def run(count: int, workers: int | None, output: Path, feedback: bool = False) -
         "ours_time_split_s": {
             "sandboxed_runs_sum": round(sum(s.run_s for s in report.submissions), 1),
             "recording_and_feedback_sum": round(sum(s.grade_s for s in report.submissions), 1)},
-        "machine": {"python": platform.python_version(), "load_average_at_end": os.getloadavg(),
-                    "date": time.strftime("%Y-%m-%d %H:%M")},
+        "machine": machine_facts(),
     }
+    return write_result(output, result)
+
+
+def machine_facts() -> dict:
+    """What a result file records of the run: Python, the load when it ended, the date."""
+    return {"python": platform.python_version(), "load_average_at_end": os.getloadavg(),
+            "date": time.strftime("%Y-%m-%d %H:%M")}
+
+
+def write_result(output: Path, result: dict) -> dict:
+    """Write ``result`` as indented JSON to ``output`` (its folder made if needed); return it."""
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2) + "\n")
     return result

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import queue
 import subprocess
 import sys
@@ -338,6 +337,7 @@ def run(count: int, output: Path) -> dict:
     from autograder.course import CELL_TIMEOUT_S, course_config
     from autograder.nbgrader_api import submission_scores
     from autograder.sandbox import BubblewrapSandbox
+    from benchmarks.grading import machine_facts, write_result
 
     if not BubblewrapSandbox().available():
         raise SystemExit("this benchmark needs bubblewrap and root (apt-get install -y bubblewrap)")
@@ -383,12 +383,9 @@ def run(count: int, output: Path) -> dict:
              "floor_stages_s": floor["stages_s"].get(s),
              "stock_points": sum(scores["stock"][s].values()), "segcourse_points": sum(scores["segcourse"][s].values())}
             for s in students],
-        "machine": {"python": platform.python_version(), "load_average_at_end": os.getloadavg(),
-                    "date": time.strftime("%Y-%m-%d %H:%M")},
+        "machine": machine_facts(),
     }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2) + "\n")
-    return result
+    return write_result(output, result)
 
 
 def main(argv=None) -> int:
