@@ -105,11 +105,14 @@ def _grade_batch(config, assignment: str, students: list[str], sandbox: Sandbox,
     work = functools.partial(grade_submission, sandbox=sandbox, options=options, slot_envs=slots, seed=seed)
     tasks = (read_submission(course_root, assignment, student, submitted) for student in students)
     reports: dict[str, SubmissionReport] = {}
-    with engine, GracefulStop(running=lambda: engine.running_count, say=progress) as stop:
-        for task, outcome in engine.map(work, tasks, stop=stop.requested):
-            reports[task.student] = writer.record(task, outcome)
-            progress(progress_line(len(reports), len(students), reports[task.student]))
-        events = engine.events()
+    try:
+        with engine, GracefulStop(running=lambda: engine.running_count, say=progress) as stop:
+            for task, outcome in engine.map(work, tasks, stop=stop.requested):
+                reports[task.student] = writer.record(task, outcome)
+                progress(progress_line(len(reports), len(students), reports[task.student]))
+            events = engine.events()
+    finally:
+        sandbox.close()              # the warm-kernel servers hold this batch's library edition
     for student in students:         # a stop (Ctrl-C, SIGTERM) before they started
         reports.setdefault(student, SubmissionReport(student, "stopped", "not graded: the batch was stopped before "
                                                                           "it started; its earlier grades are kept"))

@@ -48,6 +48,7 @@ or the gradebook failed its after-batch integrity check (a backup was written be
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -290,6 +291,9 @@ def _add_grading_options(parser) -> None:
                         choices=["auto", "bwrap", "docker", "podman", "apptainer", "none"], help=_default(SANDBOX))
     parser.add_argument("--allow-unsandboxed", action="store_true",
                         help="accept running student code WITHOUT a sandbox when none is available (unsafe)")
+    parser.add_argument("--fresh-kernels", action="store_true",
+                        help="bwrap: one new sandbox and kernel per notebook instead of kernels forked from a "
+                             "server that imported TensorFlow once (slower; for comparison)")
     parser.add_argument("--engine", default=ENGINE.default, choices=["local", "dask"],
                         help=f"{_default(ENGINE)}; with dask, a LocalCluster of --workers processes, "
                              "or the workers of --scheduler")
@@ -368,6 +372,12 @@ def _grade_with_sandbox(config, assignment: str, students: list[str], args, sync
     return report.failed, report
 
 
+def _shown_path(path: Path, course_root: Path) -> str:
+    """``path`` relative to the course when it is inside it (--output-dir may be anywhere)."""
+    path = Path(os.path.normpath(path))
+    return str(path.relative_to(course_root)) if path.is_relative_to(course_root) else str(path)
+
+
 def _ready_to_grade(config, assignment: str, args, sync_gradebook: bool):
     """The sandbox to grade in, once the options, the trusted checks and the gradebook are
     known to be usable (``CourseError``, ``SandboxUnavailable``, ``GradebookError``)."""
@@ -382,7 +392,8 @@ def _ready_to_grade(config, assignment: str, args, sync_gradebook: bool):
     except ModuleNotFoundError:
         raise CourseError(f"{assignment} has no trusted checks yet: write autograder/references/{assignment}.py "
                           "(see autograder/references/fcn_basics.py)") from None
-    sandbox = detect_sandbox(args.sandbox, allow_unsandboxed=args.allow_unsandboxed)
+    sandbox = detect_sandbox(args.sandbox, allow_unsandboxed=args.allow_unsandboxed,
+                             warm_kernels=not args.fresh_kernels)
     check_before_batch(db_path_of(config.CourseDirectory.db_url), _restore_command(config))
     if sync_gradebook:
         from autograder.nbgrader_api import sync_gradebook as sync
@@ -629,7 +640,7 @@ def _run_demo_locked(course_root: Path, output_dir: Path, args) -> int:
     release_assignment(config, assignment)
     submitted = course_root / config.CourseDirectory.submitted_directory
     students = demo_class.write_demo_submissions(course_root, submitted)
-    print(f"2. wrote {len(students)} sample submissions under {submitted.relative_to(course_root)}/")
+    print(f"2. wrote {len(students)} sample submissions under {_shown_path(submitted, course_root)}/")
     print(f"3. autograding in a sandbox, scored outside the students' kernels, recorded by nbgrader "
           f"(per-cell time limit {args.cell_timeout} s), and writing feedback")
     # the release above brought the demo's fresh gradebook in line with solutions/
@@ -644,8 +655,8 @@ def _run_demo_locked(course_root: Path, output_dir: Path, args) -> int:
     grades_csv = export_grades(config, output_dir / "grades.csv")
     feedback_dir = course_root / config.CourseDirectory.feedback_directory
     notebook = demo_class.NOTEBOOK.removesuffix(".ipynb")
-    print(f"4. feedback: {feedback_dir.relative_to(course_root)}/<student>/{assignment}/{notebook}.html")
-    print(f"   grades:   {grades_csv.relative_to(course_root)}\n")
+    print(f"4. feedback: {_shown_path(feedback_dir, course_root)}/<student>/{assignment}/{notebook}.html")
+    print(f"   grades:   {_shown_path(grades_csv, course_root)}\n")
 
     scores = submission_scores(config, assignment, students)
     print(format_score_table(scores, demo_class.EXPECTED_POINTS))

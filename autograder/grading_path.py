@@ -125,7 +125,8 @@ class SandboxedGrading(NbGraderPreprocessor):
         if self.sandbox == "none":
             raise GradingRefused(refusal_message(assignment, student, "SandboxedGrading.sandbox is 'none'"))
         try:
-            return detect_sandbox(self.sandbox, allow_unsandboxed=False)
+            # one notebook per call: a warm-kernel server would import TensorFlow just the same
+            return detect_sandbox(self.sandbox, allow_unsandboxed=False, warm_kernels=False)
         except SandboxUnavailable:
             raise GradingRefused(refusal_message(
                 assignment, student, "no sandbox (bubblewrap, podman, docker, apptainer) is available, "

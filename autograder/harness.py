@@ -385,6 +385,66 @@ def _grading_client_class():
     return GradingClient
 
 
+class _ForkedKernel:
+    """The kernel in waiting that the warm-kernel server forked beside this harness
+    (``kernel_forkserver.py``): it already imported TensorFlow, and becomes the kernel
+    when it is sent the kernel's command line. It is this process's child, so it is
+    watched, interrupted and killed as jupyter_client does a ``Popen``."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, announced: str):
+        fd, pid = announced.split(":")
+        self.go_fd, self.pid, self.returncode = int(fd), int(pid), None
+
+    def start(self, argv: list[str], env: dict, cwd: str) -> None:
+        data = json.dumps({"argv": list(argv), "env": dict(env), "cwd": str(cwd)}).encode()
+        with os.fdopen(self.go_fd, "wb") as pipe:
+            pipe.write(data)
+
+    def poll(self):
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"kernel {self.pid} still running")
+            time.sleep(0.05)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        import signal
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        import signal
+        self.send_signal(signal.SIGTERM)
+
+
+def _forked_kernel_manager_class(forked: _ForkedKernel):
+    """A jupyter_client kernel manager that starts ``forked`` instead of a new process."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ForkedKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            forked.start(kernel_cmd, kw.get("env") or os.environ, kw.get("cwd") or os.getcwd())
+            provisioner = self.provisioner         # as LocalProvisioner.launch_kernel leaves it
+            provisioner.process, provisioner.pid, provisioner.pgid = forked, forked.pid, forked.pid
+            provisioner.cwd = kw.get("cwd")
+            self._reconcile_connection_info(provisioner.connection_info)
+
+    return ForkedKernelManager
+
+
 def _interrupted(cell) -> bool:
     return any(o.get("ename") == "KeyboardInterrupt" for o in cell.get("outputs", []))
 
@@ -445,8 +505,11 @@ class _Driver:
         self.probes = _load_probes(args.probes)
         self.results_root = os.path.abspath(os.path.join(protocol.STATE_DIR, "results"))
         self.timed_out: set[str] = set()            # notebook functions disabled after a time limit
+        # Under the warm-kernel sandbox a kernel is waiting, forked with its imports done.
+        forked = os.environ.pop(protocol.FORKED_KERNEL_ENV, None)
+        managers = {"kernel_manager_class": _forked_kernel_manager_class(_ForkedKernel(forked))} if forked else {}
         self.client = _grading_client_class()(
-            notebook, timeout=args.cell_timeout, interrupt_on_timeout=True, allow_errors=True,
+            notebook, timeout=args.cell_timeout, interrupt_on_timeout=True, allow_errors=True, **managers,
             kernel_name="python3", resources={"metadata": {"path": os.getcwd()}},
             shutdown_kernel="immediate",   # no graceful wait: the sandbox is torn down right after
             extra_arguments=["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"],

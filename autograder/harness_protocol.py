@@ -28,6 +28,7 @@ PROBE_SPEC = "spec.json"                                # {"grade_id", "calls": 
 PROBE_INPUTS = "inputs.npz"                             # the drawn inputs, no pickles
 RESULTS_JSON = "results.json"                           # what each call returned, described
 RESULTS_ARRAYS = "results.npz"                          # the arrays it returned
+FORKED_KERNEL_ENV = "SEGCOURSE_FORKED_KERNEL"          # "<fd>:<pid>" of a kernel the warm sandbox forked
 STATE_DIR = ".segcourse"                                # in the work folder: results/ of each probe
 
 MAX_RESULT_BYTES = 50 * 1024 * 1024                     # one probe's results, each file

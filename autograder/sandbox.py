@@ -90,6 +90,7 @@ class Mount:
     source: Path
     target: str
     writable: bool = False
+    per_job: bool = False        # this job's own files (probes, release): not shared by the next job
 
 
 @dataclass
@@ -250,6 +251,9 @@ class Sandbox:
     def prepare(self, job: Job) -> None:
         """Make the work folder usable by the job."""
 
+    def close(self) -> None:
+        """Stop what the sandbox keeps between jobs (the warm-kernel servers); none here."""
+
     def host_env(self, job: Job) -> dict[str, str]:
         return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
 
@@ -301,11 +305,23 @@ class BubblewrapSandbox(Sandbox):
 
     def command(self, job: Job) -> list[str]:
         uid = SANDBOX_UID_BASE + job.slot
+        cmd = self.view_args(job, capabilities=("CAP_SETUID", "CAP_SETGID"))
+        cmd += ["--bind", str(job.workdir), SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR, "--clearenv"]
+        for key, value in job_env(job).items():
+            cmd += ["--setenv", key, value]
+        cmd += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--", *job.argv]
+        return cmd
+
+    def view_args(self, job: Job, capabilities: tuple[str, ...], mounts: list[Mount] | None = None) -> list[str]:
+        """bwrap's namespaces, kept ``capabilities`` and the filesystem the job sees (its
+        ``mounts``, or ``mounts`` if given), everything but the work folder and the command."""
         cmd = [self.bwrap,
                "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-               "--die-with-parent", "--new-session", "--hostname", "sandbox",
-               "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
-               "--ro-bind", "/usr", "/usr"]
+               "--die-with-parent", "--new-session", "--hostname", "sandbox", "--cap-drop", "ALL"]
+        for capability in capabilities:
+            cmd += ["--cap-add", capability]
+        cmd += ["--ro-bind", "/usr", "/usr"]
         for name in ("bin", "lib", "lib32", "lib64", "sbin"):
             path = Path("/") / name
             if path.is_symlink():
@@ -324,14 +340,9 @@ class BubblewrapSandbox(Sandbox):
         created: set[str] = {"/", "/usr", "/etc", "/tmp", "/proc", "/dev"}
         for root in _python_roots():
             cmd += self._parents(str(root), created) + ["--ro-bind", str(root), str(root)]
-        for mount in job.mounts:
+        for mount in job.mounts if mounts is None else mounts:
             cmd += self._parents(mount.target, created)
             cmd += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
-        cmd += ["--bind", str(job.workdir), SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR, "--clearenv"]
-        for key, value in job_env(job).items():
-            cmd += ["--setenv", key, value]
-        cmd += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                "--inh-caps=-all", "--bounding-set=-all", "--", *job.argv]
         return cmd
 
     @staticmethod
@@ -427,13 +438,17 @@ class NoSandbox(Sandbox):
 
 
 def detect_sandbox(kind: str = SANDBOX.default, allow_unsandboxed: bool = False,
-                   image: str = CONTAINER_IMAGE.default) -> Sandbox:
+                   image: str = CONTAINER_IMAGE.default, warm_kernels: bool = True) -> Sandbox:
     """The sandbox to use: ``auto`` takes bwrap, else podman, else docker, else apptainer;
-    with none of them, ``NoSandbox`` only if ``allow_unsandboxed``."""
+    with none of them, ``NoSandbox`` only if ``allow_unsandboxed``. bwrap's jobs are forked
+    from a warm-kernel server (``autograder.warm_sandbox``) unless ``warm_kernels`` is False."""
+    from autograder.warm_sandbox import WarmBubblewrapSandbox
+
+    bubblewrap = WarmBubblewrapSandbox if warm_kernels else BubblewrapSandbox
     if kind == "none":
         return NoSandbox(allow_unsandboxed)
     if kind == "bwrap":
-        sandbox = BubblewrapSandbox()
+        sandbox = bubblewrap()
         if not sandbox.available():
             raise SandboxUnavailable("bubblewrap is not usable here: it needs the `bwrap` and `setpriv` commands and "
                                      "root (install with: apt-get install -y bubblewrap)")
@@ -445,7 +460,7 @@ def detect_sandbox(kind: str = SANDBOX.default, allow_unsandboxed: bool = False,
         return sandbox
     if kind != "auto":
         raise SandboxUnavailable(f"unknown sandbox {kind!r}")
-    for candidate in (BubblewrapSandbox(), ContainerSandbox("podman", image), ContainerSandbox("docker", image),
+    for candidate in (bubblewrap(), ContainerSandbox("podman", image), ContainerSandbox("docker", image),
                       ContainerSandbox("apptainer", image)):
         try:
             if candidate.available():

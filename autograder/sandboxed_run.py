@@ -136,7 +136,8 @@ def _harness_job(task: SubmissionTask, name: str, workdir: Path, probe_dir: Path
         argv=[sys.executable, harness_protocol.HARNESS_TARGET, name, "--probes", harness_protocol.PROBES_TARGET,
               "--cell-timeout", str(options.cell_timeout_s), "--interrupt-grace", f"{options.interrupt_grace_s:g}"],
         workdir=workdir,
-        mounts=[*_harness_mounts(probe_dir), library, *_grader_hidden_mount(), Mount(release_dir, "/course/release")],
+        mounts=[*_harness_mounts(probe_dir), library, *_grader_hidden_mount(),
+                Mount(release_dir, "/course/release", per_job=True)],
         # COURSE_FAST=1: notebooks shorten their training cells under autograding
         env={**env, "PYTHONPATH": python_path, "COURSE_FAST": "1"},
         limits=Limits(**{**options.limits.__dict__, "wall_clock_s": options.notebook_timeout_s,
@@ -167,7 +168,7 @@ def _harness_mounts(probe_dir: Path) -> list[Mount]:
     package = Path(__file__).parent
     return [Mount(package / "harness.py", harness_protocol.HARNESS_TARGET),
             Mount(package / "harness_protocol.py", harness_protocol.PROTOCOL_TARGET),
-            Mount(probe_dir, harness_protocol.PROBES_TARGET)]
+            Mount(probe_dir, harness_protocol.PROBES_TARGET, per_job=True)]
 
 
 def _course_utils_mount(course_root: Path, assignment: str) -> Mount:

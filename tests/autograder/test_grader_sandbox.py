@@ -21,22 +21,31 @@ from autograder.sandbox import (
     SandboxUnavailable,
     detect_sandbox,
 )
+from autograder.warm_sandbox import WarmBubblewrapSandbox
 from autograder.worker_slots import plan_workers
 from tests import REPO_ROOT
 
 needs_bwrap = pytest.mark.skipif(not BubblewrapSandbox().available(), reason="bubblewrap (and root) needed")
 
 
-def run_python(tmp_path, code: str, limits: Limits | None = None, mounts=None, slot: int = 7):
+@pytest.fixture(params=["fresh", "warm"])
+def bubblewrap(request):
+    """Each isolation test runs in both: one bwrap per job, and jobs forked from a warm-kernel server."""
+    sandbox = BubblewrapSandbox() if request.param == "fresh" else WarmBubblewrapSandbox(modules=("numpy",))
+    yield sandbox
+    sandbox.close()
+
+
+def run_python(tmp_path, code: str, limits: Limits | None = None, mounts=None, slot: int = 7, sandbox=None):
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     (work / "job.py").write_text(textwrap.dedent(code))
     job = Job([sys.executable, "job.py"], work, mounts or [], limits=limits or Limits(wall_clock_s=60), slot=slot)
-    return BubblewrapSandbox().run(job)
+    return (sandbox or BubblewrapSandbox()).run(job)
 
 
 @needs_bwrap
-def test_only_loopback_and_no_egress(tmp_path):
+def test_only_loopback_and_no_egress(tmp_path, bubblewrap):
     # a listener outside the sandbox, on a loopback address other than 127.0.0.1
     server = socket.socket()
     server.bind(("127.0.0.2", 0))
@@ -53,7 +62,7 @@ def test_only_loopback_and_no_egress(tmp_path):
                 s.connect((host, {port} if host.startswith("127") else 53)); print("CONNECTED", host)
             except OSError as e:
                 print("blocked", host, e.errno)
-        """)
+        """, sandbox=bubblewrap)
     server.close()
     assert "CONNECTED" not in result.stdout, result.stdout + result.stderr
     assert result.stdout.count("blocked") == 3
@@ -61,7 +70,7 @@ def test_only_loopback_and_no_egress(tmp_path):
 
 
 @needs_bwrap
-def test_cannot_see_solutions_gradebook_or_references(tmp_path):
+def test_cannot_see_solutions_gradebook_or_references(tmp_path, bubblewrap):
     secret = tmp_path / "gradebook.db"
     secret.write_text("secret")
     result = run_python(tmp_path, f"""
@@ -75,7 +84,7 @@ def test_cannot_see_solutions_gradebook_or_references(tmp_path):
         except ImportError:
             print("no autograder")
         print("uid", os.getuid())
-        """, mounts=[Mount(REPO_ROOT / "course_utils", str(REPO_ROOT / "course_utils"))])
+        """, mounts=[Mount(REPO_ROOT / "course_utils", str(REPO_ROOT / "course_utils"))], sandbox=bubblewrap)
     lines = result.stdout.splitlines()
     assert all(line.endswith(" False") for line in lines[:6]), result.stdout + result.stderr
     assert "course_utils ok" in result.stdout and "no autograder" in result.stdout
@@ -83,7 +92,7 @@ def test_cannot_see_solutions_gradebook_or_references(tmp_path):
 
 
 @needs_bwrap
-def test_no_process_survives_a_double_forked_daemon(tmp_path):
+def test_no_process_survives_a_double_forked_daemon(tmp_path, bubblewrap):
     marker = tmp_path / "work" / "alive"
     result = run_python(tmp_path, """
         import os, time
@@ -96,7 +105,7 @@ def test_no_process_survives_a_double_forked_daemon(tmp_path):
             os._exit(0)
         time.sleep(0.5)
         print("main exits")
-        """)
+        """, sandbox=bubblewrap)
     assert "main exits" in result.stdout
     import time
     time.sleep(1.0)
@@ -117,7 +126,7 @@ def _uid_of(pid: str) -> int | None:
 
 
 @needs_bwrap
-def test_memory_and_process_limits_bite(tmp_path):
+def test_memory_and_process_limits_bite(tmp_path, bubblewrap):
     result = run_python(tmp_path, """
         import os
         try:
@@ -132,24 +141,25 @@ def test_memory_and_process_limits_bite(tmp_path):
                 children += 1
         except OSError:
             print("process limited at", children)
-        """, limits=Limits(memory_bytes=400 * 1024 ** 2, processes=20, wall_clock_s=60))
+        """, limits=Limits(memory_bytes=400 * 1024 ** 2, processes=20, wall_clock_s=60), sandbox=bubblewrap)
     assert "memory limited" in result.stdout, result.stdout + result.stderr
     assert "process limited at" in result.stdout
 
 
 @needs_bwrap
-def test_wall_clock_kills_the_whole_sandbox(tmp_path):
+def test_wall_clock_kills_the_whole_sandbox(tmp_path, bubblewrap):
     result = run_python(tmp_path, """
         import signal, time
         signal.signal(signal.SIGINT, signal.SIG_IGN); signal.signal(signal.SIGTERM, signal.SIG_IGN)
         while True: time.sleep(0.1)
-        """, limits=Limits(wall_clock_s=3))
+        """, limits=Limits(wall_clock_s=3), sandbox=bubblewrap)
     assert result.timed_out and result.wall_s < 20
 
 
 @needs_bwrap
-def test_output_is_capped(tmp_path):
-    result = run_python(tmp_path, "print('x' * 5_000_000)", limits=Limits(output_bytes=1000, wall_clock_s=60))
+def test_output_is_capped(tmp_path, bubblewrap):
+    result = run_python(tmp_path, "print('x' * 5_000_000)", limits=Limits(output_bytes=1000, wall_clock_s=60),
+                        sandbox=bubblewrap)
     assert len(result.stdout) < 2000
 
 
