@@ -11,12 +11,15 @@ times on the same machine, one grader after the other:
 - **stock**: nbgrader's own autograde (``Execute`` in the student's kernel, hidden tests
   restored from the source), one ``nbgrader autograde NAME --student ID`` call per student,
   as instructors run it (``benchmarks.grading``);
-- **segcourse**: ``autograder.batch.grade_batch`` in one run, 2 workers, bubblewrap
-  sandbox, trusted checks and nbgrader recording (no feedback HTML: stock writes none);
-- **floor**: the least any sandboxed grader must spend: per submission, the same
-  bubblewrap sandbox, a bare Jupyter kernel that imports TensorFlow and runs the release
-  notebook's cells with the student's answers (same cell time limit, nbclient, no checks,
-  no recording), 2 at a time.
+- **segcourse**: ``autograder.batch.grade_batch`` in one run, 2 workers, the sandbox
+  ``segcourse grade`` uses (bubblewrap with warm kernels: each notebook's kernel forked
+  from a server per worker that imported TensorFlow once, ``autograder.warm_sandbox``),
+  trusted checks and nbgrader recording (no feedback HTML: stock writes none);
+- **floor**: the least a sandboxed grader that starts a fresh kernel per submission must
+  spend: per submission, one bubblewrap sandbox, a bare Jupyter kernel that imports
+  TensorFlow and runs the release notebook's cells with the student's answers (same cell
+  time limit, nbclient, no checks, no recording), 2 at a time. Warm kernels skip that
+  import, so segcourse can go below it (``cpu_over_floor`` under 1).
 
 Each grader runs in its own child process; its CPU seconds are that process's rusage with
 every process it waited for (the sandboxes, kernels and ``nbgrader`` calls). Writes
@@ -27,6 +30,7 @@ both graders (identical on the honest submissions; the others' differences expla
 Targets, reported and never asserted: at least 4x stock, CPU within 1.5x of the floor.
 ``floor_speedup_over_stock`` is the floor's own speedup: what a grader with no overhead at
 all, running every notebook once in a fresh kernel on the same cores, would reach.
+segcourse's figures include starting its warm-kernel servers (one per worker).
 """
 
 from __future__ import annotations
@@ -134,9 +138,10 @@ def phase_segcourse(course: Path, students: list[str]) -> dict:
     """``grade_batch`` on 2 workers; each submission's status and seconds per stage."""
     from autograder.batch import GradeOptions, grade_batch
     from autograder.course import course_config
-    from autograder.sandbox import BubblewrapSandbox
+    from autograder.sandbox import detect_sandbox
 
-    report = grade_batch(course_config(course), ASSIGNMENT, students, BubblewrapSandbox(),
+    # as `segcourse grade` does: bubblewrap, kernels forked from a warm-kernel server per worker
+    report = grade_batch(course_config(course), ASSIGNMENT, students, detect_sandbox("bwrap"),
                          GradeOptions(workers=WORKERS, seed=SEED, feedback=False, first_slot=FIRST_SLOT["segcourse"]),
                          progress=lambda line: print("  segcourse " + line, flush=True))
     import resource

@@ -27,6 +27,7 @@ from autograder.course import course_config
 from autograder.gradebook import check_gradebook
 from autograder.nbgrader_api import release_assignment, submission_scores
 from autograder.sandbox import BubblewrapSandbox
+from autograder.warm_sandbox import WarmBubblewrapSandbox
 from tests import REPO_ROOT
 
 pytestmark = [pytest.mark.slow,
@@ -405,7 +406,7 @@ def _grade_the_class(course):
     options = GradeOptions(workers=2, cell_timeout_s=60, notebook_timeout_s=240, seed=123, first_slot=FIRST_SLOT)
     os.environ["GITHUB_TOKEN"] = FAKE_TOKEN          # 20: a secret of the instructor's environment
     try:
-        report = grade_batch(config, "fcn_basics", students, BubblewrapSandbox(), options, progress=lambda *_: None)
+        report = grade_batch(config, "fcn_basics", students, WarmBubblewrapSandbox(), options, progress=lambda *_: None)
     finally:
         del os.environ["GITHUB_TOKEN"]
     return course, students, report
@@ -414,7 +415,7 @@ def _grade_the_class(course):
 def test_every_submission_gets_what_it_deserves(graded):
     config, students, report = graded
     scores = {s.student: s.score for s in submission_scores(config, "fcn_basics", students)}
-    if scores.get("hog") == 3:      # the memory bomb may take the kernel down (see the test below)
+    if scores.get("hog") in (3, 6):     # the memory bomb may take the kernel down (see the test below)
         scores["hog"] = EXPECTED["hog"]
     assert scores == EXPECTED, [(s.student, s.status, s.detail) for s in report.submissions]
     statuses = {s.student: s.status for s in report.submissions}
@@ -514,10 +515,14 @@ def test_memory_fork_bombs_and_giant_output_are_confined(graded):               
     assert not verdicts["test_multi_label_visible"]["passed"]
     assert "MemoryError" in verdicts["test_multi_label_visible"]["message"]
     assert verdicts["test_encoding_hidden"]["passed"]
-    # After a MemoryError the kernel usually goes on (later parts pass); on a loaded machine it
-    # may also die (TensorFlow cannot get memory back in time): confined to this student either way.
+    # After a MemoryError the kernel usually goes on (later parts pass), but it may also die
+    # later: the bomb's blocks stay referenced, and what the last 256 MB block leaves below the
+    # address-space limit (less than 256 MB, depending on the kernel's size) may not be enough
+    # for TensorFlow to build the FCN. Confined to this student either way: the parts before
+    # the death keep their points, every part after it is "kernel died".
     later = [verdicts[g] for g in ("test_layer_shapes_hidden", "test_fcn_hidden")]
-    assert all(v["passed"] for v in later) or all("kernel died" in v["message"] for v in later)
+    died = ["kernel died" in v["message"] for v in later]
+    assert all(v["passed"] or dead for v, dead in zip(later, died)) and died == sorted(died), later
     forked = re.search(r"forked (\d+)", _outputs_of(config, "forker"))
     assert forked and int(forked.group(1)) < 512                 # RLIMIT_NPROC of the sandbox uid
     outputs = _outputs_of(config, "hog")
@@ -565,7 +570,7 @@ def test_feedback_carries_no_student_script_or_event_handler(graded):           
 def test_regrading_is_idempotent(graded):
     config, students, _ = graded
     before = {s.student: s.by_cell for s in submission_scores(config, "fcn_basics", students)}
-    report = grade_batch(config, "fcn_basics", ["garbage", "tampered"], BubblewrapSandbox(),
+    report = grade_batch(config, "fcn_basics", ["garbage", "tampered"], WarmBubblewrapSandbox(),
                          GradeOptions(workers=2, cell_timeout_s=60, seed=5, first_slot=FIRST_SLOT),
                          progress=lambda *_: None)
     after = {s.student: s.by_cell for s in submission_scores(config, "fcn_basics", students)}
