@@ -24,6 +24,10 @@ when it sets them (/etc/jupyter/nbgrader_config.py on a hub, ~/.jupyter/nbgrader
 JUPYTER_CONFIG_DIR, JUPYTER_CONFIG_PATH), else .grading/exchange, the course's own id and
 the current folder (``autograder.course.course_settings``).
 
+This module holds the parser, the dispatch table ``COMMANDS`` and the steps that several
+commands share; ``segcourse demo`` is implemented in ``autograder.demo_command``, and status,
+release, collect and release-feedback in ``autograder.exchange_commands``.
+
 Grading runs every submission in a sandbox (bubblewrap by default) and decides every
 grade cell outside the student's kernel (``autograder.trusted``); nbgrader keeps the
 gradebook, the feedback and the export. Where the sandboxes run:
@@ -48,10 +52,8 @@ or the gradebook failed its after-batch integrity check (a backup was written be
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
+import importlib
 import sys
-import time
 from pathlib import Path
 
 from autograder.course import (
@@ -71,7 +73,6 @@ from autograder.course import (
     course_dir_setting,
     db_path_of,
     describe_course_settings,
-    exchange_ready,
     find_assignments,
     runtime_directory_of,
 )
@@ -348,7 +349,7 @@ def describe_os_error(error: OSError) -> str:
     return f"{error.strerror or type(error).__name__}{where}" + (f" ({hint})" if hint else "")
 
 
-def _grade_with_sandbox(config, assignment: str, students: list[str], args, sync_gradebook: bool = True):
+def grade_with_sandbox(config, assignment: str, students: list[str], args, sync_gradebook: bool = True):
     """Grade ``students`` through ``autograder.batch``; returns (failed students, report).
 
     With ``sync_gradebook`` the gradebook is first brought in line with ``solutions/``
@@ -370,12 +371,6 @@ def _grade_with_sandbox(config, assignment: str, students: list[str], args, sync
         raise CourseError(str(error)) from None
     _print_batch_summary(config, assignment, report)
     return report.failed, report
-
-
-def _shown_path(path: Path, course_root: Path) -> str:
-    """``path`` relative to the course when it is inside it (--output-dir may be anywhere)."""
-    path = Path(os.path.normpath(path))
-    return str(path.relative_to(course_root)) if path.is_relative_to(course_root) else str(path)
 
 
 def _ready_to_grade(config, assignment: str, args, sync_gradebook: bool):
@@ -445,70 +440,22 @@ def _apply_late_policy(config, assignment: str, args) -> None:
     print(f"due date of {assignment}: {due:%Y-%m-%d %H:%M} UTC (gradebook); late penalty: {policy.describe()}")
 
 
-def _selected_assignments(course_root: Path, names: list[str]) -> list[str]:
+def selected_assignments(course_root: Path, names: list[str]) -> list[str]:
+    """The assignments ``names`` (each checked: CourseError), or every assignment when none is named."""
     return [check_assignment(course_root, name) for name in names] or find_assignments(course_root)
 
 
-def _run_release(course_root: Path, args) -> int:
-    from autograder.nbgrader_api import GradingStepError, exchange_step, release_assignment
-
-    config = course_config(course_root)
-    if args.to_exchange:
-        print(exchange_ready(config, args.course_dir))
-    for assignment in _selected_assignments(course_root, args.assignments):
-        folder = release_assignment(config, assignment)
-        print(f"released {assignment} -> {folder.relative_to(course_root)}/")
-        if args.to_exchange:
-            try:
-                print(f"released {assignment} to the students: {exchange_step(config, 'release', assignment)}")
-            except GradingStepError as error:
-                print(f"segcourse: error: {error}", file=sys.stderr)
-                return EXIT_CHECK_FAILED
-    return EXIT_OK
-
-
-def _runtime_config(course_root: Path, args):
+def runtime_config(course_root: Path, args):
+    """The course's nbgrader config with ``--runtime-dir`` (checked first: CourseError)."""
     _check_runtime_dir(course_root, args.runtime_dir)
     return course_config(course_root, runtime_directory=args.runtime_dir)
-
-
-def _run_exchange_step(course_root: Path, args) -> int:
-    """``segcourse collect NAME`` and ``segcourse release-feedback NAME``."""
-    from autograder.nbgrader_api import GradingStepError, exchange_step
-
-    assignment = check_assignment(course_root, args.assignment)
-    config = _runtime_config(course_root, args)
-    print(exchange_ready(config, args.course_dir))
-    step = {"collect": "collect", "release-feedback": "feedback"}[args.command]
-    try:
-        print(f"{args.command} {assignment}: {exchange_step(config, step, assignment)}")
-    except GradingStepError as error:       # nbgrader's reason, e.g. nothing released yet
-        print(f"segcourse: error: {error}", file=sys.stderr)
-        return EXIT_CHECK_FAILED
-    return EXIT_OK
-
-
-def _run_status(course_root: Path, args) -> int:
-    """The settings in use, and the written answers waiting for a grade; exit 2 when the
-    exchange cannot be used."""
-    from autograder.batch_report import format_written_answers
-    from autograder.gradebook_errors import gradebook_errors_as_one_line
-    from autograder.nbgrader_api import written_answers
-
-    config = _runtime_config(course_root, args)
-    print(describe_course_settings(config, args.course_dir))
-    if db_path_of(config.CourseDirectory.db_url).exists():
-        with gradebook_errors_as_one_line(db_path_of(config.CourseDirectory.db_url)):
-            print(format_written_answers(written_answers(config)))
-    exchange_ready(config, args.course_dir)     # ExchangeUnusable: one line, exit 2
-    return EXIT_OK
 
 
 def _run_export(course_root: Path, args) -> int:
     from autograder.gradebook_errors import gradebook_errors_as_one_line
     from autograder.lms_export import export_gradebook
 
-    config = _runtime_config(course_root, args)
+    config = runtime_config(course_root, args)
     db_path = db_path_of(config.CourseDirectory.db_url)
     if not db_path.exists():
         raise CourseError(f"no gradebook at {db_path}: grade an assignment first (segcourse grade NAME)")
@@ -528,7 +475,7 @@ def _run_check_release(course_root: Path, args) -> int:
     from autograder.nbgrader_api import release_drift
 
     status = EXIT_OK
-    for assignment in _selected_assignments(course_root, args.assignments):
+    for assignment in selected_assignments(course_root, args.assignments):
         differing = release_drift(course_root, assignment)
         if differing:
             status = EXIT_CHECK_FAILED
@@ -569,7 +516,7 @@ def format_score_table(scores, expected: dict[str, dict[str, float]] | None = No
     return text_table(rows)
 
 
-def _course_locked(runtime: Path, what: str, run) -> int:
+def with_course_lock(runtime: Path, what: str, run) -> int:
     """``run()`` holding the course's lock (one batch per runtime folder); a held lock, a
     damaged gradebook or an output that cannot be written is one line."""
     from autograder.atomic_files import OutputError
@@ -609,69 +556,14 @@ def _run_restore_gradebook(course_root: Path, args) -> int:
         backup_used, aside = restore_gradebook(db_path, backup)
         print(f"restored {db_path} from {backup_used}" + (f"; the previous file is kept as {aside}" if aside else ""))
         return EXIT_OK
-    return _course_locked(runtime, "segcourse restore-gradebook", restore)
-
-
-def _clear_folder(folder: Path) -> None:
-    """Empty ``folder`` but for the course lock held on it."""
-    from autograder.course_lock import LOCK_NAME
-    for entry in folder.iterdir() if folder.is_dir() else []:
-        if entry.name != LOCK_NAME:
-            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-
-
-def _run_demo(course_root: Path, args) -> int:
-    output_dir = args.output_dir if args.output_dir.is_absolute() else course_root / args.output_dir
-    if output_dir.resolve() == course_root or course_root.is_relative_to(output_dir.resolve()):
-        raise CourseError(f"--output-dir {output_dir} would hold the course itself; choose a folder of its own")
-    return _course_locked(output_dir, "segcourse demo", lambda: _run_demo_locked(course_root, output_dir, args))
-
-
-def _run_demo_locked(course_root: Path, output_dir: Path, args) -> int:
-    from autograder import demo_class
-    from autograder.nbgrader_api import export_grades, release_assignment, submission_scores
-
-    started = time.perf_counter()
-    _clear_folder(output_dir)           # all but the lock this demo holds
-    config = course_config(course_root, runtime_directory=output_dir, cell_timeout_s=args.cell_timeout)
-    assignment = demo_class.ASSIGNMENT
-
-    print(f"1. releasing {assignment}: solutions/{assignment} -> exercises/{assignment}")
-    release_assignment(config, assignment)
-    submitted = course_root / config.CourseDirectory.submitted_directory
-    students = demo_class.write_demo_submissions(course_root, submitted)
-    print(f"2. wrote {len(students)} sample submissions under {_shown_path(submitted, course_root)}/")
-    print(f"3. autograding in a sandbox, scored outside the students' kernels, recorded by nbgrader "
-          f"(per-cell time limit {args.cell_timeout} s), and writing feedback")
-    # the release above brought the demo's fresh gradebook in line with solutions/
-    from autograder.gradebook_errors import GradebookError
-    try:
-        failed, report = _grade_with_sandbox(config, assignment, students, args, sync_gradebook=False)
-    except GradebookError as error:
-        print(f"segcourse: error: {error}", file=sys.stderr)
-        return EXIT_GRADEBOOK
-    if report.integrity:
-        return EXIT_GRADEBOOK
-    grades_csv = export_grades(config, output_dir / "grades.csv")
-    feedback_dir = course_root / config.CourseDirectory.feedback_directory
-    notebook = demo_class.NOTEBOOK.removesuffix(".ipynb")
-    print(f"4. feedback: {_shown_path(feedback_dir, course_root)}/<student>/{assignment}/{notebook}.html")
-    print(f"   grades:   {_shown_path(grades_csv, course_root)}\n")
-
-    scores = submission_scores(config, assignment, students)
-    print(format_score_table(scores, demo_class.EXPECTED_POINTS))
-    as_expected = not failed and all(s.graded and s.by_cell == demo_class.EXPECTED_POINTS[s.student] for s in scores)
-    verdict = "All scores are the ones these submissions deserve." if as_expected else \
-        "SOME SCORES DIFFER FROM THE EXPECTED ONES."
-    print(f"\n{verdict} ({time.perf_counter() - started:.0f} s)")
-    return EXIT_OK if as_expected else EXIT_CHECK_FAILED
+    return with_course_lock(runtime, "segcourse restore-gradebook", restore)
 
 
 def _run_grade(course_root: Path, args) -> int:
     check_assignment(course_root, args.assignment)
     _check_runtime_dir(course_root, args.runtime_dir)   # before the lock, which would create it
-    return _course_locked((course_root / args.runtime_dir).resolve(), f"segcourse grade {args.assignment}",
-                          lambda: _run_grade_locked(course_root, args))
+    return with_course_lock((course_root / args.runtime_dir).resolve(), f"segcourse grade {args.assignment}",
+                            lambda: _run_grade_locked(course_root, args))
 
 
 def _run_grade_locked(course_root: Path, args) -> int:
@@ -693,7 +585,7 @@ def _run_grade_locked(course_root: Path, args) -> int:
     from autograder.gradebook_errors import GradebookError, describe_gradebook_error
     db_path = db_path_of(config.CourseDirectory.db_url)
     try:
-        failed, report = _grade_with_sandbox(config, assignment, students, args)
+        failed, report = grade_with_sandbox(config, assignment, students, args)
         if report.integrity:
             return EXIT_GRADEBOOK
         grades_csv = export_grades(config, db_path.parent / "grades.csv")
@@ -780,10 +672,20 @@ def _run_student_kit(course_root: Path, args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"demo": _run_demo, "release": _run_release, "check-release": _run_check_release, "grade": _run_grade,
-            "student-kit": _run_student_kit, "restore-gradebook": _run_restore_gradebook,
-            "new-assignment": _run_new_assignment, "status": _run_status, "collect": _run_exchange_step,
-            "release-feedback": _run_exchange_step, "export": _run_export}
+def _command_in(module: str, function: str):
+    """``autograder.<module>.<function>(course_root, args)``, imported when the command runs:
+    that module imports the helpers it shares with the other commands from this one."""
+    def run(course_root: Path, args) -> int:
+        return getattr(importlib.import_module(f"autograder.{module}"), function)(course_root, args)
+    return run
+
+
+COMMANDS = {"demo": _command_in("demo_command", "run_demo"),
+            "release": _command_in("exchange_commands", "run_release"), "check-release": _run_check_release,
+            "grade": _run_grade, "student-kit": _run_student_kit, "restore-gradebook": _run_restore_gradebook,
+            "new-assignment": _run_new_assignment, "status": _command_in("exchange_commands", "run_status"),
+            "collect": _command_in("exchange_commands", "run_exchange_step"),
+            "release-feedback": _command_in("exchange_commands", "run_exchange_step"), "export": _run_export}
 
 if __name__ == "__main__":
     sys.exit(main())
