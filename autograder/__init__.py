@@ -9,7 +9,9 @@
 - ``noise``: which stderr output is log noise and must not fail a test.
 - ``feedback``: hidden tests shown by their docstring and message, never their code.
 - ``demo_class``: the sample submissions of the demo and the scores they deserve.
-- ``sandbox``: bubblewrap / container / no-sandbox runners with resource limits.
+- ``sandbox``: bubblewrap / container / no-sandbox runners with resource limits;
+  ``warm_sandbox``: bubblewrap jobs forked from a server per worker slot that imported
+  TensorFlow once, ``kernel_forkserver`` being that server (it runs inside the sandbox).
 - ``harness``: the only grader code that runs inside the sandbox (no answers in it);
   ``harness_protocol``: the record kinds, statuses and file names it shares with ``trusted``.
 - ``trusted``: sanitize submissions, stage probes, judge results, ``TrustedVerdicts``.
@@ -35,7 +37,9 @@
 - ``student_kit`` (a package): what an enrolled student receives (no answers): the
   build, the self-checks' stored values, the scan for answers.
 - ``scaffold`` (and ``templates/new_assignment/``): ``segcourse new-assignment NAME``.
-- ``cli``: the ``segcourse`` instructor command.
+- ``cli``: the ``segcourse`` instructor command (parser, dispatch, grading steps the
+  commands share); ``demo_command``: ``segcourse demo``; ``exchange_commands``:
+  ``segcourse status``, ``release``, ``collect`` and ``release-feedback``.
 
 Reference answers for hidden checks live in this package, never in ``course_utils``
 or in anything students receive. ``course_utils`` never imports ``autograder``.

@@ -170,8 +170,8 @@ def _wait_kernel_request(go_read: int) -> None:
         os.environ.clear()
         os.environ.update(env)
         os.chdir(cwd)
-        if argv[1:3] != ["-m", "ipykernel_launcher"]:       # another kernel: start it the usual way
-            os.execvpe(argv[0], argv, env)
+        if argv[1:3] != ["-m", "ipykernel_launcher"] or not _is_this_python(argv[0], env):
+            os.execvpe(argv[0], argv, env)            # another kernel: start it the usual way
         # As a fresh `python -m ipykernel_launcher` would: cwd first on sys.path, fresh randomness.
         sys.path[0] = os.getcwd()
         importlib.invalidate_caches()
@@ -187,6 +187,13 @@ def _wait_kernel_request(go_read: int) -> None:
         code = 1
     finally:
         os._exit(code)
+
+
+def _is_this_python(program: str, env: dict) -> bool:
+    """True when the kernel command's interpreter is this one (else the preloads don't apply)."""
+    import shutil
+    found = shutil.which(program, path=env.get("PATH"))
+    return found is not None and os.path.realpath(found) == os.path.realpath(sys.executable)
 
 
 def _start_job(request: dict, env: dict) -> None:

@@ -143,7 +143,10 @@ class _ForkServer:
             return {"error": f"the warm-kernel server did not answer within {timeout_s:g} s", "timed_out": True}
         if not line:
             return {"error": f"the warm-kernel server stopped: {self._log_tail()}"}
-        return json.loads(line)
+        try:
+            return json.loads(line)
+        except ValueError:
+            return {"error": f"the warm-kernel server answered something else than JSON: {line[:200]!r}"}
 
     def alive(self) -> bool:
         return self.process.poll() is None

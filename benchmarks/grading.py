@@ -11,8 +11,9 @@ wrong, some crashing; no infinite loops), in two copies of the course:
   the student's kernel; the course itself grades through the sandbox), one
   ``nbgrader autograde NAME --student ID`` call per student, one after the other, as
   instructors run it;
-- ours: ``autograder.batch.grade_batch`` in one run (bubblewrap sandbox, the default
-  number of workers, trusted scoring and nbgrader recording; feedback HTML only with
+- ours: ``autograder.batch.grade_batch`` in one run (the sandbox ``segcourse grade`` uses:
+  bubblewrap with warm kernels; the default number of workers, trusted scoring and
+  nbgrader recording; feedback HTML only with
   ``--feedback``, since stock ``nbgrader autograde`` writes none either).
 
 Writes ``benchmarks/results/grading.json``: the wall-clock times, the speedup, each
@@ -106,10 +107,11 @@ def grade_stock(course: Path, students: list[str]) -> tuple[float, dict[str, flo
 
 def grade_ours(config, students: list[str], workers: int | None, feedback: bool):
     from autograder.batch import GradeOptions, grade_batch
-    from autograder.sandbox import BubblewrapSandbox
+    from autograder.sandbox import detect_sandbox
 
     started = time.perf_counter()
-    report = grade_batch(config, ASSIGNMENT, students, BubblewrapSandbox(),
+    # as `segcourse grade` does: bubblewrap, kernels forked from a warm-kernel server per worker
+    report = grade_batch(config, ASSIGNMENT, students, detect_sandbox("bwrap"),
                          GradeOptions(workers=workers, cell_timeout_s=CELL_TIMEOUT_S, seed=2026, feedback=feedback,
                                       first_slot=40),   # own sandbox uids: tests may grade meanwhile
                          progress=lambda line: print("  ours " + line, flush=True))

@@ -163,6 +163,26 @@ def test_forked_kernels_are_fresh_and_their_own(tmp_path):
         assert outputs["layer"] == "dense", "keras' name counters start afresh"
 
 
+def test_another_kernel_command_is_started_as_it_is(warm, tmp_path):
+    # A kernel spec that is not this Python's ipykernel: the kernel in waiting execs it as given.
+    result, work = run(warm, tmp_path, """
+        import json, os
+        fd, pid = map(int, os.environ["SEGCOURSE_FORKED_KERNEL"].split(":"))
+        command = ["/bin/sh", "-c", "id -u > /sandbox/kernel.txt"]
+        with os.fdopen(fd, "wb") as pipe:
+            pipe.write(json.dumps({"argv": command, "env": {"PATH": "/usr/bin:/bin"}, "cwd": "/sandbox"}).encode())
+        print("kernel exit", os.waitpid(pid, 0)[1])
+        """)
+    assert result.stdout.strip() == "kernel exit 0", result.stdout + result.stderr
+    assert (work / "kernel.txt").read_text().strip() == str(UID)
+
+
+def test_only_this_python_runs_the_preloaded_kernel():
+    assert kernel_forkserver._is_this_python(sys.executable, {"PATH": os.environ["PATH"]})
+    assert not kernel_forkserver._is_this_python("sh", {"PATH": "/usr/bin:/bin"})
+    assert not kernel_forkserver._is_this_python("no-such-python", {"PATH": "/usr/bin:/bin"})
+
+
 def test_a_dead_server_is_replaced_and_its_job_reported(warm, tmp_path):
     run(warm, tmp_path, "print('warm up')")
     server = warm._servers[SLOT]
@@ -182,7 +202,17 @@ def test_a_second_ctrl_c_kills_the_server_and_its_job(warm, tmp_path):
     started = time.perf_counter()
     result, _ = run(warm, tmp_path, "import time; time.sleep(30)")
     assert time.perf_counter() - started < 20 and result.returncode is None
-    assert not any(p.isdigit() and _uid_of(p) == UID for p in os.listdir("/proc"))
+    assert _no_process_of_the_slot_within(10), "a process of the job outlived the killed server"
+
+
+def _no_process_of_the_slot_within(seconds: float) -> bool:
+    """The kernel tears a killed namespace down asynchronously: wait for its processes to go."""
+    deadline = time.monotonic() + seconds
+    while any(p.isdigit() and _uid_of(p) == UID for p in os.listdir("/proc")):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def test_gpu_jobs_and_file_mounts_take_a_fresh_sandbox(warm, tmp_path):
