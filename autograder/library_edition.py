@@ -20,6 +20,20 @@ module) under ``$SEGCOURSE_EDITION_CACHE``, else ``<tmp>/segcourse-editions-<uid
 files are world-readable (the sandbox's user reads them) and the folder is mounted
 read-only.
 
+Old editions are pruned. Each call that finds an edition in the cache sets its folder's
+mtime to now (grading calls once per submission, so a running batch keeps its edition
+fresh). When a new edition is built, the other editions of the same assignment are sorted
+by that mtime: the ``EDITIONS_KEPT`` (2) most recently used stay, and of the others only
+those unused for ``UNUSED_BEFORE_REMOVAL_S`` (24 hours, far above the default 15-minute
+time limit of one submission) are removed, so a batch still running on an older edition
+is never pulled from under it. Only real folders owned by this user and named as the builder names
+them (``<assignment>-<20 hex digits>``) are removed; symbolic links, files and other
+folders are left alone, and nothing is followed out of the cache. A removed edition is
+first renamed to ``.removing-...`` (so a half-removed one is never taken for a cached
+edition), then deleted; ``.removing-...`` and ``.building-...`` folders left by a process
+killed midway are deleted by a later pruning once unused for as long. Pruning errors are
+logged as warnings and never fail grading.
+
     package_dir = grading_edition(Path("course_utils"), "fcn_basics")   # .../<key>/course_utils
 """
 
@@ -28,11 +42,14 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+import logging
 import os
+import re
 import shutil
 import stat
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from autograder.source_rewrite import definitions, replace_definitions
@@ -45,6 +62,12 @@ _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 # One build at a time in this process: grading workers are threads, and CPython 3.11's
 # ast.parse is not safe in two threads at once ("AST constructor recursion depth mismatch").
 _BUILD_LOCK = threading.Lock()
+EDITIONS_KEPT = 2                        # per assignment, the most recently used, whatever their age
+UNUSED_BEFORE_REMOVAL_S = 24 * 3600      # an edition used more recently than this is never removed
+_HASH_DIGITS = 20
+_BUILDING_PREFIX = ".building-"
+_REMOVING_PREFIX = ".removing-"
+_log = logging.getLogger(__name__)
 
 
 class EditionError(ValueError):
@@ -97,10 +120,11 @@ def _grading_edition(source: Path, assignment: str, cache_dir: Path | None,
     for relative in files:
         digest.update(relative.as_posix().encode() + b"\0" + (source / relative).read_bytes() + b"\0")
     root = _cache_root(cache_dir)
-    final = root / f"{assignment}-{digest.hexdigest()[:20]}"
+    final = root / f"{assignment}-{digest.hexdigest()[:_HASH_DIGITS]}"
+    _mark_used(final)                       # before the check: a concurrent pruning then keeps it
     if (final / PACKAGE / "__init__.py").is_file():
         return final / PACKAGE
-    building = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
+    building = Path(tempfile.mkdtemp(prefix=_BUILDING_PREFIX, dir=root))
     try:
         package = building / PACKAGE
         for relative in files:
@@ -124,7 +148,97 @@ def _grading_edition(source: Path, assignment: str, cache_dir: Path | None,
                 raise
     finally:
         shutil.rmtree(building, ignore_errors=True)
+    _mark_used(final)
+    try:
+        prune_editions(root, assignment, keep=final.name)
+    except Exception as error:          # pruning is housekeeping: it must never fail grading
+        _log.warning("pruning the grading edition cache %s failed: %s", root, error)
     return final / PACKAGE
+
+
+def _mark_used(edition: Path) -> None:
+    """Set the edition folder's mtime to now: pruning removes the least recently used."""
+    try:
+        os.utime(edition, follow_symlinks=False)
+    except OSError:
+        pass                                # not built yet, or gone: the caller builds it
+
+
+def _owned_folder(path: Path) -> os.stat_result | None:
+    """``path``'s lstat if it is a real folder (no symlink) owned by this user, else None."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return None
+    return info if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() else None
+
+
+def prune_editions(root: Path, assignment: str, keep: str | None = None,
+                   kept: int = EDITIONS_KEPT, unused_s: float = UNUSED_BEFORE_REMOVAL_S) -> list[str]:
+    """Remove ``assignment``'s old editions from the cache folder ``root`` (rule: module docstring).
+
+    Args:
+        root: the edition cache (as ``grading_edition`` uses it).
+        assignment: whose editions (``<assignment>-<20 hex digits>``) are considered.
+        keep: the name of an edition never removed (the one just built).
+        kept: how many of the most recently used (folder mtime) stay whatever their age.
+        unused_s: seconds since its last use before an edition beyond ``kept`` is removed.
+    Returns:
+        The names of the editions removed. Errors are logged as warnings, never raised.
+    """
+    removed: list[str] = []
+    try:
+        names = os.listdir(root)
+    except OSError as error:
+        _log.warning("could not list the edition cache %s to prune it: %s", root, error)
+        return removed
+    cutoff = time.time() - unused_s
+    pattern = re.compile(rf"{re.escape(assignment)}-[0-9a-f]{{{_HASH_DIGITS}}}")
+    editions = []
+    for name in names:
+        info = _owned_folder(root / name)
+        if info is None:
+            continue
+        if name.startswith((_REMOVING_PREFIX, _BUILDING_PREFIX)) and info.st_mtime < cutoff:
+            _delete(root / name)            # an interrupted removal, or a build killed long ago
+        elif pattern.fullmatch(name):
+            editions.append((info.st_mtime, name))
+    editions.sort(reverse=True)             # most recently used first
+    for mtime, name in editions[kept:]:
+        if name != keep and mtime < cutoff and _remove_edition(root, name, cutoff):
+            removed.append(name)
+    return removed
+
+
+def _remove_edition(root: Path, name: str, cutoff: float) -> bool:
+    """Rename the edition out of the way (atomically: no one takes a half-removed edition
+    for a cached one), then delete it; put it back if it was used meanwhile."""
+    removing = root / f"{_REMOVING_PREFIX}{name}-{os.getpid()}-{threading.get_ident()}"
+    try:
+        os.rename(root / name, removing)
+    except OSError as error:
+        _log.warning("could not remove the old grading edition %s: %s", root / name, error)
+        return False
+    info = _owned_folder(removing)
+    if info is None:
+        return False
+    if info.st_mtime >= cutoff:             # a grading run marked it used between the listing and the rename
+        try:
+            os.rename(removing, root / name)
+            return False
+        except OSError:                     # rebuilt meanwhile under its name: this copy is not needed
+            pass
+    return _delete(removing)
+
+
+def _delete(folder: Path) -> bool:
+    """Delete a folder of the cache without following symbolic links; warn on failure."""
+    try:
+        shutil.rmtree(folder)               # refuses a symlink; never follows one inside
+        return True
+    except OSError as error:
+        _log.warning("could not delete %s from the grading edition cache: %s", folder, error)
+        return False
 
 
 def _load_registry(path: Path):
