@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import sys
 import textwrap
@@ -24,6 +23,7 @@ from autograder.sandbox import (
 from autograder.warm_sandbox import WarmBubblewrapSandbox
 from autograder.worker_slots import plan_workers
 from tests import REPO_ROOT
+from tests.autograder.processes import processes_of
 
 needs_bwrap = pytest.mark.skipif(not BubblewrapSandbox().available(), reason="bubblewrap (and root) needed")
 
@@ -112,17 +112,7 @@ def test_no_process_survives_a_double_forked_daemon(tmp_path, bubblewrap):
     first = marker.read_text() if marker.exists() else None
     time.sleep(1.0)
     assert marker.read_text() == first if marker.exists() else True, "the daemon kept running after the job"
-    assert not any(p.isdigit() and _uid_of(p) == 61007 for p in os.listdir("/proc"))
-
-
-def _uid_of(pid: str) -> int | None:
-    try:
-        for line in open(f"/proc/{pid}/status"):
-            if line.startswith("Uid:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+    assert not processes_of(61007)
 
 
 @needs_bwrap

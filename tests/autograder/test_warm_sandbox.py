@@ -25,6 +25,7 @@ from autograder import harness_protocol, kernel_forkserver
 from autograder.sandbox import BubblewrapSandbox, Job, Limits, Mount, kill_running_jobs
 from autograder.trusted import read_channel
 from autograder.warm_sandbox import WarmBubblewrapSandbox
+from tests.autograder.processes import processes_of
 
 pytestmark = pytest.mark.skipif(not BubblewrapSandbox().available(), reason="bubblewrap (and root) needed")
 SLOT = 12
@@ -208,7 +209,7 @@ def test_a_second_ctrl_c_kills_the_server_and_its_job(warm, tmp_path):
 def _no_process_of_the_slot_within(seconds: float) -> bool:
     """The kernel tears a killed namespace down asynchronously: wait for its processes to go."""
     deadline = time.monotonic() + seconds
-    while any(p.isdigit() and _uid_of(p) == UID for p in os.listdir("/proc")):
+    while processes_of(UID):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.1)
@@ -228,12 +229,3 @@ def test_gpu_jobs_and_file_mounts_take_a_fresh_sandbox(warm, tmp_path):
 def test_the_forked_kernel_marker_is_the_harness_protocols():
     assert kernel_forkserver.FORKED_KERNEL_ENV == harness_protocol.FORKED_KERNEL_ENV
 
-
-def _uid_of(pid: str) -> int | None:
-    try:
-        for line in open(f"/proc/{pid}/status"):
-            if line.startswith("Uid:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
