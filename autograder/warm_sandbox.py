@@ -25,6 +25,7 @@ run in a fresh ``bwrap`` each (no CUDA state is ever forked).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import secrets
@@ -59,7 +60,12 @@ ANSWER_GRACE_S = 60            # after the job's wall-clock limit: the server it
 
 
 class ForkServerFailed(RuntimeError):
-    """The fork server did not start or stopped answering (the message says why)."""
+    """The fork server did not start (the message says why); ``killed``: by a signal (a
+    second Ctrl-C), when no fresh sandbox should take over either."""
+
+    def __init__(self, message: str, killed: bool = False):
+        super().__init__(message)
+        self.killed = killed
 
 
 class _ForkServer:
@@ -82,10 +88,14 @@ class _ForkServer:
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                         env=sandbox.host_env(job), start_new_session=True)
         self.lock = threading.Lock()
-        self.ready = self._answer(START_TIMEOUT_S)
+        with _running(self.process):       # starting, the server counts as a running sandbox
+            self.ready = self._answer(START_TIMEOUT_S)
         if not self.ready.get("ready"):
+            exit_code = self.process.poll()
+            why = self._log_tail() or self.ready.get("error", "")
             self.close()
-            raise ForkServerFailed(f"the warm-kernel server did not start: {self._log_tail()}")
+            raise ForkServerFailed(f"the warm-kernel server did not start: {why}",
+                                   killed=exit_code is not None and exit_code < 0)
 
     def run(self, job: Job, prepare) -> SandboxResult:
         """Run ``job`` in a fork of the server; ``prepare(job)`` readies its moved work folder."""
@@ -119,17 +129,13 @@ class _ForkServer:
             shutil.rmtree(job_dir, ignore_errors=True)
 
     def _ask(self, request: dict, timeout_s: float) -> dict:
-        with _RUNNING_LOCK:            # a second Ctrl-C kills the server, and every job in it
-            _RUNNING.add(self.process)
         try:
-            self.process.stdin.write((json.dumps(request) + "\n").encode())
-            self.process.stdin.flush()
-            answer = self._answer(timeout_s)
+            with _running(self.process):    # a second Ctrl-C kills the server, and every job in it
+                self.process.stdin.write((json.dumps(request) + "\n").encode())
+                self.process.stdin.flush()
+                answer = self._answer(timeout_s)
         except (BrokenPipeError, OSError) as error:
             answer = {"error": f"the warm-kernel server is gone ({error})"}
-        finally:
-            with _RUNNING_LOCK:
-                _RUNNING.discard(self.process)
         if answer.get("job") != request["job"] and "error" not in answer:
             answer = {"error": f"the warm-kernel server answered for another job: {answer}"}
         if "error" in answer:
@@ -192,7 +198,10 @@ class WarmBubblewrapSandbox(BubblewrapSandbox):
             return super().run(job)
         try:
             server = self._server(job)
-        except ForkServerFailed as error:           # e.g. bwrap refused the server's capabilities
+        except ForkServerFailed as error:
+            if error.killed:                        # stopped on purpose: so is this job
+                return SandboxResult(None, "", f"segcourse: {error}", False, 0.0)
+            # e.g. bwrap refused the server's capabilities
             print(f"segcourse: {error}; this job starts a fresh sandbox instead", file=sys.stderr, flush=True)
             return super().run(job)
         return server.run(job, self.prepare)
@@ -214,6 +223,18 @@ class WarmBubblewrapSandbox(BubblewrapSandbox):
             servers, self._servers = list(self._servers.values()), {}
         for server in servers:
             server.close()
+
+
+@contextlib.contextmanager
+def _running(process: subprocess.Popen):
+    """``process`` is among the sandboxes ``kill_running_jobs`` kills while in this block."""
+    with _RUNNING_LOCK:
+        _RUNNING.add(process)
+    try:
+        yield
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(process)
 
 
 def _server_key(job: Job) -> tuple:

@@ -34,7 +34,8 @@ def test_wheel_holds_every_package_and_the_trusted_checks(tmp_path):
                    "course_utils/datasets/__init__.py", "course_utils/weights/page_encoder.weights.h5",
                    "course_utils/library_answers.py", "course_utils/selfcheck/__init__.py",
                    "course_utils/widgets/__init__.py", "autograder/student_kit/__init__.py",
-                   "autograder/templates/new_assignment/notebook.ipynb"):
+                   "autograder/templates/new_assignment/notebook.ipynb", "autograder/kernel_forkserver.py",
+                   "autograder/warm_sandbox.py"):
         assert needed in names, needed
 
 
@@ -56,3 +57,5 @@ def test_wheel_grades_the_demo_class_from_a_clean_virtualenv(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=1800)
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     assert "All scores are the ones these submissions deserve." in demo.stdout
+    # graded on warm kernels: the server script is mounted from the wheel's install, not the checkout
+    assert "warm-kernel server" not in demo.stderr, demo.stderr[-3000:]

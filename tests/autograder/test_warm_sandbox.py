@@ -216,6 +216,29 @@ def _no_process_of_the_slot_within(seconds: float) -> bool:
     return True
 
 
+def test_a_server_killed_while_starting_ends_its_job(tmp_path):
+    # A second Ctrl-C while the server imports TensorFlow: the job ends too, no fresh sandbox takes over.
+    warm = WarmBubblewrapSandbox()
+    threading.Timer(1.0, kill_running_jobs).start()
+    try:
+        result, work = run(warm, tmp_path, "open('/sandbox/ran', 'w').write('yes')")
+    finally:
+        warm.close()
+    assert result.returncode is None and "did not start" in result.stderr, result.stderr
+    assert not (work / "ran").exists(), "a fresh sandbox ran the job after the stop"
+
+
+def test_a_server_that_cannot_start_leaves_the_job_to_a_fresh_sandbox(tmp_path, capsys):
+    warm = WarmBubblewrapSandbox(bwrap="/bin/false")         # as if bwrap refused the server's capabilities
+    warm.command = BubblewrapSandbox().command              # the fresh sandbox: the real bwrap
+    try:
+        result, work = run(warm, tmp_path, "open('/sandbox/ran', 'w').write('yes')")
+    finally:
+        warm.close()
+    assert result.returncode == 0 and (work / "ran").read_text() == "yes", result.stderr
+    assert "starts a fresh sandbox instead" in capsys.readouterr().err
+
+
 def test_gpu_jobs_and_file_mounts_take_a_fresh_sandbox(warm, tmp_path):
     (tmp_path / "data.txt").write_text("per job file")
     result, _ = run(warm, tmp_path, "print(open('/data/data.txt').read())",
