@@ -13,7 +13,8 @@ capabilities it needs to build each job's namespaces (``CAP_SYS_ADMIN``, ``CAP_S
 
 1. a child (``setup``) unshares mount, PID and IPC namespaces; binds the job's folders
    from the spool (``/segcourse/spool/<job>``): the work folder at ``/sandbox`` (writable),
-   each read-only folder at its target; mounts a fresh, size-limited ``/tmp``; opens the
+   each read-only folder at its target; mounts a fresh, size-limited ``/tmp`` (keeping
+   what bwrap mounted below it, e.g. a virtualenv in ``/tmp``); opens the
    job's stdout and stderr files; then covers the spool with an empty read-only tmpfs,
    so no other job's folder is reachable;
 2. its child is PID 1 of the new PID namespace (``init``): it mounts that namespace's
@@ -47,6 +48,7 @@ import ctypes
 import importlib
 import json
 import os
+import re
 import select
 import signal
 import sys
@@ -58,7 +60,7 @@ FORKED_KERNEL_ENV = "SEGCOURSE_FORKED_KERNEL"
 
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID = 0x00020000, 0x08000000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 32, 4096, 8192, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -95,13 +97,55 @@ def _setup_namespaces(request: dict) -> tuple[int, int]:
         _mount(source, target, None, MS_BIND | MS_REC)
         flags = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | (0 if bind["writable"] else MS_RDONLY)
         _mount(None, target, None, flags)
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(request['tmp_bytes'])},mode=1777")
     job_dir = os.path.join(SPOOL, request["job"])
+    _fresh_tmp(int(request["tmp_bytes"]), os.path.join(job_dir, "stash"))
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
     stdout = os.open(os.path.join(job_dir, "stdout"), flags, 0o600)
     stderr = os.open(os.path.join(job_dir, "stderr"), flags, 0o600)
     _mount("tmpfs", SPOOL, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755")
     return stdout, stderr
+
+
+def _fresh_tmp(size_bytes: int, stash_root: str) -> None:
+    """A new, empty, size-limited tmpfs at ``/tmp`` that keeps what is mounted below ``/tmp``
+    (e.g. a virtualenv in ``/tmp``, bound there by bwrap as for a fresh sandbox): those
+    mounts are moved aside, the tmpfs is mounted, and they are moved back onto the same paths."""
+    stashed = []
+    os.mkdir(stash_root, 0o700)
+    for index, point in enumerate(_mount_points_below("/tmp")):
+        stash = os.path.join(stash_root, str(index))
+        _make_like(point, stash)
+        _mount(point, stash, None, MS_MOVE)
+        stashed.append((stash, point))
+    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_bytes},mode=1777")
+    for stash, point in stashed:
+        parent = os.path.dirname(point)
+        os.makedirs(parent, mode=0o755, exist_ok=True)     # as bwrap makes a bind's parents
+        _make_like(stash, point)
+        _mount(stash, point, None, MS_MOVE)
+
+
+def _mount_points_below(folder: str) -> list[str]:
+    """The outermost mount points strictly below ``folder`` (from /proc/self/mountinfo)."""
+    points = set()
+    with open("/proc/self/mountinfo") as handle:
+        for line in handle:
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+            if point.startswith(folder.rstrip("/") + "/"):
+                points.add(point)
+    outermost = []
+    for point in sorted(points):
+        if not any(point.startswith(kept + "/") for kept in outermost):
+            outermost.append(point)
+    return outermost
+
+
+def _make_like(model: str, path: str) -> None:
+    """An empty folder or file at ``path``, as ``model`` is (a mount point must match its mount)."""
+    if os.path.isdir(model):
+        os.makedirs(path, mode=0o755, exist_ok=True)
+    elif not os.path.exists(path):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644))
 
 
 def _drop_privileges(uid: int, rlimits: list) -> None:

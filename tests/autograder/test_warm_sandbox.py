@@ -91,6 +91,27 @@ def test_a_job_leaves_nothing_for_the_next(warm, tmp_path):
     assert (work / "job.py").exists(), "the first job's work folder is back where it was"
 
 
+def test_a_fresh_tmp_keeps_what_is_mounted_below_it(warm, tmp_path):
+    # A virtualenv or course folder in /tmp (a wheel installed in a temporary venv) stays visible.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "module.py").write_text("ANSWER = 42\n")
+    (tmp_path / "single.txt").write_text("a file mount")
+    mounts = [Mount(shared, str(shared)), Mount(tmp_path / "single.txt", str(tmp_path / "single.txt"))]
+    code = f"""
+        import os
+        print(open({str(shared / "module.py")!r}).read().strip(), open({str(tmp_path / "single.txt")!r}).read())
+        print(sorted(os.listdir("/tmp")), os.path.exists("/tmp/mine"))
+        open("/tmp/mine", "w").write("x")
+        """
+    first, _ = run(warm, tmp_path, code, mounts=mounts)
+    second, _ = run(warm, tmp_path, code, mounts=mounts)
+    for result in (first, second):
+        lines = result.stdout.splitlines()
+        assert lines[0] == "ANSWER = 42 a file mount", result.stdout + result.stderr
+        assert lines[1] == f"[{str(tmp_path).split('/')[2]!r}] False", "only the mounts' parents in /tmp"
+
+
 def test_the_server_and_other_jobs_are_out_of_reach(warm, tmp_path):
     result, _ = run(warm, tmp_path, f"""
         import os
