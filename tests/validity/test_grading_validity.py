@@ -349,7 +349,7 @@ def test_real_batch(assignment, tmp_path):
     from autograder.batch import GradeOptions, grade_batch
     from autograder.course import course_config, runtime_directory_of
     from autograder.nbgrader_api import release_assignment, submission_scores
-    from autograder.sandbox import BubblewrapSandbox
+    from autograder.sandbox import BubblewrapSandbox, detect_sandbox
     from autograder.trusted import STAGED_SUFFIX
 
     if not BubblewrapSandbox().available():
@@ -367,7 +367,8 @@ def test_real_batch(assignment, tmp_path):
         answers = answers_for(assignment, [_variant(assignment, n) for n in names])
         notebook = demo_class.build_submission(release, answers)
         nbformat.write(notebook, submitted / student / assignment / f"{assignment}.ipynb")
-    report = grade_batch(config, assignment, list(students), BubblewrapSandbox(),
+    # the sandbox `segcourse grade` uses: kernels forked from a warm-kernel server per worker
+    report = grade_batch(config, assignment, list(students), detect_sandbox("bwrap"),
                          GradeOptions(workers=2, cell_timeout_s=90, seed=11), progress=lambda *_: None)
     assert not report.failed and report.integrity == [], [(s.student, s.status, s.detail) for s in report.submissions]
     points = _points(nbformat.read(release, as_version=4))
