@@ -314,8 +314,9 @@ class BubblewrapSandbox(Sandbox):
         return cmd
 
     def view_args(self, job: Job, capabilities: tuple[str, ...], mounts: list[Mount] | None = None) -> list[str]:
-        """bwrap's namespaces, kept ``capabilities`` and the filesystem the job sees (its
-        ``mounts``, or ``mounts`` if given), everything but the work folder and the command."""
+        """bwrap's arguments up to the work folder and the command: the namespaces, the kept
+        ``capabilities`` and the filesystem the job sees (with ``job.mounts``, or ``mounts``
+        instead when given: the warm-kernel server binds only the mounts its jobs share)."""
         cmd = [self.bwrap,
                "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                "--die-with-parent", "--new-session", "--hostname", "sandbox", "--cap-drop", "ALL"]
