@@ -25,6 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_site.pages import readme_course_table  # the course order, parsed once for site and tests
 from tests import REPO_ROOT
 
 REPOSITORY_FOLDERS = ("autograder", "benchmarks", "course_utils", "docs", "exercises", "lectures",
@@ -158,18 +159,6 @@ def test_a_planted_dead_link_is_reported_with_its_file_and_link(tmp_path):
         "docs/page.md: link 'figure.png' (no file docs/figure.png)",
         "docs/page.md: path `lectures/02_missing.ipynb` (no such file in the repository)",
     ]
-
-
-def readme_course_table(repo_root: Path) -> dict[str, str]:
-    """The README's course table as {assignment: lecture number}, e.g. {'unet': '05'}."""
-    from autograder.course import find_assignments
-
-    assignments = set(find_assignments(repo_root))
-    table = {}
-    for number, assignment_column in re.findall(r"^\| (\d\d) [^|]*\| (.*) \|$", (repo_root / "README.md").read_text(),
-                                                re.MULTILINE):
-        table.update({name: number for name in re.findall(r"`(\w+)`:", assignment_column) if name in assignments})
-    return table
 
 
 def test_the_readme_pairs_every_assignment_with_a_lecture():

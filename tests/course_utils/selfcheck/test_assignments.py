@@ -59,6 +59,6 @@ def test_course_order_follows_the_readme_course_table():
     """COURSE_ORDER lists the assignments as the README's course table pairs them with the
     lectures, row by row (a reordered table or tuple fails)."""
     from tests import REPO_ROOT
-    from tests.notebooks.test_links import readme_course_table
+    from course_site.pages import readme_course_table
 
     assert list(readme_course_table(REPO_ROOT)) == list(selfcheck.COURSE_ORDER)
