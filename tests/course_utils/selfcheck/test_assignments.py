@@ -58,7 +58,7 @@ def test_assignment_comes_from_argument_environment_or_folder(monkeypatch, tmp_p
 def test_course_order_follows_the_readme_course_table():
     """COURSE_ORDER lists the assignments as the README's course table pairs them with the
     lectures, row by row (a reordered table or tuple fails)."""
-    from tests import REPO_ROOT
     from course_site.pages import readme_course_table
+    from tests import REPO_ROOT
 
     assert list(readme_course_table(REPO_ROOT)) == list(selfcheck.COURSE_ORDER)
