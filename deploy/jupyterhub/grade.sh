@@ -9,18 +9,12 @@
 # Everything it writes in the course folder is given back to the instructor.
 set -euo pipefail
 
-if [ "$(id -u)" != 0 ]; then
-    echo "deploy/jupyterhub/grade.sh: needs root (the grading sandbox, bubblewrap, does): run it with sudo" >&2
-    exit 1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/settings.sh"
+require_root deploy/jupyterhub/grade.sh "the grading sandbox, bubblewrap, does"
 if [ $# -lt 1 ]; then
     echo "usage: deploy/jupyterhub/grade.sh ASSIGNMENT [segcourse grade options]" >&2
     exit 2
 fi
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-VENV_BIN="${SEGCOURSE_HUB_VENV_BIN:-$REPO/.venv/bin}"
-INSTRUCTOR="${SEGCOURSE_HUB_INSTRUCTOR:-instructor}"
 COURSE_DIR="$(getent passwd "$INSTRUCTOR" | cut -d: -f6)/course"
 ASSIGNMENT="$1"
 shift

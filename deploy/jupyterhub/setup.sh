@@ -17,17 +17,11 @@
 #   - configurable-http-proxy in deploy/jupyterhub/node_modules (npm, pinned in package.json).
 set -euo pipefail
 
-if [ "$(id -u)" != 0 ]; then
-    echo "deploy/jupyterhub/setup.sh: needs root (it creates users, /srv/nbgrader and /etc/jupyter): run it with sudo" >&2
-    exit 1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/settings.sh"
+require_root deploy/jupyterhub/setup.sh "it creates users, /srv/nbgrader and /etc/jupyter"
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-VENV_BIN="${SEGCOURSE_HUB_VENV_BIN:-$REPO/.venv/bin}"
 STATE="${SEGCOURSE_HUB_STATE:-/srv/segcourse-hub}"
 EXCHANGE="${SEGCOURSE_HUB_EXCHANGE:-/srv/nbgrader/exchange}"
-INSTRUCTOR="${SEGCOURSE_HUB_INSTRUCTOR:-instructor}"
 STUDENTS="${SEGCOURSE_HUB_STUDENTS:-student1 student2}"
 COURSE_ID="$("$VENV_BIN/python" -c 'from autograder.course import COURSE_ID; print(COURSE_ID)')"
 "$VENV_BIN/python" -c 'import jupyterhub' 2>/dev/null || {
