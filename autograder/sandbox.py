@@ -24,6 +24,7 @@ container or cgroup limit instead).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import shutil
@@ -190,6 +191,18 @@ _RUNNING: set[subprocess.Popen] = set()       # every sandboxed job running in t
 _RUNNING_LOCK = threading.Lock()
 
 
+@contextlib.contextmanager
+def running_sandbox(process: subprocess.Popen):
+    """``process`` is among the sandboxes ``kill_running_jobs`` kills while in this block."""
+    with _RUNNING_LOCK:
+        _RUNNING.add(process)
+    try:
+        yield
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(process)
+
+
 def kill_running_jobs() -> int:
     """Kill every sandboxed job this process is running (a second Ctrl-C); returns how many."""
     with _RUNNING_LOCK:
@@ -225,16 +238,12 @@ class Sandbox:
                 command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=self.host_env(job),
                 cwd=str(job.workdir), start_new_session=True, preexec_fn=_preexec(job.limits, uses_gpu(job)),
             )
-            with _RUNNING_LOCK:
-                _RUNNING.add(process)
             timed_out = False
-            try:
-                process.wait(timeout=job.limits.wall_clock_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            finally:
-                with _RUNNING_LOCK:
-                    _RUNNING.discard(process)
+            with running_sandbox(process):
+                try:
+                    process.wait(timeout=job.limits.wall_clock_s)
+                except subprocess.TimeoutExpired:
+                    timed_out = True
             # Always kill what is left of the job's session (bwrap: killing it tears down
             # the PID namespace; NoSandbox: the process group, at least).
             try:

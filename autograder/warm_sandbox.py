@@ -25,7 +25,6 @@ run in a fresh ``bwrap`` each (no CUDA state is ever forked).
 from __future__ import annotations
 
 import atexit
-import contextlib
 import json
 import os
 import secrets
@@ -40,14 +39,13 @@ import time
 from pathlib import Path
 
 from autograder.sandbox import (
-    _RUNNING,
-    _RUNNING_LOCK,
     SANDBOX_UID_BASE,
     SANDBOX_WORKDIR,
     BubblewrapSandbox,
     Job,
     SandboxResult,
     job_env,
+    running_sandbox,
     uses_gpu,
 )
 
@@ -77,8 +75,8 @@ class _ForkServer:
         fixed = [m for m in job.mounts if not m.per_job]
         targets = [SANDBOX_WORKDIR, *(m.target for m in job.mounts if m.per_job)]
         command = sandbox.view_args(job, SERVER_CAPABILITIES, mounts=fixed)
-        for target in targets:
-            command += _dirs(target)
+        for target in targets:             # mount points for each job's own folders
+            command += BubblewrapSandbox._parents(target, set()) + ["--perms", "0755", "--dir", target]
         command += ["--ro-bind", str(Path(__file__).with_name("kernel_forkserver.py")), FORKSERVER_TARGET,
                     "--bind", str(self.spool), SPOOL_TARGET, "--chdir", "/", "--clearenv"]
         for key, value in job_env(job).items():
@@ -88,7 +86,7 @@ class _ForkServer:
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                         env=sandbox.host_env(job), start_new_session=True)
         self.lock = threading.Lock()
-        with _running(self.process):       # starting, the server counts as a running sandbox
+        with running_sandbox(self.process):       # starting, the server counts as a running sandbox
             self.ready = self._answer(START_TIMEOUT_S)
         if not self.ready.get("ready"):
             exit_code = self.process.poll()
@@ -130,7 +128,7 @@ class _ForkServer:
 
     def _ask(self, request: dict, timeout_s: float) -> dict:
         try:
-            with _running(self.process):    # a second Ctrl-C kills the server, and every job in it
+            with running_sandbox(self.process):    # a second Ctrl-C kills the server, and every job in it
                 self.process.stdin.write((json.dumps(request) + "\n").encode())
                 self.process.stdin.flush()
                 answer = self._answer(timeout_s)
@@ -225,18 +223,6 @@ class WarmBubblewrapSandbox(BubblewrapSandbox):
             server.close()
 
 
-@contextlib.contextmanager
-def _running(process: subprocess.Popen):
-    """``process`` is among the sandboxes ``kill_running_jobs`` kills while in this block."""
-    with _RUNNING_LOCK:
-        _RUNNING.add(process)
-    try:
-        yield
-    finally:
-        with _RUNNING_LOCK:
-            _RUNNING.discard(process)
-
-
 def _server_key(job: Job) -> tuple:
     """What a server is built for: jobs that differ in it need another server."""
     return (job.slot, tuple(sorted(job_env(job).items())),
@@ -244,20 +230,10 @@ def _server_key(job: Job) -> tuple:
             tuple((m.target, m.writable) for m in job.mounts if m.per_job))
 
 
-def _dirs(target: str) -> list[str]:
-    """bwrap arguments creating ``target`` and its parents, enterable by the job."""
-    parts = Path(target).parts
-    return [arg for depth in range(2, len(parts) + 1)
-            for arg in ("--perms", "0755", "--dir", str(Path(*parts[:depth])))]
-
-
 def _copy_readable(source: Path, destination: Path) -> None:
-    """A root-owned copy of a per-job mount that the job's uid can read (not write)."""
-    if Path(source).is_dir():
-        shutil.copytree(source, destination, symlinks=True)
-    else:
-        shutil.copy2(source, destination)
-    for path in [destination, *(destination.rglob("*") if destination.is_dir() else [])]:
+    """A root-owned copy of a per-job mount folder that the job's uid can read (not write)."""
+    shutil.copytree(source, destination, symlinks=True)
+    for path in [destination, *destination.rglob("*")]:
         if not path.is_symlink():
             path.chmod(0o755 if path.is_dir() else 0o644)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import harness_protocol, kernel_forkserver
+from autograder import harness_protocol, kernel_forkserver, sandboxed_run
 from autograder.sandbox import BubblewrapSandbox, Job, Limits, Mount, kill_running_jobs
 from autograder.trusted import read_channel
 from autograder.warm_sandbox import WarmBubblewrapSandbox
@@ -135,13 +135,11 @@ def test_the_server_and_other_jobs_are_out_of_reach(warm, tmp_path):
 
 
 def _harness_mounts(tmp_path: Path) -> list[Mount]:
+    """The harness and an empty probes folder, mounted as grading mounts them."""
     probes = tmp_path / "probes"
     probes.mkdir(exist_ok=True)
     probes.chmod(0o755)
-    package = Path(harness_protocol.__file__).parent
-    return [Mount(package / "harness.py", harness_protocol.HARNESS_TARGET),
-            Mount(package / "harness_protocol.py", harness_protocol.PROTOCOL_TARGET),
-            Mount(probes, harness_protocol.PROBES_TARGET, per_job=True)]
+    return sandboxed_run._harness_mounts(probes)
 
 
 KERNEL_CELLS = [
